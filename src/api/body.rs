@@ -1,0 +1,204 @@
+//! JSON request bodies: 400 for malformed JSON, 413 past the size limit, and 422 naming
+//! every field that breaks a rule written in the OpenAPI schema.
+
+use poem::{Request, RequestBody, Result};
+use poem_openapi::{
+    impl_apirequest_for_payload,
+    payload::{ParsePayload, Payload},
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseFromJSON, Type},
+};
+use serde_json::Value;
+
+use crate::error::{ApiError, FieldError};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON request body whose rules are the ones its schema documents.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: Type> Payload for JsonBody<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn check_content_type(content_type: &str) -> bool {
+        matches!(content_type.parse::<mime::Mime>(), Ok(m)
+            if m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json")))
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> Result<Self> {
+        let bytes = read_limited(request, body).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest(
+                "The request body is empty: send a JSON object.".into(),
+            )
+            .into());
+        }
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+        parse_value::<T>(value).map(Self).map_err(Into::into)
+    }
+}
+
+impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON);
+
+/// Reads the body, refusing (413) anything over [`MAX_BODY_BYTES`], declared or streamed.
+async fn read_limited(request: &Request, body: &mut RequestBody) -> Result<Vec<u8>> {
+    let declared = request
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge.into());
+    }
+    let body = body.take()?;
+    match body.into_bytes_limit(MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(ApiError::PayloadTooLarge.into()),
+        Err(_) => Err(ApiError::BadRequest("The request body could not be read.".into()).into()),
+    }
+}
+
+/// Parses a JSON value into `T`; on failure, lists every field that breaks its schema.
+pub fn parse_value<T: ParseFromJSON>(value: Value) -> Result<T, ApiError> {
+    let errors = schema_errors::<T>(&value);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    T::parse_from_json(Some(value)).map_err(|e| {
+        let message = e.into_message();
+        let message = message
+            .split_once("verification failed. ")
+            .map(|(_, rule)| format!("breaks the rule {rule}"))
+            .unwrap_or_else(|| "does not match the documented schema".into());
+        ApiError::validation("body", message)
+    })
+}
+
+/// Every rule of `T`'s OpenAPI schema that `value` breaks, one entry per field.
+pub fn schema_errors<T: Type>(value: &Value) -> Vec<FieldError> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let root = T::schema_ref();
+    let Some(schema) = resolve(&registry, &root) else {
+        return Vec::new();
+    };
+    let Some(object) = value.as_object() else {
+        return vec![FieldError::new("body", "must be a JSON object")];
+    };
+    let mut errors = Vec::new();
+    for (name, property) in &schema.properties {
+        let required = schema.required.contains(name);
+        match object.get(*name) {
+            None if required => errors.push(FieldError::new(*name, "is required")),
+            Some(Value::Null) if required && !is_nullable(&registry, property) => {
+                errors.push(FieldError::new(*name, "must not be null"))
+            }
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                if let Some(message) = value_error(&registry, property, v) {
+                    errors.push(FieldError::new(*name, message));
+                }
+            }
+        }
+    }
+    errors
+}
+
+fn resolve<'a>(registry: &'a Registry, schema: &'a MetaSchemaRef) -> Option<&'a MetaSchema> {
+    match schema {
+        MetaSchemaRef::Inline(s) => Some(s),
+        MetaSchemaRef::Reference(name) => registry.schemas.get(name),
+    }
+}
+
+fn is_nullable(registry: &Registry, schema: &MetaSchemaRef) -> bool {
+    resolve(registry, schema).is_some_and(|s| s.nullable)
+}
+
+/// The first rule `value` breaks, checking the schema and everything it is composed of.
+fn value_error(registry: &Registry, schema: &MetaSchemaRef, value: &Value) -> Option<String> {
+    let schema = resolve(registry, schema)?;
+    if let Some(message) = own_rule_error(schema, value) {
+        return Some(message);
+    }
+    schema
+        .all_of
+        .iter()
+        .find_map(|part| value_error(registry, part, value))
+}
+
+fn own_rule_error(schema: &MetaSchema, value: &Value) -> Option<String> {
+    let type_ok = match schema.ty {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
+    };
+    if !type_ok {
+        let article = if schema.ty.starts_with(['a', 'i', 'o']) {
+            "an"
+        } else {
+            "a"
+        };
+        return Some(format!("must be {article} {}", schema.ty));
+    }
+    if !schema.enum_items.is_empty() && !schema.enum_items.contains(value) {
+        let allowed: Vec<String> = schema
+            .enum_items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect();
+        return Some(format!("must be one of {}", allowed.join(", ")));
+    }
+    if let Some(s) = value.as_str() {
+        let len = s.chars().count();
+        if let Some(max) = schema.max_length.filter(|max| len > *max) {
+            return Some(format!("must be at most {max} characters"));
+        }
+        if let Some(min) = schema.min_length.filter(|min| len < *min) {
+            let unit = if min == 1 { "character" } else { "characters" };
+            return Some(format!("must be at least {min} {unit}"));
+        }
+        if let Some(pattern) = &schema.pattern
+            && !regex::Regex::new(pattern).is_ok_and(|re| re.is_match(s))
+        {
+            return Some(format!("must match the pattern {pattern}"));
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(max) = schema.maximum.filter(|max| n > *max) {
+            return Some(format!("must be at most {max}"));
+        }
+        if let Some(min) = schema.minimum.filter(|min| n < *min) {
+            return Some(format!("must be at least {min}"));
+        }
+    }
+    if let Some(items) = value.as_array() {
+        if let Some(max) = schema.max_items.filter(|max| items.len() > *max) {
+            return Some(format!("must have at most {max} items"));
+        }
+        if let Some(min) = schema.min_items.filter(|min| items.len() < *min) {
+            return Some(format!("must have at least {min} items"));
+        }
+    }
+    None
+}

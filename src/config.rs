@@ -1,0 +1,384 @@
+//! Typed settings, parsed once from the environment (and `.env`) at startup.
+//!
+//! Every error names the variable at fault and how to fix it, and never echoes a secret.
+
+use std::{fmt, net::IpAddr, time::Duration};
+
+use crate::db::url::DatabaseUrl;
+
+/// A value that must never reach a log: `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A configuration problem: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Shortest HS256 key we accept: the hash's own output size.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// Where the application's queries go (may be a transaction-mode pooler).
+    pub url: DatabaseUrl,
+    /// Direct connection for migrations and schema checks, when one is known.
+    pub unpooled_url: Option<DatabaseUrl>,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    /// The URL that migrations and schema checks must use: never a transaction-mode pooler,
+    /// because migrations hold a session-level advisory lock.
+    pub fn migration_url(&self) -> &DatabaseUrl {
+        self.unpooled_url.as_ref().unwrap_or(&self.url)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub secret: Secret<Vec<u8>>,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub jwt: JwtSettings,
+    pub http: HttpSettings,
+    pub log_format: LogFormat,
+}
+
+/// Reads a variable; unset and empty are the same thing.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name).filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Settings {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: database_settings(env)?,
+            jwt: jwt_settings(env)?,
+            http: http_settings(env)?,
+            log_format: log_format(env)?,
+        })
+    }
+}
+
+/// Loads `.env` from the working directory, if there is one, without overriding variables
+/// already set. A missing file is normal (production); a malformed one is an error.
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(ConfigError::new(".env", format!("could not be read: {e}"))),
+    }
+}
+
+/// `LOG_FORMAT` alone, for setting up logging before the rest of the settings are read.
+pub fn log_format(env: &impl Env) -> Result<LogFormat, ConfigError> {
+    match env.var("LOG_FORMAT").as_deref().map(str::trim) {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(_) => Err(ConfigError::new("LOG_FORMAT", "must be `text` or `json`")),
+    }
+}
+
+pub fn database_settings(env: &impl Env) -> Result<DatabaseSettings, ConfigError> {
+    let raw = env.var("DATABASE_URL").ok_or_else(|| {
+        ConfigError::new(
+            "DATABASE_URL",
+            "is not set: set it to your PostgreSQL connection string, e.g. \
+             postgresql://user:password@ep-example.eu-central-1.aws.neon.tech/neondb?sslmode=require",
+        )
+    })?;
+    let url = DatabaseUrl::parse(&raw).map_err(|p| ConfigError::new("DATABASE_URL", p))?;
+    let unpooled_url = match env.var("DATABASE_URL_UNPOOLED") {
+        Some(raw) => Some(
+            DatabaseUrl::parse(&raw).map_err(|p| ConfigError::new("DATABASE_URL_UNPOOLED", p))?,
+        ),
+        None => url.direct_endpoint(),
+    };
+    let max_connections = parse_int(env, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
+    let connect_timeout = parse_duration_var(env, "DB_CONNECT_TIMEOUT", Duration::from_secs(5))?;
+    if connect_timeout > Duration::from_secs(120) {
+        return Err(ConfigError::new(
+            "DB_CONNECT_TIMEOUT",
+            "must be at most 120s",
+        ));
+    }
+    Ok(DatabaseSettings {
+        url,
+        unpooled_url,
+        max_connections,
+        connect_timeout,
+    })
+}
+
+pub fn jwt_settings(env: &impl Env) -> Result<JwtSettings, ConfigError> {
+    let secret = env.var("JWT_SECRET").ok_or_else(|| {
+        ConfigError::new(
+            "JWT_SECRET",
+            "is not set: set it to a random string of at least 32 bytes, e.g. the output of \
+             `openssl rand -base64 48`",
+        )
+    })?;
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(ConfigError::new(
+            "JWT_SECRET",
+            format!(
+                "is too short ({} bytes): it must be at least {MIN_JWT_SECRET_BYTES} bytes, e.g. \
+                 the output of `openssl rand -base64 48`",
+                secret.len()
+            ),
+        ));
+    }
+    let ttl = parse_duration_var(env, "JWT_TTL", Duration::from_secs(24 * 3600))?;
+    if ttl > Duration::from_secs(30 * 24 * 3600) {
+        return Err(ConfigError::new("JWT_TTL", "must be at most 30 days"));
+    }
+    Ok(JwtSettings {
+        secret: Secret::new(secret.into_bytes()),
+        ttl,
+    })
+}
+
+pub fn http_settings(env: &impl Env) -> Result<HttpSettings, ConfigError> {
+    let host = match env.var("HOST") {
+        None => IpAddr::from([127, 0, 0, 1]),
+        Some(h) if h.trim() == "localhost" => IpAddr::from([127, 0, 0, 1]),
+        Some(h) => h.trim().parse().map_err(|_| {
+            ConfigError::new("HOST", "must be an IP address such as 127.0.0.1 or 0.0.0.0")
+        })?,
+    };
+    let port = parse_int(env, "PORT", 8001, 0, u16::MAX.into())?;
+    let origins = env
+        .var("CORS_ALLOWED_ORIGINS")
+        .unwrap_or_else(|| "http://localhost:3000".to_owned());
+    let cors_allowed_origins = origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(parse_origin)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpSettings {
+        host,
+        port: u16::try_from(port).unwrap_or(8001),
+        cors_allowed_origins,
+    })
+}
+
+fn parse_origin(origin: &str) -> Result<String, ConfigError> {
+    let bad = || {
+        ConfigError::new(
+            "CORS_ALLOWED_ORIGINS",
+            format!(
+                "has `{origin}`, which is not an origin: use scheme://host[:port], e.g. http://localhost:3000"
+            ),
+        )
+    };
+    let url = url::Url::parse(origin).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || url.path() != "/" {
+        return Err(bad());
+    }
+    if origin.trim_end_matches('/').len() != url.origin().ascii_serialization().len() {
+        return Err(bad());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+fn parse_int(
+    env: &impl Env,
+    name: &'static str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = env.var(name) else {
+        return Ok(default);
+    };
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| {
+            ConfigError::new(name, format!("must be a whole number from {min} to {max}"))
+        })
+}
+
+fn parse_duration_var(
+    env: &impl Env,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match env.var(name) {
+        None => Ok(default),
+        Some(raw) => parse_duration(&raw).ok_or_else(|| {
+            ConfigError::new(
+                name,
+                "must be a positive duration such as 500ms, 5s, 30m, 24h or 7d (a bare number means seconds)",
+            )
+        }),
+    }
+}
+
+/// Parses `500ms`, `5s`, `30m`, `24h`, `7d`, or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let duration = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
+        _ => return None,
+    };
+    (!duration.is_zero()).then_some(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("5 fortnights"), None);
+        assert_eq!(parse_duration("-5s"), None);
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = Settings::from_env(&env(&[
+            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("JWT_SECRET", SECRET),
+        ]))
+        .unwrap();
+        assert_eq!(s.http.port, 8001);
+        assert_eq!(s.http.host.to_string(), "127.0.0.1");
+        assert_eq!(s.http.cors_allowed_origins, vec!["http://localhost:3000"]);
+        assert_eq!(s.database.max_connections, 10);
+        assert_eq!(s.database.connect_timeout, Duration::from_secs(5));
+        assert_eq!(s.jwt.ttl, Duration::from_secs(86_400));
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_without_echoing_it() {
+        let err = jwt_settings(&env(&[("JWT_SECRET", "hunter2")])).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = jwt_settings(&env(&[("JWT_SECRET", SECRET)])).unwrap();
+        assert!(!format!("{s:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn bad_numbers_and_origins_name_their_variable() {
+        for (name, value) in [
+            ("DB_MAX_CONNECTIONS", "0"),
+            ("DB_MAX_CONNECTIONS", "ten"),
+            ("PORT", "70000"),
+            ("DB_CONNECT_TIMEOUT", "soon"),
+            ("JWT_TTL", "0"),
+            ("CORS_ALLOWED_ORIGINS", "localhost:3000"),
+            ("CORS_ALLOWED_ORIGINS", "http://localhost:3000/app"),
+            ("HOST", "my host"),
+            ("LOG_FORMAT", "xml"),
+        ] {
+            let err = Settings::from_env(&env(&[
+                ("DATABASE_URL", "postgres://u:p@localhost/db"),
+                ("JWT_SECRET", SECRET),
+                (name, value),
+            ]))
+            .unwrap_err();
+            assert_eq!(err.variable, name, "{name}={value}");
+        }
+    }
+}

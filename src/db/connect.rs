@@ -1,0 +1,185 @@
+//! Reaching PostgreSQL: a startup retry loop with backoff, errors that say why, the pool.
+
+use std::{
+    fmt,
+    time::{Duration, Instant},
+};
+
+use rand::Rng;
+use sqlx::{
+    Connection, PgConnection, PgPool,
+    postgres::{PgPoolOptions, PgSslMode},
+};
+
+use super::url::DatabaseUrl;
+use crate::config::DatabaseSettings;
+
+/// Idle connections are closed before Neon's five-minute suspend would kill them.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60);
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// How long a request waits for a pooled connection before it is answered with 503.
+const MAX_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Why PostgreSQL could not be reached, in words an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectCause {
+    Dns,
+    Refused,
+    TimedOut(Duration),
+    Tls(String),
+    Auth(String),
+    DatabaseMissing(String),
+    Other(String),
+}
+
+impl ConnectCause {
+    /// Errors a waking Neon compute, a restarting server or a flaky network can produce.
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Dns | Self::Refused | Self::Other(_))
+    }
+}
+
+impl fmt::Display for ConnectCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dns => {
+                f.write_str("the host name does not resolve (DNS): check the host in the URL")
+            }
+            Self::Refused => f.write_str(
+                "connection refused: is PostgreSQL running and listening on that host and port?",
+            ),
+            Self::TimedOut(d) => write!(
+                f,
+                "no connection within {}s (DB_CONNECT_TIMEOUT): check the host, port and network",
+                d.as_secs_f32()
+            ),
+            Self::Tls(e) => write!(
+                f,
+                "TLS failed ({e}): check sslmode and sslrootcert in the URL"
+            ),
+            Self::Auth(user) => write!(
+                f,
+                "authentication failed for user `{user}`: check the user name and password"
+            ),
+            Self::DatabaseMissing(db) => write!(
+                f,
+                "database `{db}` does not exist: create it or fix the URL"
+            ),
+            Self::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot connect to PostgreSQL at {host}: {cause}")]
+pub struct ConnectError {
+    pub host: String,
+    pub cause: ConnectCause,
+}
+
+fn classify(err: sqlx::Error, url: &DatabaseUrl) -> ConnectCause {
+    match err {
+        sqlx::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ConnectCause::Refused
+        }
+        sqlx::Error::Io(e) if e.to_string().contains("lookup") => ConnectCause::Dns,
+        sqlx::Error::Tls(e) => ConnectCause::Tls(e.to_string()),
+        sqlx::Error::Database(e) => match e.code().as_deref() {
+            Some("28P01" | "28000") => {
+                ConnectCause::Auth(url.connect_options().get_username().to_owned())
+            }
+            Some("3D000") => {
+                ConnectCause::DatabaseMissing(url.database().unwrap_or_default().to_owned())
+            }
+            _ => ConnectCause::Other(format!("the server said: {}", e.message())),
+        },
+        other => ConnectCause::Other(other.to_string()),
+    }
+}
+
+/// Opens one connection, retrying transient failures with exponential backoff and jitter
+/// until `budget` is spent. A suspended Neon compute takes from a few hundred
+/// milliseconds to seconds to wake, and sqlx itself retries only a few error kinds.
+pub async fn connect_with_retry(
+    url: &DatabaseUrl,
+    budget: Duration,
+) -> Result<PgConnection, ConnectError> {
+    let deadline = Instant::now() + budget;
+    let mut backoff = FIRST_BACKOFF;
+    let fail = |cause| ConnectError {
+        host: url.host().to_owned(),
+        cause,
+    };
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let attempt =
+            tokio::time::timeout(remaining, PgConnection::connect_with(url.connect_options()))
+                .await;
+        let cause = match attempt {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(e)) => classify(e, url),
+            Err(_) => return Err(fail(ConnectCause::TimedOut(budget))),
+        };
+        if !cause.is_transient() {
+            return Err(fail(cause));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(fail(cause));
+        }
+        let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
+        let pause = (backoff + Duration::from_millis(jitter)).min(remaining);
+        tracing::debug!(%cause, pause_ms = pause.as_millis() as u64, "database not reachable yet; retrying");
+        tokio::time::sleep(pause).await;
+        if Instant::now() >= deadline {
+            return Err(fail(cause));
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// The application's pool, sized and timed for a serverless database.
+pub fn pool(settings: &DatabaseSettings) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(0)
+        .acquire_timeout(settings.connect_timeout.min(MAX_ACQUIRE_TIMEOUT))
+        .idle_timeout(IDLE_TIMEOUT)
+        .max_lifetime(MAX_LIFETIME)
+        .test_before_acquire(true)
+        .connect_lazy_with(settings.url.connect_options().clone())
+}
+
+/// What the server found when it first reached the database.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub version: String,
+    pub latency: Duration,
+}
+
+pub async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo, sqlx::Error> {
+    let started = Instant::now();
+    let version: String = sqlx::query_scalar("SELECT current_setting('server_version')")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(ServerInfo {
+        version,
+        latency: started.elapsed(),
+    })
+}
+
+/// One line for the log about how TLS is set up, so nobody mistakes `require` for verified.
+pub fn describe_tls(url: &DatabaseUrl) -> String {
+    let mode = match url.connect_options().get_ssl_mode() {
+        PgSslMode::Disable => "off",
+        PgSslMode::Allow | PgSslMode::Prefer => "opportunistic, certificate not verified",
+        PgSslMode::Require => {
+            "required, certificate not verified (use sslmode=verify-full to verify)"
+        }
+        PgSslMode::VerifyCa => "required, certificate chain verified",
+        PgSslMode::VerifyFull => "required, certificate and host name verified",
+    };
+    format!("TLS {mode}")
+}

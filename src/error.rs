@@ -1,0 +1,362 @@
+//! One error type for every failure a client can see, rendered as RFC 9457 problem details.
+//!
+//! 500s log their cause and tell the client nothing internal; database outages are 503s.
+
+use poem::{
+    IntoResponse, Response,
+    error::{MethodNotAllowedError, NotFoundError, ResponseError},
+    http::{StatusCode, header},
+};
+use poem_openapi::{
+    Object,
+    error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    },
+};
+use serde::Serialize;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// Seconds a client should wait after a 503 before retrying: long enough for a suspended
+/// Neon compute to wake or a pooled connection to be replaced.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+/// RFC 9457 problem details: the body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+#[oai(example)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem, e.g. `/problems/validation`.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A sentence for people, safe to show in a user interface.
+    pub detail: String,
+    /// The fields at fault, when the request body or query was the problem.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl poem_openapi::types::Example for Problem {
+    fn example() -> Self {
+        Self {
+            kind: "/problems/validation".into(),
+            title: "Validation failed".into(),
+            status: 422,
+            detail: "The request has 1 invalid field.".into(),
+            errors: Some(vec![FieldError::new("title", "must not be empty")]),
+        }
+    }
+}
+
+/// One field that broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct FieldError {
+    /// The field's name as it appears in the request (a body field or query parameter).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a bearer token was refused. The wording is general on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    Invalid,
+    Expired,
+    Revoked,
+    BadCredentials,
+}
+
+impl AuthFailure {
+    fn detail(self) -> &'static str {
+        match self {
+            Self::Missing => {
+                "Authentication is required: send an `Authorization: Bearer <token>` header."
+            }
+            Self::Invalid => "The bearer token is not valid.",
+            Self::Expired => "The bearer token has expired: log in again.",
+            Self::Revoked => "The session for this token has ended: log in again.",
+            Self::BadCredentials => "Invalid email or password.",
+        }
+    }
+
+    fn challenge(self) -> &'static str {
+        match self {
+            Self::Missing | Self::BadCredentials => r#"Bearer realm="todo-api""#,
+            Self::Invalid | Self::Expired | Self::Revoked => {
+                r#"Bearer realm="todo-api", error="invalid_token""#
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unauthorized: {0:?}")]
+    Unauthorized(AuthFailure),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict: {0}")]
+    Conflict(String, Vec<FieldError>),
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("too many requests")]
+    TooManyRequests {
+        retry_after_secs: u64,
+        detail: String,
+    },
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Self::Internal(err.to_string())
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (kind, title, detail, errors) = match self {
+            Self::BadRequest(d) => ("bad-request", "Bad request", d.clone(), None),
+            Self::Unauthorized(why) => ("unauthorized", "Unauthorized", why.detail().into(), None),
+            Self::Forbidden => (
+                "forbidden",
+                "Forbidden",
+                "This token does not grant access to another user's resources.".into(),
+                None,
+            ),
+            Self::NotFound(d) => ("not-found", "Not found", d.clone(), None),
+            Self::MethodNotAllowed => (
+                "method-not-allowed",
+                "Method not allowed",
+                "This path does not support that method.".into(),
+                None,
+            ),
+            Self::Conflict(d, errors) => (
+                "conflict",
+                "Conflict",
+                d.clone(),
+                (!errors.is_empty()).then(|| errors.clone()),
+            ),
+            Self::PreconditionFailed => (
+                "precondition-failed",
+                "Precondition failed",
+                "The resource has changed since you read it: fetch it again and retry.".into(),
+                None,
+            ),
+            Self::PayloadTooLarge => (
+                "payload-too-large",
+                "Payload too large",
+                format!(
+                    "The request body is larger than {} KiB.",
+                    crate::api::body::MAX_BODY_BYTES / 1024
+                ),
+                None,
+            ),
+            Self::Validation(errors) => (
+                "validation",
+                "Validation failed",
+                validation_detail(errors),
+                Some(errors.clone()),
+            ),
+            Self::TooManyRequests { detail, .. } => (
+                "too-many-requests",
+                "Too many requests",
+                detail.clone(),
+                None,
+            ),
+            Self::Unavailable(_) => (
+                "unavailable",
+                "Service unavailable",
+                "The database is unavailable right now: retry shortly.".into(),
+                None,
+            ),
+            Self::Internal(_) => (
+                "internal",
+                "Internal server error",
+                "Something went wrong on our side; it has been logged.".into(),
+                None,
+            ),
+        };
+        Problem {
+            kind: format!("/problems/{kind}"),
+            title: title.into(),
+            status: self.status().as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+fn validation_detail(errors: &[FieldError]) -> String {
+    match errors {
+        [one] => format!("`{}` {}.", one.field, one.message.trim_end_matches('.')),
+        many => format!("The request has {} invalid fields.", many.len()),
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(..) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        match self {
+            Self::Internal(cause) => tracing::error!(%cause, "request failed"),
+            Self::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            _ => {}
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = Response::builder()
+            .status(self.status())
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body);
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(why) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static(why.challenge()),
+                );
+            }
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.as_response()
+    }
+}
+
+/// SQLSTATE classes and codes that mean "the database is not there right now".
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") // connection exception
+        || code.starts_with("53") // insufficient resources (too many connections, …)
+        || matches!(code, "57P01" | "57P02" | "57P03") // admin/crash shutdown, cannot connect now
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        let unavailable = match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| is_unavailable_code(&c)),
+            _ => false,
+        };
+        if unavailable {
+            Self::Unavailable(err.to_string())
+        } else {
+            Self::Internal(err.to_string())
+        }
+    }
+}
+
+/// Turns any error that escaped a handler (poem's own parse errors, unknown routes, …)
+/// into a problem response, so no client ever sees a plain-text error.
+pub fn from_poem_error(err: poem::Error) -> ApiError {
+    let err = match err.downcast::<ApiError>() {
+        Ok(e) => return e,
+        Err(err) => err,
+    };
+    if err.is::<NotFoundError>() {
+        return ApiError::NotFound("There is nothing at this path.".into());
+    }
+    if err.is::<MethodNotAllowedError>() {
+        return ApiError::MethodNotAllowed;
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::Unauthorized(AuthFailure::Missing);
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::Validation(vec![FieldError::new(e.name, param_message(&e.reason))]);
+    }
+    if err.is::<ParsePathError>() {
+        return ApiError::NotFound("There is nothing at this path.".into());
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::BadRequest(
+            "The body must be JSON, sent with `Content-Type: application/json`.".into(),
+        );
+    }
+    if err.is::<ParseRequestPayloadError>() {
+        return ApiError::BadRequest("The body is not valid JSON.".into());
+    }
+    match err.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::NOT_FOUND => ApiError::NotFound("There is nothing at this path.".into()),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::UNAUTHORIZED => ApiError::Unauthorized(AuthFailure::Missing),
+        s if s.is_client_error() => {
+            ApiError::BadRequest("The request could not be understood.".into())
+        }
+        _ => ApiError::Internal(err.to_string()),
+    }
+}
+
+/// poem-openapi's reasons quote Rust type names; keep only the part a client can use.
+fn param_message(reason: &str) -> String {
+    if let Some((_, rule)) = reason.split_once("verification failed. ") {
+        return format!("breaks the rule {rule}");
+    }
+    if reason.contains("expected input type") || reason.contains("failed to parse") {
+        return "has a value of the wrong type or format".into();
+    }
+    "is not valid".into()
+}

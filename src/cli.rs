@@ -64,7 +64,6 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(exit_code = e.exit_code(), "{e}");
             eprintln!("todo-api: {e}");
             ExitCode::from(e.exit_code())
         }

@@ -52,8 +52,26 @@ impl DatabaseUrl {
         if url.host_str().is_none_or(str::is_empty) && !has_socket_host {
             return Err("has no host: expected postgresql://user:password@host/database".into());
         }
-        let mut options = PgConnectOptions::from_str(raw)
-            .map_err(|e| scrub(format!("has a setting sqlx cannot use: {e}")))?;
+        const SSL_MODES: [&str; 6] = [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ];
+        if let Some((_, mode)) = url.query_pairs().find(|(k, _)| k == "sslmode")
+            && !SSL_MODES.contains(&mode.as_ref())
+        {
+            return Err(format!(
+                "has an unknown sslmode: use one of {} (Neon needs require or verify-full)",
+                SSL_MODES.join(", ")
+            ));
+        }
+        let mut options = PgConnectOptions::from_str(raw).map_err(|e| {
+            let reason = e.to_string().replace("error with configuration: ", "");
+            scrub(format!("has a setting that cannot be used: {reason}"))
+        })?;
 
         let channel_binding = url
             .query_pairs()

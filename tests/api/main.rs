@@ -1,0 +1,9 @@
+//! Black-box tests: the real server, on 127.0.0.1:0, against a fresh PostgreSQL database
+//! per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod health;
+mod helpers;
+mod schema;
+mod spec;

@@ -1,9 +1,12 @@
 //! todo-api: the backend of a multi-user Todo application, on PostgreSQL (Neon).
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
+pub mod maintenance;
 pub mod startup;
 pub mod telemetry;

@@ -14,6 +14,7 @@ use poem::{
 use sqlx::PgPool;
 
 use crate::{
+    auth::{password, token::JwtKeys},
     config::{ConfigError, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
@@ -29,6 +30,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct AppState {
     pub pool: PgPool,
     pub max_connections: u32,
+    pub jwt: JwtKeys,
 }
 
 /// Why the server could not start. Each maps to a documented exit code.
@@ -135,6 +137,8 @@ impl Application {
     /// exit code says what is wrong.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let started = Instant::now();
+        // The dummy hash for unknown-email logins costs one argon2 hash: pay it now, aside.
+        tokio::task::spawn_blocking(password::warm_up);
         let ready = prepare_database(&settings.database, true).await?;
         if !ready.report.is_ok() {
             return Err(StartupError::schema(&ready.report));
@@ -188,6 +192,7 @@ impl Application {
             state: AppState {
                 pool,
                 max_connections: settings.database.max_connections,
+                jwt: JwtKeys::new(&settings.jwt),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
         })
@@ -205,10 +210,12 @@ impl Application {
     /// and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let pool = self.state.pool.clone();
+        let maintenance = tokio::spawn(crate::maintenance::run_periodically(pool.clone()));
         let routes = crate::api::routes(self.state, &self.cors_allowed_origins);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown, Some(SHUTDOWN_GRACE))
             .await;
+        maintenance.abort();
         pool.close().await;
         tracing::info!("stopped");
         result

@@ -1,9 +1,11 @@
 //! The HTTP API: poem-openapi operations, their wire types, and the routes around them.
 
+pub mod auth;
 pub mod body;
 pub mod health;
 pub mod middleware;
 pub mod responses;
+pub mod timestamp;
 
 use poem::{Endpoint, EndpointExt, Route, middleware::Cors};
 use poem_openapi::{OpenApiService, Tags};
@@ -12,11 +14,13 @@ use crate::startup::AppState;
 
 #[derive(Tags)]
 pub enum ApiTags {
+    /// Accounts and access tokens.
+    Accounts,
     /// Liveness and readiness probes.
     Health,
 }
 
-pub type Apis = health::HealthApi;
+pub type Apis = (auth::AuthApi, health::HealthApi);
 
 const DESCRIPTION: &str = "\
 Backend of the multi-user Todo application. Data lives in PostgreSQL (Neon).\n\n\
@@ -25,8 +29,12 @@ and `errors` naming the fields at fault.";
 
 /// The OpenAPI service: the same value serves requests and produces the document.
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(health::HealthApi, "todo-api", env!("CARGO_PKG_VERSION"))
-        .description(DESCRIPTION)
+    OpenApiService::new(
+        (auth::AuthApi, health::HealthApi),
+        "todo-api",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(DESCRIPTION)
 }
 
 /// The OpenAPI document as pretty JSON, exactly as `/openapi.json` serves it.

@@ -3,7 +3,10 @@
 
 pub mod connect;
 pub mod schema;
+pub mod sessions;
+pub mod throttle;
 pub mod url;
+pub mod users;
 
 use sqlx::PgPool;
 

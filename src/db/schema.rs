@@ -62,6 +62,14 @@ const TABLES: &[(&str, &[Column])] = &[
             col("created_at", TS, true),
         ],
     ),
+    (
+        "login_throttle",
+        &[
+            col("key", "text", true),
+            col("failures", "integer", true),
+            col("window_start", TS, true),
+        ],
+    ),
 ];
 
 /// (name, definition as `pg_get_constraintdef` prints it)
@@ -80,6 +88,8 @@ const CONSTRAINTS: &[(&str, &str)] = &[
         "session_user_id_fkey",
         "FOREIGN KEY (user_id) REFERENCES \"user\"(id) ON DELETE CASCADE",
     ),
+    ("login_throttle_pkey", "PRIMARY KEY (key)"),
+    ("login_throttle_failures_check", "CHECK ((failures > 0))"),
 ];
 
 /// (name, unique, what `pg_indexes.indexdef` says after `USING `)
@@ -100,6 +110,7 @@ const INDEXES: &[(&str, bool, &str)] = &[
     ),
     ("idx_session_token_jti", false, "btree (token_jti)"),
     ("idx_session_user_id", false, "btree (user_id)"),
+    ("session_expires_at_idx", false, "btree (expires_at)"),
 ];
 
 const ENUMS: &[(&str, &[&str])] = &[("priority_enum", &["High", "Medium", "Low"])];

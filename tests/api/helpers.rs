@@ -1,6 +1,6 @@
 //! Fresh databases and running servers for tests.
 
-use std::{collections::HashMap, net::SocketAddr, path::Path, process::Output};
+use std::{collections::HashMap, net::SocketAddr, path::Path, process::Output, sync::Arc};
 
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use todo_api::{
@@ -96,7 +96,7 @@ pub fn settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     /// A pool of the test's own, for looking at the database directly.
     pub pool: PgPool,
     shutdown: Option<oneshot::Sender<()>>,
@@ -113,7 +113,15 @@ impl TestApp {
         let app = Application::build(settings(&db.url, overrides))
             .await
             .expect("the server starts");
-        Self::run(app, db).await
+        Self::run(app, Arc::new(db)).await
+    }
+
+    /// A second server on the same database, as another instance behind a load balancer.
+    pub async fn another_instance(&self) -> TestApp {
+        let app = Self::build(&self.db, &[])
+            .await
+            .expect("the second instance starts");
+        Self::run(app, self.db.clone()).await
     }
 
     pub async fn build(
@@ -123,7 +131,7 @@ impl TestApp {
         Application::build(settings(&db.url, overrides)).await
     }
 
-    pub async fn run(app: Application, db: TestDb) -> Self {
+    pub async fn run(app: Application, db: Arc<TestDb>) -> Self {
         let addr = app.addr();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {

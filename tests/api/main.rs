@@ -2,6 +2,7 @@
 //! per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod cli;
 mod health;
 mod helpers;

@@ -1,0 +1,152 @@
+//! Password hashing: argon2id for everything new; bcrypt hashes from the old backend verify
+//! once and are then replaced. Hashing is CPU-heavy, so it runs off the async runtime, a few
+//! at a time.
+
+use std::sync::LazyLock;
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+/// Concurrent hashes allowed: each takes ~19 MiB and a core for tens of milliseconds, so a
+/// burst of logins queues here instead of exhausting memory and the blocking pool.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(4));
+
+/// Verified against when the email is unknown, so the response takes as long as for a real
+/// account and timing does not reveal which emails exist.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking(&uuid::Uuid::new_v4().to_string()).unwrap_or_default());
+
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Correct, but stored in a legacy format: store this argon2id hash instead.
+    YesRehash(String),
+}
+
+fn argon2() -> Argon2<'static> {
+    // RustCrypto's defaults: argon2id, m = 19 MiB, t = 2, p = 1 (OWASP's recommendation).
+    Argon2::default()
+}
+
+fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+fn verify_blocking(password: &str, stored: &str) -> Verified {
+    if is_bcrypt(stored) {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => match hash_blocking(password) {
+                Ok(new_hash) => Verified::YesRehash(new_hash),
+                Err(_) => Verified::Yes,
+            },
+            _ => Verified::No,
+        };
+    }
+    match PasswordHash::new(stored) {
+        Ok(parsed)
+            if argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok() =>
+        {
+            Verified::Yes
+        }
+        _ => Verified::No,
+    }
+}
+
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Hashes a new password with argon2id.
+pub async fn hash(password: &str) -> Result<String, ApiError> {
+    let password = password.to_owned();
+    off_runtime(move || hash_blocking(&password))
+        .await?
+        .map_err(ApiError::internal)
+}
+
+/// Checks a password against a stored hash, or against a dummy hash of the same cost when
+/// there is no account (`stored` is `None`), which always fails.
+pub async fn verify(password: &str, stored: Option<String>) -> Result<Verified, ApiError> {
+    let password = password.to_owned();
+    off_runtime(move || match stored {
+        Some(stored) => verify_blocking(&password, &stored),
+        None => {
+            let _ = verify_blocking(&password, &DUMMY_HASH);
+            Verified::No
+        }
+    })
+    .await
+}
+
+/// Computes the dummy hash now rather than on the first unknown-email login.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY_HASH);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn argon2id_round_trip() {
+        let stored = hash("correct horse battery").await.unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert_eq!(
+            verify("correct horse battery", Some(stored.clone()))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            verify("wrong horse battery", Some(stored)).await.unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_verifies_and_asks_for_a_rehash() {
+        let legacy = bcrypt::hash("old password", 4).unwrap();
+        match verify("old password", Some(legacy.clone())).await.unwrap() {
+            Verified::YesRehash(new) => assert!(new.starts_with("$argon2id$")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(verify("not it", Some(legacy)).await.unwrap(), Verified::No);
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_and_garbage_hashes_never_verify() {
+        assert_eq!(verify("anything", None).await.unwrap(), Verified::No);
+        assert_eq!(
+            verify("anything", Some("not a hash".into())).await.unwrap(),
+            Verified::No
+        );
+        assert_eq!(verify("", Some(String::new())).await.unwrap(), Verified::No);
+    }
+}

@@ -1,0 +1,70 @@
+//! The bearer security scheme. Its checker verifies the token (signature, algorithm, expiry)
+//! and then its session in one database round trip; handlers receive an [`AuthUser`].
+
+use poem::Request;
+use poem_openapi::{SecurityScheme, auth::Bearer};
+
+use super::token::fingerprint;
+use crate::{
+    db::sessions,
+    domain::ids::UserId,
+    error::{ApiError, AuthFailure},
+    startup::AppState,
+};
+
+/// The user a valid token belongs to, and the token's session id.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: UserId,
+    pub jti: String,
+}
+
+impl AuthUser {
+    /// Resources under `/api/{user_id}/…` belong to that user alone: anyone else gets 403.
+    pub fn require(&self, user_id: UserId) -> Result<(), ApiError> {
+        if self.user_id == user_id {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
+/// An access token from `POST /api/auth/login`, sent as `Authorization: Bearer <token>`.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "bearerAuth",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "check_bearer"
+)]
+pub struct BearerAuth(pub AuthUser);
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| ApiError::internal("application state is not attached"))?;
+    let token = state
+        .jwt
+        .verify(&bearer.token)
+        .map_err(ApiError::Unauthorized)?;
+    let session = sessions::state(&state.pool, &token.jti)
+        .await
+        .map_err(ApiError::from)?;
+    let failure = match session {
+        None => Some(AuthFailure::Revoked),
+        Some(s) if s.user_id != token.user_id || s.token != fingerprint(&bearer.token) => {
+            Some(AuthFailure::Invalid)
+        }
+        Some(s) if s.revoked => Some(AuthFailure::Revoked),
+        Some(s) if !s.live => Some(AuthFailure::Expired),
+        Some(_) => None,
+    };
+    match failure {
+        Some(why) => Err(ApiError::Unauthorized(why).into()),
+        None => Ok(AuthUser {
+            user_id: token.user_id,
+            jti: token.jti,
+        }),
+    }
+}

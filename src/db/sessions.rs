@@ -1,0 +1,67 @@
+//! The `session` table: one row per issued token, which decides whether it is still valid.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::domain::ids::UserId;
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    jti: &str,
+    token_fingerprint: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO session (user_id, token_jti, token, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(jti)
+    .bind(token_fingerprint)
+    .bind(expires_at.naive_utc())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A session as the bearer check sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionState {
+    pub user_id: UserId,
+    pub token: String,
+    pub revoked: bool,
+    pub live: bool,
+}
+
+/// One round trip: the session of a token id, with its expiry judged by the database clock,
+/// which every instance shares.
+pub async fn state(
+    db: impl PgExecutor<'_>,
+    jti: &str,
+) -> Result<Option<SessionState>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT user_id, token, revoked, expires_at > timezone('utc', now()) AS live
+         FROM session WHERE token_jti = $1",
+    )
+    .bind(jti)
+    .fetch_optional(db)
+    .await
+}
+
+/// Revokes a session; every instance refuses its token from the next request on.
+pub async fn revoke(db: impl PgExecutor<'_>, jti: &str) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE session SET revoked = TRUE WHERE token_jti = $1 AND NOT revoked")
+            .bind(jti)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes sessions that have expired; their tokens are refused by their own `exp` anyway.
+pub async fn delete_expired(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM session WHERE expires_at < timezone('utc', now())")
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}

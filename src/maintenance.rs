@@ -1,5 +1,5 @@
 //! Housekeeping that keeps tables from growing without bound: expired sessions and ended
-//! login-throttle windows. Every instance runs it; the deletes are idempotent.
+//! login-throttle windows, and idempotency keys past their retention. Every instance runs it; the deletes are idempotent.
 
 use std::time::Duration;
 
@@ -14,12 +14,14 @@ pub const INTERVAL: Duration = Duration::from_secs(10 * 60);
 pub struct Swept {
     pub sessions: u64,
     pub throttle_windows: u64,
+    pub idempotency_keys: u64,
 }
 
 pub async fn run_once(pool: &PgPool) -> Result<Swept, sqlx::Error> {
     Ok(Swept {
         sessions: db::sessions::delete_expired(pool).await?,
         throttle_windows: db::throttle::delete_expired(pool, THROTTLE_WINDOW).await?,
+        idempotency_keys: db::idempotency::delete_expired(pool).await?,
     })
 }
 

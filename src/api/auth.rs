@@ -5,7 +5,11 @@ use std::{net::IpAddr, time::Duration};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
 
-use super::{ApiTags, body::JsonBody, timestamp::Timestamp};
+use super::{
+    ApiTags,
+    body::{BodyRules, FieldCheck, JsonBody, raw_field_errors},
+    timestamp::Timestamp,
+};
 use crate::{
     auth::{
         BearerAuth, MAX_FAILURES_PER_CLIENT, MAX_FAILURES_PER_EMAIL, THROTTLE_WINDOW,
@@ -87,6 +91,17 @@ impl Example for RegisterRequest {
     }
 }
 
+impl BodyRules for RegisterRequest {
+    fn rule_errors(value: &serde_json::Value) -> Vec<FieldError> {
+        let checks: [FieldCheck; 3] = [
+            ("username", |v| Username::parse(v).err()),
+            ("email", |v| Email::parse(v).err()),
+            ("password", |v| Password::parse(v).err()),
+        ];
+        raw_field_errors(value, &checks, &[])
+    }
+}
+
 /// Credentials to exchange for an access token.
 #[derive(Debug, Object)]
 #[oai(example)]
@@ -105,6 +120,8 @@ impl Example for LoginRequest {
         }
     }
 }
+
+impl BodyRules for LoginRequest {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]

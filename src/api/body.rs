@@ -15,6 +15,36 @@ use crate::error::{ApiError, FieldError};
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Rules of a body type beyond its schema (e.g. a title that is only whitespace), checked on
+/// the raw JSON when the schema check already failed, so one 422 names every bad field.
+pub trait BodyRules {
+    fn rule_errors(_value: &Value) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+/// A field name and a check of its raw string value, returning what is wrong with it.
+pub type FieldCheck = (&'static str, fn(&str) -> Option<String>);
+
+/// Runs `checks` on the string fields of a raw JSON object. `skip_blank` fields are left
+/// out when blank (optional fields, where blank means none).
+pub fn raw_field_errors(
+    value: &Value,
+    checks: &[FieldCheck],
+    skip_blank: &[&str],
+) -> Vec<FieldError> {
+    checks
+        .iter()
+        .filter_map(|(field, check)| {
+            let raw = value.get(*field)?.as_str()?;
+            if skip_blank.contains(field) && raw.trim().is_empty() {
+                return None;
+            }
+            Some(FieldError::new(*field, check(raw)?))
+        })
+        .collect()
+}
+
 /// A JSON request body whose rules are the ones its schema documents.
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
@@ -37,7 +67,7 @@ impl<T: Type> Payload for JsonBody<T> {
     }
 }
 
-impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
+impl<T: ParseFromJSON + BodyRules> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> Result<Self> {
@@ -54,7 +84,7 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
     }
 }
 
-impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON);
+impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + BodyRules);
 
 /// Reads the body, refusing (413) anything over [`MAX_BODY_BYTES`], declared or streamed.
 async fn read_limited(request: &Request, body: &mut RequestBody) -> Result<Vec<u8>> {
@@ -75,9 +105,14 @@ async fn read_limited(request: &Request, body: &mut RequestBody) -> Result<Vec<u
 }
 
 /// Parses a JSON value into `T`; on failure, lists every field that breaks its schema.
-pub fn parse_value<T: ParseFromJSON>(value: Value) -> Result<T, ApiError> {
-    let errors = schema_errors::<T>(&value);
+pub fn parse_value<T: ParseFromJSON + BodyRules>(value: Value) -> Result<T, ApiError> {
+    let mut errors = schema_errors::<T>(&value);
     if !errors.is_empty() {
+        for extra in T::rule_errors(&value) {
+            if !errors.iter().any(|e| e.field == extra.field) {
+                errors.push(extra);
+            }
+        }
         return Err(ApiError::Validation(errors));
     }
     T::parse_from_json(Some(value)).map_err(|e| {
@@ -201,4 +236,56 @@ fn own_rule_error(schema: &MetaSchema, value: &Value) -> Option<String> {
         }
     }
     None
+}
+
+/// A JSON body that may be left out entirely (`None`); when present it follows the same
+/// rules as [`JsonBody`].
+#[derive(Debug, Clone)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<'a, T: ParseFromJSON + BodyRules> poem_openapi::ApiExtractor<'a> for OptionalJsonBody<T> {
+    const TYPES: &'static [poem_openapi::ApiExtractorType] =
+        &[poem_openapi::ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
+        Some(poem_openapi::registry::MetaRequest {
+            description: None,
+            content: vec![poem_openapi::registry::MetaMediaType {
+                content_type: <JsonBody<T> as Payload>::CONTENT_TYPE,
+                schema: T::schema_ref(),
+            }],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: poem_openapi::ExtractParamOptions<Self::ParamType>,
+    ) -> Result<Self> {
+        let bytes = read_limited(request, body).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        let json = request
+            .content_type()
+            .is_some_and(<JsonBody<T> as Payload>::check_content_type);
+        if !json {
+            return Err(ApiError::BadRequest(
+                "The body must be JSON, sent with `Content-Type: application/json`.".into(),
+            )
+            .into());
+        }
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+        parse_value::<T>(value)
+            .map(|v| Self(Some(v)))
+            .map_err(Into::into)
+    }
 }

@@ -2,9 +2,11 @@
 
 pub mod auth;
 pub mod body;
+pub mod conditional;
 pub mod health;
 pub mod middleware;
 pub mod responses;
+pub mod tasks;
 pub mod timestamp;
 
 use poem::{Endpoint, EndpointExt, Route, middleware::Cors};
@@ -16,11 +18,13 @@ use crate::startup::AppState;
 pub enum ApiTags {
     /// Accounts and access tokens.
     Accounts,
+    /// A user's tasks.
+    Tasks,
     /// Liveness and readiness probes.
     Health,
 }
 
-pub type Apis = (auth::AuthApi, health::HealthApi);
+pub type Apis = (auth::AuthApi, tasks::TasksApi, health::HealthApi);
 
 const DESCRIPTION: &str = "\
 Backend of the multi-user Todo application. Data lives in PostgreSQL (Neon).\n\n\
@@ -30,7 +34,7 @@ and `errors` naming the fields at fault.";
 /// The OpenAPI service: the same value serves requests and produces the document.
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (auth::AuthApi, health::HealthApi),
+        (auth::AuthApi, tasks::TasksApi, health::HealthApi),
         "todo-api",
         env!("CARGO_PKG_VERSION"),
     )

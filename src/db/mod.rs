@@ -2,8 +2,10 @@
 //! Nothing here knows about HTTP.
 
 pub mod connect;
+pub mod idempotency;
 pub mod schema;
 pub mod sessions;
+pub mod tasks;
 pub mod throttle;
 pub mod url;
 pub mod users;

@@ -48,6 +48,9 @@ const TABLES: &[(&str, &[Column])] = &[
             col("completed", "boolean", true),
             col("created_at", TS, true),
             col("updated_at", TS, true),
+            col("due_at", TS, false),
+            col("version", "integer", true),
+            col("next_occurrence_created", "boolean", true),
         ],
     ),
     (
@@ -70,6 +73,17 @@ const TABLES: &[(&str, &[Column])] = &[
             col("window_start", TS, true),
         ],
     ),
+    (
+        "idempotency_key",
+        &[
+            col("user_id", "integer", true),
+            col("key", "character varying(255)", true),
+            col("request_hash", "character(64)", true),
+            col("task_id", "integer", false),
+            col("response_body", "text", false),
+            col("created_at", TS, true),
+        ],
+    ),
 ];
 
 /// (name, definition as `pg_get_constraintdef` prints it)
@@ -90,6 +104,11 @@ const CONSTRAINTS: &[(&str, &str)] = &[
     ),
     ("login_throttle_pkey", "PRIMARY KEY (key)"),
     ("login_throttle_failures_check", "CHECK ((failures > 0))"),
+    ("idempotency_key_pkey", "PRIMARY KEY (user_id, key)"),
+    (
+        "idempotency_key_user_id_fkey",
+        "FOREIGN KEY (user_id) REFERENCES \"user\"(id) ON DELETE CASCADE",
+    ),
 ];
 
 /// (name, unique, what `pg_indexes.indexdef` says after `USING `)
@@ -111,6 +130,21 @@ const INDEXES: &[(&str, bool, &str)] = &[
     ("idx_session_token_jti", false, "btree (token_jti)"),
     ("idx_session_user_id", false, "btree (user_id)"),
     ("session_expires_at_idx", false, "btree (expires_at)"),
+    (
+        "task_user_updated_idx",
+        false,
+        "btree (user_id, updated_at DESC, id DESC)",
+    ),
+    (
+        "task_user_due_idx",
+        false,
+        "btree (user_id, COALESCE(due_at, 'infinity'::timestamp without time zone), id)",
+    ),
+    (
+        "idempotency_key_created_at_idx",
+        false,
+        "btree (created_at)",
+    ),
 ];
 
 const ENUMS: &[(&str, &[&str])] = &[("priority_enum", &["High", "Medium", "Low"])];
@@ -119,6 +153,7 @@ const ENUMS: &[(&str, &[&str])] = &[("priority_enum", &["High", "Medium", "Low"]
 const TRIGGERS: &[(&str, &str, &str)] = &[
     ("update_user_updated_at", "user", "update_updated_at_column"),
     ("update_task_updated_at", "task", "update_updated_at_column"),
+    ("task_before_write", "task", "task_before_write"),
 ];
 
 /// What the schema check found.

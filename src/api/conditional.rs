@@ -1,0 +1,45 @@
+//! ETags and conditional request headers (RFC 9110 §13).
+
+/// A task's strong ETag: its id and version, which every update increments.
+pub fn task_etag(id: i32, version: i32) -> String {
+    format!("\"{id}-{version}\"")
+}
+
+fn tags(header: &str) -> impl Iterator<Item = &str> {
+    header.split(',').map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// `If-Match`: absent, `*`, or listing the current ETag (strong comparison) lets a write
+/// proceed.
+pub fn if_match_allows(header: Option<&str>, current: &str) -> bool {
+    header.is_none_or(|h| tags(h).any(|t| t == "*" || t == current))
+}
+
+/// `If-None-Match`: true when the client's copy is current, so 304 answers (weak comparison).
+pub fn if_none_match_hits(header: Option<&str>, current: &str) -> bool {
+    let weak = |t: &str| t.trim_start_matches("W/").to_owned();
+    header.is_some_and(|h| tags(h).any(|t| t == "*" || weak(t) == weak(current)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match() {
+        let etag = task_etag(7, 3);
+        assert!(if_match_allows(None, &etag));
+        assert!(if_match_allows(Some("*"), &etag));
+        assert!(if_match_allows(Some("\"7-2\", \"7-3\""), &etag));
+        assert!(!if_match_allows(Some("\"7-2\""), &etag));
+        assert!(!if_match_allows(Some("W/\"7-3\""), &etag));
+    }
+
+    #[test]
+    fn if_none_match() {
+        assert!(if_none_match_hits(Some("W/\"abc\""), "W/\"abc\""));
+        assert!(if_none_match_hits(Some("\"abc\""), "W/\"abc\""));
+        assert!(!if_none_match_hits(Some("\"abd\""), "W/\"abc\""));
+        assert!(!if_none_match_hits(None, "\"abc\""));
+    }
+}

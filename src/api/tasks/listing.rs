@@ -1,0 +1,182 @@
+//! Listing tasks: query parameters into a [`ListQuery`], opaque cursors, the `Link` header,
+//! and the list's ETag.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use poem_openapi::Enum;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    db::tasks::{After, Filters, ListQuery, ListedTask, SortKey},
+    domain::{due_date::DueDate, ids::TaskId, task::Priority},
+    error::{ApiError, FieldError},
+};
+
+/// What to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum SortField {
+    CreatedAt,
+    UpdatedAt,
+    DueDate,
+    Priority,
+    Title,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+impl From<SortField> for SortKey {
+    fn from(field: SortField) -> Self {
+        match field {
+            SortField::CreatedAt => Self::CreatedAt,
+            SortField::UpdatedAt => Self::UpdatedAt,
+            SortField::DueDate => Self::DueDate,
+            SortField::Priority => Self::Priority,
+            SortField::Title => Self::Title,
+        }
+    }
+}
+
+/// The list query parameters, as received.
+pub struct ListParams {
+    pub completed: Option<bool>,
+    pub priority: Option<Priority>,
+    pub tag: Option<String>,
+    pub q: Option<String>,
+    pub due_before: Option<String>,
+    pub due_after: Option<String>,
+    pub sort: Option<SortField>,
+    pub order: Option<SortOrder>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// What a cursor carries: the sort it belongs to and where the last page ended.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    s: SortField,
+    o: SortOrder,
+    k: String,
+    i: i32,
+}
+
+fn due_bound(
+    field: &str,
+    raw: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<chrono::NaiveDateTime> {
+    let raw = raw?;
+    match DueDate::parse(raw) {
+        Ok(d) => Some(d.instant().naive_utc()),
+        Err(e) => {
+            errors.push(FieldError::new(field, e.to_string()));
+            None
+        }
+    }
+}
+
+impl ListParams {
+    /// Newest first by default, all of them unless `limit` is given.
+    pub fn into_query(self) -> Result<ListQuery, ApiError> {
+        let mut errors = Vec::new();
+        let sort = self.sort.unwrap_or(SortField::CreatedAt);
+        let order = self.order.unwrap_or(match sort {
+            SortField::CreatedAt | SortField::UpdatedAt => SortOrder::Desc,
+            _ => SortOrder::Asc,
+        });
+        let due_before = due_bound("due_before", self.due_before.as_deref(), &mut errors);
+        let due_after = due_bound("due_after", self.due_after.as_deref(), &mut errors);
+        let after = match self.cursor.as_deref() {
+            None => None,
+            Some(raw) => match decode_cursor(raw) {
+                Some(c) if c.s == sort && c.o == order => Some(After {
+                    key: c.k,
+                    id: TaskId(c.i),
+                }),
+                Some(_) => {
+                    errors.push(FieldError::new(
+                        "cursor",
+                        "belongs to a different sort or order: start again without a cursor",
+                    ));
+                    None
+                }
+                None => {
+                    errors.push(FieldError::new(
+                        "cursor",
+                        "is not a cursor this server issued",
+                    ));
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(ListQuery {
+            filters: Filters {
+                completed: self.completed,
+                priority: self.priority,
+                tag: self
+                    .tag
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+                text: self.q.filter(|q| !q.trim().is_empty()),
+                due_before,
+                due_after,
+            },
+            sort: sort.into(),
+            descending: order == SortOrder::Desc,
+            limit: self.limit,
+            after,
+        })
+    }
+}
+
+fn decode_cursor(raw: &str) -> Option<Cursor> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The cursor for the page after `last`.
+pub fn cursor_after(last: &ListedTask, sort: SortField, order: SortOrder) -> String {
+    let cursor = Cursor {
+        s: sort,
+        o: order,
+        k: last.sort_key.clone(),
+        i: last.task.id.0,
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+}
+
+/// `<path?query&cursor=…>; rel="next"`, keeping every other parameter of this request.
+pub fn next_link(path: &str, query: Option<&str>, cursor: &str) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k != "cursor" {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.append_pair("cursor", cursor);
+    format!("<{path}?{}>; rel=\"next\"", out.finish())
+}
+
+/// A weak ETag for a page: it changes when any task on it changes (versions), when tasks
+/// come or go (ids, total), or when the page continues differently.
+pub fn list_etag(tasks: &[ListedTask], total: i64, next: Option<&str>) -> String {
+    let mut hash = Sha256::new();
+    for t in tasks {
+        hash.update(t.task.id.0.to_le_bytes());
+        hash.update(t.task.version.to_le_bytes());
+    }
+    hash.update(total.to_le_bytes());
+    hash.update(next.unwrap_or_default().as_bytes());
+    format!("W/\"{}\"", hex::encode(&hash.finalize()[..12]))
+}

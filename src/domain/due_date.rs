@@ -1,0 +1,150 @@
+//! A task's due date as the client gave it: a calendar date or an RFC 3339 date-time.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+
+pub const MAX_LEN: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum When {
+    Date(NaiveDate),
+    DateTime(DateTime<FixedOffset>),
+}
+
+/// Keeps the exact text it was parsed from; that is what is stored and shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDate {
+    text: String,
+    when: When,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DueDateError {
+    #[error("must be at most {MAX_LEN} characters")]
+    TooLong,
+    #[error("must be a date (2026-12-01) or an RFC 3339 date-time (2026-12-01T09:30:00Z)")]
+    Invalid,
+}
+
+impl DueDate {
+    pub fn parse(input: &str) -> Result<Self, DueDateError> {
+        let text = input.trim();
+        if text.chars().count() > MAX_LEN {
+            return Err(DueDateError::TooLong);
+        }
+        let when = if text.len() == 10 {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").map(When::Date)
+        } else {
+            DateTime::parse_from_rfc3339(text).map(When::DateTime)
+        }
+        .map_err(|_| DueDateError::Invalid)?;
+        Ok(Self {
+            text: text.to_owned(),
+            when,
+        })
+    }
+
+    pub fn from_date(date: NaiveDate) -> Self {
+        Self {
+            text: date.format("%Y-%m-%d").to_string(),
+            when: When::Date(date),
+        }
+    }
+
+    pub fn from_date_time(at: DateTime<FixedOffset>) -> Self {
+        Self {
+            text: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            when: When::DateTime(at),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_date_only(&self) -> bool {
+        matches!(self.when, When::Date(_))
+    }
+
+    /// The calendar date; for a date-time, the date in its own offset.
+    pub fn date(&self) -> NaiveDate {
+        match &self.when {
+            When::Date(d) => *d,
+            When::DateTime(at) => at.date_naive(),
+        }
+    }
+
+    /// The moment it stands for; a date means its start, 00:00 UTC.
+    pub fn instant(&self) -> DateTime<Utc> {
+        match &self.when {
+            When::Date(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
+            When::DateTime(at) => at.with_timezone(&Utc),
+        }
+    }
+
+    /// The same kind of due date on another calendar day: a date stays a date; a date-time
+    /// keeps its time of day and offset. `None` past chrono's range.
+    pub fn on(&self, date: NaiveDate) -> Option<Self> {
+        match &self.when {
+            When::Date(_) => Some(Self::from_date(date)),
+            When::DateTime(at) => {
+                let local = date.and_time(at.time());
+                let moved = local.and_local_timezone(*at.offset()).single()?;
+                Some(Self::from_date_time(moved))
+            }
+        }
+    }
+}
+
+impl fmt::Display for DueDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn dates_and_date_times_parse_and_keep_their_text() {
+        let d = DueDate::parse(" 2026-12-01 ").unwrap();
+        assert_eq!(d.as_str(), "2026-12-01");
+        assert!(d.is_date_only());
+        assert_eq!(d.instant().to_rfc3339(), "2026-12-01T00:00:00+00:00");
+        let t = DueDate::parse("2026-12-01T09:30:00+02:00").unwrap();
+        assert_eq!(t.as_str(), "2026-12-01T09:30:00+02:00");
+        assert_eq!(t.instant().to_rfc3339(), "2026-12-01T07:30:00+00:00");
+        assert_eq!(t.date(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        assert!(DueDate::parse("2026-12-01T09:30:00.250Z").is_ok());
+    }
+
+    #[test]
+    fn everything_else_is_refused() {
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-12-01T25:00:00Z",
+            "2026-12-01T09:30:00",
+            "01/12/2026",
+            "\"; drop table task; --",
+        ] {
+            assert_eq!(DueDate::parse(bad), Err(DueDateError::Invalid), "{bad}");
+        }
+        assert_eq!(DueDate::parse(&"9".repeat(51)), Err(DueDateError::TooLong));
+    }
+
+    #[test]
+    fn moving_to_another_day_keeps_time_and_offset() {
+        let t = DueDate::parse("2026-12-01T09:30:00+02:00").unwrap();
+        let moved = t.on(NaiveDate::from_ymd_opt(2027, 1, 5).unwrap()).unwrap();
+        assert_eq!(moved.as_str(), "2027-01-05T09:30:00+02:00");
+        let z = DueDate::parse("2026-12-01T09:30:00Z").unwrap();
+        let moved = z.on(NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()).unwrap();
+        assert_eq!(moved.as_str(), "2026-12-02T09:30:00Z");
+    }
+}

@@ -8,3 +8,5 @@ mod health;
 mod helpers;
 mod schema;
 mod spec;
+mod tasks;
+mod tasks_list;

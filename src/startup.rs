@@ -18,7 +18,9 @@ use crate::{
     config::{ConfigError, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
+        pooler::{self, Pooler},
         schema::{self, SchemaReport},
+        url::DatabaseUrl,
     },
 };
 
@@ -125,7 +127,56 @@ fn log_database_choice(settings: &DatabaseSettings) {
     }
 }
 
+/// Where the application's queries go. A transaction-mode pooler that loses prepared
+/// statements would make sqlx fail or, worse, return wrong results, so when the probe finds
+/// one (or cannot tell) the server uses the direct connection instead and says so.
+async fn app_connection(settings: &DatabaseSettings) -> Result<DatabaseUrl, StartupError> {
+    let Some(direct) = &settings.unpooled_url else {
+        return Ok(settings.url.clone());
+    };
+    let unreachable = |cause| {
+        StartupError::Unreachable(ConnectError {
+            host: settings.url.host().to_owned(),
+            cause,
+        })
+    };
+    let probe = tokio::time::timeout(
+        settings.connect_timeout,
+        pooler::probe(settings.url.connect_options()),
+    )
+    .await
+    .map_err(|_| unreachable(connect::ConnectCause::TimedOut(settings.connect_timeout)))?
+    .map_err(|e| unreachable(connect::ConnectCause::Other(e.to_string())))?;
+    match probe {
+        Pooler::None => {
+            tracing::info!(pooler = "none", "queries use DATABASE_URL");
+            Ok(settings.url.clone())
+        }
+        Pooler::KeepsStatements => {
+            tracing::info!(
+                pooler = "transaction mode, keeps prepared statements",
+                "queries use DATABASE_URL through its pooler"
+            );
+            Ok(settings.url.clone())
+        }
+        verdict @ (Pooler::LosesStatements | Pooler::Unknown) => {
+            tracing::warn!(
+                pooler = ?verdict,
+                direct = %direct,
+                "DATABASE_URL is a transaction-mode pooler that does not keep prepared statements \
+                 (PgBouncer older than 1.22, or max_prepared_statements = 0): queries through it could \
+                 fail or return wrong results, so the server connects directly instead. Upgrade \
+                 the pooler or set max_prepared_statements to use it."
+            );
+            Ok(direct.clone())
+        }
+    }
+}
+
 pub struct Application {
+    /// Where the application's queries go (DATABASE_URL, or the direct URL instead of an
+    /// unsafe pooler).
+    app_url: DatabaseUrl,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     state: AppState,
@@ -149,7 +200,8 @@ impl Application {
             ready.report.version.unwrap_or(0)
         );
 
-        let pool = connect::pool(&settings.database);
+        let app_url = app_connection(&settings.database).await?;
+        let pool = connect::pool(&settings.database, &app_url);
         // One warm connection, so the first request does not pay for the handshake.
         let remaining = settings
             .database
@@ -187,6 +239,7 @@ impl Application {
             "listening on http://{addr} (docs at http://{addr}/docs)"
         );
         Ok(Self {
+            app_url,
             acceptor,
             addr,
             state: AppState {
@@ -200,6 +253,12 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Host and port the application's queries go to.
+    pub fn database_host_port(&self) -> (String, u16) {
+        let options = self.app_url.connect_options();
+        (options.get_host().to_owned(), options.get_port())
     }
 
     pub fn pool(&self) -> &PgPool {

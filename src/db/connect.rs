@@ -140,8 +140,8 @@ pub async fn connect_with_retry(
     }
 }
 
-/// The application's pool, sized and timed for a serverless database.
-pub fn pool(settings: &DatabaseSettings) -> PgPool {
+/// The application's pool over `url`, sized and timed for a serverless database.
+pub fn pool(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgPool {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .min_connections(0)
@@ -149,7 +149,7 @@ pub fn pool(settings: &DatabaseSettings) -> PgPool {
         .idle_timeout(IDLE_TIMEOUT)
         .max_lifetime(MAX_LIFETIME)
         .test_before_acquire(true)
-        .connect_lazy_with(settings.url.connect_options().clone())
+        .connect_lazy_with(url.connect_options().clone())
 }
 
 /// What the server found when it first reached the database.

@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod idempotency;
+pub mod pooler;
 pub mod schema;
 pub mod sessions;
 pub mod tasks;

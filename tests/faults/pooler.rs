@@ -1,0 +1,112 @@
+//! A transaction-mode PgBouncer (Debian's 1.18, the worst case) between server and database.
+
+use serde_json::{Value, json};
+use sqlx::postgres::PgConnectOptions;
+use todo_api::db::pooler::{self, Pooler};
+
+use crate::{
+    app::Server,
+    cluster::{Bouncer, Cluster},
+};
+
+#[tokio::test]
+async fn the_probe_tells_a_direct_connection_from_a_pooler_that_loses_prepared_statements() {
+    let cluster = Cluster::start(&[]);
+    cluster.createdb("todo");
+    let bouncer = Bouncer::start(&cluster, "todo");
+    let direct: PgConnectOptions = cluster.url("127.0.0.1", "todo").parse().unwrap();
+    let pooled: PgConnectOptions = format!("postgres://postgres@127.0.0.1:{}/todo", bouncer.port)
+        .parse()
+        .unwrap();
+    assert_eq!(pooler::probe(&direct).await.unwrap(), Pooler::None);
+    assert_eq!(
+        pooler::probe(&pooled).await.unwrap(),
+        Pooler::LosesStatements
+    );
+}
+
+#[tokio::test]
+async fn behind_an_unsafe_pooler_the_server_goes_direct_and_the_full_flow_passes_under_concurrency()
+{
+    let cluster = Cluster::start(&[]);
+    cluster.createdb("todo");
+    let bouncer = Bouncer::start(&cluster, "todo");
+    let pooled = format!("postgres://postgres@127.0.0.1:{}/todo", bouncer.port);
+    let direct = cluster.url("127.0.0.1", "todo");
+    let app = Server::build(&[
+        ("DATABASE_URL", &pooled),
+        ("DATABASE_URL_UNPOOLED", &direct),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        app.database_host_port(),
+        ("127.0.0.1".to_owned(), cluster.port)
+    );
+    let server = Server::run(app);
+
+    let flows = (0..16).map(|i| {
+        let client = server.client.clone();
+        let base = server.url("");
+        let name = format!("user{i}");
+        async move {
+            let email = format!("{name}@example.com");
+            let r = client
+                .post(format!("{base}/api/auth/register"))
+                .json(&json!({"username": name, "email": email, "password": "password123"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            let login: Value = client
+                .post(format!("{base}/api/auth/login"))
+                .json(&json!({"email": email, "password": "password123"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = login["access_token"].as_str().unwrap().to_owned();
+            let uid = login["user"]["id"].as_i64().unwrap();
+            let tasks = format!("{base}/api/{uid}/tasks");
+            let mut statuses = Vec::new();
+            for n in 0..10 {
+                let r = client
+                    .post(&tasks)
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"title": format!("{name} task {n}"), "recursion_pattern": "daily"}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(r.status().as_u16());
+                let task: Value = r.json().await.unwrap();
+                let r = client
+                    .patch(format!("{tasks}/{}/complete", task["id"]))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(r.status().as_u16());
+                let r = client.get(&tasks).bearer_auth(&token).send().await.unwrap();
+                statuses.push(r.status().as_u16());
+                let listed: Vec<Value> = r.json().await.unwrap();
+                // Each completed recurring task left one open successor: never another user's.
+                assert!(listed.iter().all(|t| t["user_id"] == uid));
+                assert_eq!(listed.len(), 2 * (n + 1));
+            }
+            statuses
+        }
+    });
+    let handles: Vec<_> = flows.map(tokio::spawn).collect();
+    for h in handles {
+        let statuses = h.await.unwrap();
+        assert!(
+            statuses.iter().all(|s| (200..300).contains(s)),
+            "{statuses:?}"
+        );
+    }
+    server.stop().await;
+}

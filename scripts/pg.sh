@@ -6,16 +6,27 @@ pg_bin_dir() {
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
-# Installs Debian's PostgreSQL when its binaries are missing (root only).
-ensure_postgres_installed() {
-    if [ -n "$(pg_bin_dir)" ]; then return 0; fi
+# Installs Debian packages that are missing (root only): ensure_packages CMD:PACKAGE...
+ensure_packages() {
+    local missing=() pair
+    for pair in "$@"; do
+        if ! command -v "${pair%%:*}" >/dev/null 2>&1 && [ ! -x "${pair%%:*}" ]; then
+            missing+=("${pair#*:}")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
-        echo "PostgreSQL is not installed: run 'sudo apt-get install postgresql'" >&2
+        echo "missing packages: ${missing[*]}: run 'sudo apt-get install ${missing[*]}'" >&2
         return 1
     fi
-    echo "installing PostgreSQL (Debian package postgresql)..." >&2
+    echo "installing ${missing[*]} (Debian packages)..." >&2
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Debian's PostgreSQL server binaries (initdb, pg_ctl live outside PATH).
+ensure_postgres_installed() {
+    if [ -z "$(pg_bin_dir)" ]; then ensure_packages no-such-command:postgresql; fi
 }
 
 # initdb refuses to run as root, so as root the cluster belongs to the postgres user.

@@ -85,6 +85,8 @@ fn classify(err: sqlx::Error, url: &DatabaseUrl) -> ConnectCause {
             ConnectCause::Refused
         }
         sqlx::Error::Io(e) if e.to_string().contains("lookup") => ConnectCause::Dns,
+        // rustls reports a refused certificate as an I/O error during the handshake.
+        sqlx::Error::Io(e) if is_tls_failure(&e.to_string()) => ConnectCause::Tls(e.to_string()),
         sqlx::Error::Tls(e) => ConnectCause::Tls(e.to_string()),
         sqlx::Error::Database(e) => match e.code().as_deref() {
             Some("28P01" | "28000") => {
@@ -97,6 +99,13 @@ fn classify(err: sqlx::Error, url: &DatabaseUrl) -> ConnectCause {
         },
         other => ConnectCause::Other(other.to_string()),
     }
+}
+
+fn is_tls_failure(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["certificate", "tls", "handshake", "ssl"]
+        .iter()
+        .any(|w| message.contains(w))
 }
 
 /// Opens one connection, retrying transient failures with exponential backoff and jitter

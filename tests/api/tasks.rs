@@ -859,3 +859,28 @@ async fn deleting_a_user_deletes_their_tasks_sessions_and_keys() {
     assert_eq!(count("idempotency_key").await, 0);
     assert_eq!(app.task_count().await, 1);
 }
+
+#[tokio::test]
+async fn two_hundred_concurrent_toggles_end_where_their_count_says() {
+    let app = TestApp::spawn().await;
+    let alice = app.login_user("alice").await;
+    let task = app.create_task(&alice, json!({"title": "Flip"})).await;
+    let url = format!("{}/complete", app.task_url(alice.id, id(&task)));
+    let toggles: Vec<_> = (0..200)
+        .map(|_| tokio::spawn(app.client.patch(&url).bearer_auth(&alice.token).send()))
+        .collect();
+    let mut completed_answers = 0;
+    for t in toggles {
+        let response = t.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        completed_answers += usize::from(body["completed"] == true);
+    }
+    // Each toggle saw the previous one's result: half the answers say completed.
+    assert_eq!(completed_answers, 100);
+    let (completed, version): (bool, i32) = sqlx::query_as("SELECT completed, version FROM task")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((completed, version), (false, 201));
+}

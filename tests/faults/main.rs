@@ -7,3 +7,5 @@ mod cluster;
 mod kill;
 mod pooler;
 mod restart;
+mod secrets;
+mod tls;

@@ -1,0 +1,199 @@
+//! Secrets never reach a log, even at RUST_LOG=trace.
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, free_port};
+
+const DB_PASSWORD: &str = "Db-pw-9f8e7d6c";
+const JWT_SECRET: &str = "jwt-secret-that-must-never-be-logged-0001";
+const USER_PASSWORD: &str = "user-pw-correct-horse-42";
+const WRONG_PASSWORD: &str = "user-pw-wrong-battery-17";
+
+/// Runs the real server at trace level through a full session; returns what it logged and
+/// the access token it issued.
+async fn session_logs(cluster: &Cluster, log_format: &str) -> (String, String) {
+    let port = free_port();
+    let url = format!(
+        "postgres://app:{DB_PASSWORD}@127.0.0.1:{}/todo",
+        cluster.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_todo-api"))
+        .env_clear()
+        .envs([
+            ("DATABASE_URL", url.as_str()),
+            ("JWT_SECRET", JWT_SECRET),
+            ("PORT", &port.to_string()),
+            ("RUST_LOG", "trace"),
+            ("LOG_FORMAT", log_format),
+        ])
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/health/live"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let name = format!("secret_{log_format}");
+    let email = format!("{name}@example.com");
+    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
+    assert_eq!(
+        post(
+            "/api/auth/register",
+            json!({"username": name, "email": email, "password": USER_PASSWORD})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    assert_eq!(
+        post(
+            "/api/auth/login",
+            json!({"email": email, "password": WRONG_PASSWORD})
+        )
+        .await
+        .unwrap()
+        .status(),
+        401
+    );
+    let login: Value = post(
+        "/api/auth/login",
+        json!({"email": email, "password": USER_PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let uid = login["user"]["id"].as_i64().unwrap();
+    let tasks = format!("{base}/api/{uid}/tasks");
+    let created = client
+        .post(&tasks)
+        .bearer_auth(&token)
+        .json(&json!({"title": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        client
+            .get(&tasks)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/api/auth/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .post(format!("{base}/api/auth/logout"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        client
+            .get(&tasks)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        client
+            .get(&tasks)
+            .bearer_auth(format!("{token}x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut logs = String::from_utf8_lossy(&out.stderr).into_owned();
+    logs.push_str(&String::from_utf8_lossy(&out.stdout));
+    (logs, token)
+}
+
+#[tokio::test]
+async fn no_log_line_at_trace_level_contains_a_password_token_or_secret() {
+    let cluster = Cluster::start_with_auth("scram-sha-256", &[]);
+    cluster.psql(
+        "postgres",
+        &format!("CREATE ROLE app LOGIN PASSWORD '{DB_PASSWORD}'"),
+    );
+    cluster.psql("postgres", "CREATE DATABASE todo OWNER app");
+    for format in ["text", "json"] {
+        let (logs, token) = session_logs(&cluster, format).await;
+        // The run really logged at trace level, so the check below means something.
+        assert!(
+            logs.lines().count() > 50,
+            "{format}: only {} lines",
+            logs.lines().count()
+        );
+        assert!(
+            logs.to_ascii_uppercase().contains("TRACE"),
+            "{format}: no trace lines"
+        );
+        let signature = token.rsplit('.').next().unwrap();
+        for (what, secret) in [
+            ("database password", DB_PASSWORD),
+            ("JWT secret", JWT_SECRET),
+            ("user password", USER_PASSWORD),
+            ("wrong password", WRONG_PASSWORD),
+            ("access token", token.as_str()),
+            ("token signature", signature),
+        ] {
+            let leaks: Vec<&str> = logs
+                .lines()
+                .filter(|l| l.contains(secret))
+                .take(3)
+                .collect();
+            assert!(
+                leaks.is_empty(),
+                "{format}: the {what} is in the log:\n{}",
+                leaks.join("\n")
+            );
+        }
+    }
+}

@@ -300,8 +300,14 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::Database(db) => db.code().is_some_and(|c| is_unavailable_code(&c)),
             _ => false,
         };
+        // Class 22 (data exception): a value PostgreSQL cannot take, such as text with NUL.
+        // The request is at fault, not the server; the input rules should catch it first.
+        let bad_data = matches!(&err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")));
         if unavailable {
             Self::Unavailable(err.to_string())
+        } else if bad_data {
+            tracing::warn!(error = %err, "the database refused a value from a request");
+            Self::BadRequest("The request contains a value the database cannot store.".into())
         } else {
             Self::Internal(err.to_string())
         }

@@ -8,6 +8,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Exa
 use super::{
     ApiTags,
     body::{BodyRules, FieldCheck, JsonBody, raw_field_errors},
+    text::{EmailText, LoginEmailText},
     timestamp::Timestamp,
 };
 use crate::{
@@ -74,8 +75,7 @@ pub struct RegisterRequest {
     #[oai(validator(min_length = 3, max_length = 30, pattern = "^[A-Za-z0-9_]+$"))]
     pub username: String,
     /// A valid address; unique regardless of case; stored lower-case.
-    #[oai(validator(min_length = 3, max_length = 255))]
-    pub email: String,
+    pub email: EmailText,
     /// 8–128 characters.
     #[oai(validator(min_length = 8, max_length = 128))]
     pub password: String,
@@ -85,7 +85,7 @@ impl Example for RegisterRequest {
     fn example() -> Self {
         Self {
             username: "alice".into(),
-            email: "alice@example.com".into(),
+            email: EmailText("alice@example.com".into()),
             password: "correct horse battery staple".into(),
         }
     }
@@ -98,7 +98,7 @@ impl BodyRules for RegisterRequest {
             ("email", |v| Email::parse(v).err()),
             ("password", |v| Password::parse(v).err()),
         ];
-        raw_field_errors(value, &checks, &[])
+        raw_field_errors(value, &checks)
     }
 }
 
@@ -106,8 +106,7 @@ impl BodyRules for RegisterRequest {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct LoginRequest {
-    #[oai(validator(min_length = 1, max_length = 255))]
-    pub email: String,
+    pub email: LoginEmailText,
     #[oai(validator(min_length = 1, max_length = 128))]
     pub password: String,
 }
@@ -115,7 +114,7 @@ pub struct LoginRequest {
 impl Example for LoginRequest {
     fn example() -> Self {
         Self {
-            email: "alice@example.com".into(),
+            email: LoginEmailText("alice@example.com".into()),
             password: "correct horse battery staple".into(),
         }
     }
@@ -204,14 +203,18 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResult, LoginError> {
-        let email = Email::parse(&body.0.email).map_err(|m| ApiError::validation("email", m))?;
-        let email_key = format!("email:{email}");
+        // An address that cannot be registered is simply a wrong email: the same 401.
+        let email = Email::parse(body.0.email.as_str()).ok();
+        let email_key = format!("email:{}", body.0.email.as_str().to_lowercase());
         let keys = [email_key.clone(), format!("client:{}", client_ip(req))];
         let limits = [MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_CLIENT];
         if let Some(wait) = throttle::blocked(&state.pool, &keys, &limits, THROTTLE_WINDOW).await? {
             return Err(too_many_attempts(wait).into());
         }
-        let user = users::find_by_email(&state.pool, &email).await?;
+        let user = match &email {
+            Some(email) => users::find_by_email(&state.pool, email).await?,
+            None => None,
+        };
         let stored = user.as_ref().map(|u| u.hashed_password.clone());
         let verified = password::verify(&body.0.password, stored).await?;
         let user = match (verified, user) {
@@ -275,7 +278,7 @@ impl AuthApi {
 /// Every rule broken by a registration, one entry per field.
 fn parse_registration(body: &RegisterRequest) -> Result<(Username, Email, Password), ApiError> {
     let username = Username::parse(&body.username);
-    let email = Email::parse(&body.email);
+    let email = Email::parse(body.email.as_str());
     let password = Password::parse(&body.password);
     match (username, email, password) {
         (Ok(u), Ok(e), Ok(p)) => Ok((u, e, p)),

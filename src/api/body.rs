@@ -26,20 +26,12 @@ pub trait BodyRules {
 /// A field name and a check of its raw string value, returning what is wrong with it.
 pub type FieldCheck = (&'static str, fn(&str) -> Option<String>);
 
-/// Runs `checks` on the string fields of a raw JSON object. `skip_blank` fields are left
-/// out when blank (optional fields, where blank means none).
-pub fn raw_field_errors(
-    value: &Value,
-    checks: &[FieldCheck],
-    skip_blank: &[&str],
-) -> Vec<FieldError> {
+/// Runs `checks` on the string fields of a raw JSON object.
+pub fn raw_field_errors(value: &Value, checks: &[FieldCheck]) -> Vec<FieldError> {
     checks
         .iter()
         .filter_map(|(field, check)| {
             let raw = value.get(*field)?.as_str()?;
-            if skip_blank.contains(field) && raw.trim().is_empty() {
-                return None;
-            }
             Some(FieldError::new(*field, check(raw)?))
         })
         .collect()
@@ -141,7 +133,8 @@ pub fn schema_errors<T: Type>(value: &Value) -> Vec<FieldError> {
         let required = schema.required.contains(name);
         match object.get(*name) {
             None if required => errors.push(FieldError::new(*name, "is required")),
-            Some(Value::Null) if required && !is_nullable(&registry, property) => {
+            // Optional is not nullable: leave a field out, or send a value.
+            Some(Value::Null) if !is_nullable(&registry, property) => {
                 errors.push(FieldError::new(*name, "must not be null"))
             }
             None | Some(Value::Null) => {}

@@ -50,3 +50,71 @@ pub async fn trace_request<E: Endpoint>(next: E, req: Request) -> Result<Respons
     .instrument(span)
     .await
 }
+
+/// The methods each documented path supports, for the `Allow` header a 405 must carry
+/// (RFC 9110 §15.5.6). Built from the OpenAPI document, so it cannot drift from the routes.
+pub struct AllowIndex(Vec<(regex::Regex, String)>);
+
+impl AllowIndex {
+    pub fn from_spec(spec_json: &str) -> Self {
+        let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+        let index = paths
+            .iter()
+            .filter_map(|(template, operations)| {
+                let pattern = template
+                    .split('/')
+                    .map(|segment| {
+                        if segment.starts_with('{') {
+                            "[^/]+".to_owned()
+                        } else {
+                            regex::escape(segment)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let re = regex::Regex::new(&format!("^{pattern}$")).ok()?;
+                let mut methods: Vec<String> = operations
+                    .as_object()?
+                    .keys()
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                methods.push("OPTIONS".into());
+                Some((re, methods.join(", ")))
+            })
+            .collect();
+        Self(index)
+    }
+
+    pub fn allowed(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(re, _)| re.is_match(path))
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+/// Adds `Allow` to 405 responses.
+pub async fn allow_on_405<E: Endpoint>(
+    next: E,
+    req: Request,
+    index: &AllowIndex,
+) -> Result<Response> {
+    let path = req.uri().path().to_owned();
+    let mut response = match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    };
+    if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allowed) = index.allowed(&path)
+        && let Ok(value) = HeaderValue::from_str(allowed)
+    {
+        response
+            .headers_mut()
+            .insert(poem::http::header::ALLOW, value);
+    }
+    Ok(response)
+}

@@ -7,6 +7,7 @@ pub mod health;
 pub mod middleware;
 pub mod responses;
 pub mod tasks;
+pub mod text;
 pub mod timestamp;
 
 use poem::{Endpoint, EndpointExt, Route, middleware::Cors};
@@ -53,6 +54,7 @@ pub fn spec_yaml() -> String {
 /// Every route, with error rendering, request ids and tracing, CORS and shared state.
 pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint + 'static {
     let api = service();
+    let allow = std::sync::Arc::new(middleware::AllowIndex::from_spec(&api.spec()));
     let docs = api.swagger_ui();
     let json = api.spec_endpoint();
     let yaml = api.spec_endpoint_yaml();
@@ -87,6 +89,10 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
         .data(state)
         .catch_all_error(|err| async move {
             poem::IntoResponse::into_response(crate::error::from_poem_error(err))
+        })
+        .around(move |next, req| {
+            let allow = allow.clone();
+            async move { middleware::allow_on_405(next, req, &allow).await }
         })
         .around(middleware::trace_request)
         .with(cors)

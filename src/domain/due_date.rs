@@ -6,6 +6,18 @@ use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
 
 pub const MAX_LEN: usize = 50;
 
+/// Exactly the accepted texts: real calendar dates (leap years included) and RFC 3339
+/// date-times with `T` and an explicit offset. The OpenAPI schema carries the same pattern,
+/// so what a client or fuzzer generates from the schema is what the server accepts.
+pub const PATTERN: &str = concat!(
+    "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)",
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)",
+    "(?:[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]))?$"
+);
+
+static PATTERN_RE: std::sync::LazyLock<Option<regex::Regex>> =
+    std::sync::LazyLock::new(|| regex::Regex::new(PATTERN).ok());
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum When {
     Date(NaiveDate),
@@ -29,9 +41,12 @@ pub enum DueDateError {
 
 impl DueDate {
     pub fn parse(input: &str) -> Result<Self, DueDateError> {
-        let text = input.trim();
+        let text = input;
         if text.chars().count() > MAX_LEN {
             return Err(DueDateError::TooLong);
+        }
+        if !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(text)) {
+            return Err(DueDateError::Invalid);
         }
         let when = if text.len() == 10 {
             NaiveDate::parse_from_str(text, "%Y-%m-%d").map(When::Date)
@@ -110,7 +125,7 @@ mod tests {
 
     #[test]
     fn dates_and_date_times_parse_and_keep_their_text() {
-        let d = DueDate::parse(" 2026-12-01 ").unwrap();
+        let d = DueDate::parse("2026-12-01").unwrap();
         assert_eq!(d.as_str(), "2026-12-01");
         assert!(d.is_date_only());
         assert_eq!(d.instant().to_rfc3339(), "2026-12-01T00:00:00+00:00");
@@ -131,11 +146,40 @@ mod tests {
             "2026-12-01T25:00:00Z",
             "2026-12-01T09:30:00",
             "01/12/2026",
+            " 2026-12-01",
+            "2026-12-01 09:30:00Z",
+            "2026-12-01T23:59:60Z",
+            "1900-02-29",
+            "2026-12-01T09:30:00+24:00",
             "\"; drop table task; --",
         ] {
             assert_eq!(DueDate::parse(bad), Err(DueDateError::Invalid), "{bad}");
         }
         assert_eq!(DueDate::parse(&"9".repeat(51)), Err(DueDateError::TooLong));
+    }
+
+    #[test]
+    fn leap_days_follow_the_gregorian_rules() {
+        for ok in ["2028-02-29", "2000-02-29", "2400-02-29", "0000-02-29"] {
+            assert!(DueDate::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["2027-02-29", "1900-02-29", "2100-02-29", "2026-04-31"] {
+            assert!(DueDate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_pattern_and_chrono_agree_on_every_day_of_four_centuries() {
+        let re = regex::Regex::new(PATTERN).unwrap();
+        for year in [1899, 1900, 1999, 2000, 2023, 2024, 2100, 2200, 2300, 2400] {
+            for month in 1..=12 {
+                for day in 1..=31 {
+                    let text = format!("{year:04}-{month:02}-{day:02}");
+                    let real = NaiveDate::from_ymd_opt(year, month, day).is_some();
+                    assert_eq!(re.is_match(&text), real, "{text}");
+                }
+            }
+        }
     }
 
     #[test]

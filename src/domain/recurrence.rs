@@ -1,8 +1,9 @@
 //! Recurrence rules, and the next due date they give.
 //!
 //! Accepted: `daily`, `weekly`, `monthly`, `yearly`, `weekdays`, `every N days|weeks|months|
-//! years` (N from 1 to 365), and the RFC 5545 RRULE subset `FREQ=…;INTERVAL=…;BYDAY=…`
-//! (optionally prefixed `RRULE:`). `FREQ=DAILY;INTERVAL=N;BYDAY=…` is the first listed
+//! years` (N from 1 to 365, any case, spaces between words), and the RFC 5545 RRULE subset
+//! `FREQ=…;INTERVAL=…;BYDAY=…` in that order and upper case (optionally prefixed `RRULE:`;
+//! BYDAY only with DAILY or WEEKLY; a day listed twice counts once). `FREQ=DAILY;INTERVAL=N;BYDAY=…` is the first listed
 //! weekday at least N days on. Months are added on the calendar and clamped to the
 //! month's end: Jan 31 monthly is Feb 28 (29 in leap years).
 
@@ -44,10 +45,28 @@ pub enum RecurrenceError {
 
 const WEEKDAY_CODES: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 
+/// Exactly the accepted rules (the schema carries it too): keywords in any case, separated
+/// by spaces; RRULEs in upper case with FREQ first, then INTERVAL, then BYDAY.
+pub const PATTERN: &str = concat!(
+    "^ *(?:[Dd][Aa][Ii][Ll][Yy]|[Ww][Ee][Ee][Kk][Ll][Yy]|[Mm][Oo][Nn][Tt][Hh][Ll][Yy]",
+    "|[Yy][Ee][Aa][Rr][Ll][Yy]|[Ww][Ee][Ee][Kk][Dd][Aa][Yy][Ss]",
+    "|[Ee][Vv][Ee][Rr][Yy] +(?:[1-9]|[1-9][0-9]|[12][0-9][0-9]|3[0-5][0-9]|36[0-5])",
+    " +(?:[Dd][Aa][Yy]|[Ww][Ee][Ee][Kk]|[Mm][Oo][Nn][Tt][Hh]|[Yy][Ee][Aa][Rr])[Ss]?",
+    "|(?:RRULE:)?FREQ=(?:(?:DAILY|WEEKLY)(?:;INTERVAL=(?:[1-9]|[1-9][0-9]|[12][0-9][0-9]|3[0-5][0-9]|36[0-5]))?",
+    "(?:;BYDAY=(?:MO|TU|WE|TH|FR|SA|SU)(?:,(?:MO|TU|WE|TH|FR|SA|SU)){0,6})?",
+    "|(?:MONTHLY|YEARLY)(?:;INTERVAL=(?:[1-9]|[1-9][0-9]|[12][0-9][0-9]|3[0-5][0-9]|36[0-5]))?)) *$"
+);
+
+static PATTERN_RE: std::sync::LazyLock<Option<regex::Regex>> =
+    std::sync::LazyLock::new(|| regex::Regex::new(PATTERN).ok());
+
 impl RecurrenceRule {
     pub fn parse(input: &str) -> Result<Self, RecurrenceError> {
         if input.chars().count() > MAX_LEN {
             return Err(RecurrenceError::TooLong);
+        }
+        if !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(input)) {
+            return Err(RecurrenceError::Unknown);
         }
         let text = input.trim().to_ascii_lowercase();
         let words: Vec<&str> = text.split_whitespace().collect();
@@ -153,9 +172,7 @@ fn parse_rrule(lower: &str) -> Option<RecurrenceRule> {
                     let day = WEEKDAY_CODES
                         .iter()
                         .position(|c| c.eq_ignore_ascii_case(code))?;
-                    if !days.insert(u32::try_from(day).ok()?) {
-                        return None;
-                    }
+                    days.insert(u32::try_from(day).ok()?);
                 }
                 by_day = Some(days);
             }
@@ -204,10 +221,9 @@ mod tests {
             "every 3 months",
             "every 2 years",
             "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE",
-            "rrule:freq=daily",
             "RRULE:FREQ=MONTHLY;INTERVAL=3",
-            "INTERVAL=2;FREQ=DAILY",
             "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR",
+            "FREQ=WEEKLY;BYDAY=MO,MO",
         ] {
             assert!(RecurrenceRule::parse(ok).is_ok(), "{ok}");
         }
@@ -229,8 +245,10 @@ mod tests {
             "FREQ=MONTHLY;BYDAY=MO",
             "BYDAY=MO",
             "FREQ=DAILY;FREQ=WEEKLY",
-            "FREQ=WEEKLY;BYDAY=MO,MO",
             "FREQ=WEEKLY;BYDAY=1MO",
+            "rrule:freq=daily",
+            "INTERVAL=2;FREQ=DAILY",
+            "\tdaily",
             "FREQ=WEEKLY;",
             "FREQ=HOURLY",
             "FREQ=WEEKLY;INTERVAL=0",
@@ -286,6 +304,25 @@ mod tests {
         assert_eq!(RecurrenceRule::parse("yearly").unwrap().next_due(&due), due);
     }
 
+    #[test]
+    fn the_pattern_is_what_parsing_accepts() {
+        let re = regex::Regex::new(PATTERN).unwrap();
+        for text in [
+            "daily",
+            " Every 3 Months ",
+            "FREQ=YEARLY;INTERVAL=365",
+            "FREQ=YEARLY;BYDAY=MO",
+            "every 366 days",
+            "weekdays",
+        ] {
+            assert_eq!(
+                re.is_match(text),
+                RecurrenceRule::parse(text).is_ok(),
+                "{text}"
+            );
+        }
+    }
+
     fn rules() -> impl Strategy<Value = String> {
         prop_oneof![
             Just("daily".to_owned()),
@@ -313,6 +350,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn everything_the_pattern_matches_parses(text in "[ a-zA-Z0-9;:=,]{0,40}") {
+            let re = regex::Regex::new(PATTERN).unwrap();
+            if re.is_match(&text) {
+                prop_assert!(RecurrenceRule::parse(&text).is_ok(), "{}", text);
+            } else {
+                prop_assert!(RecurrenceRule::parse(&text).is_err(), "{}", text);
+            }
+        }
+
         #[test]
         fn the_next_occurrence_is_later_and_keeps_its_form(rule in rules(), date in dates(), with_time in any::<bool>()) {
             let rule = RecurrenceRule::parse(&rule).unwrap();

@@ -648,3 +648,17 @@ fn the_spec_documents_the_bearer_scheme_and_field_rules() {
     let me = &spec["paths"]["/api/auth/me"]["get"];
     assert_eq!(me["security"][0]["bearerAuth"], json!([]));
 }
+
+#[tokio::test]
+async fn a_login_with_an_address_that_cannot_exist_is_the_same_401() {
+    let app = TestApp::spawn().await;
+    let unknown = app
+        .login("nobody@example.com", "whatever-pw")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let malformed = app.login("not an email", "whatever-pw").await;
+    assert_eq!(malformed.status(), 401);
+    assert_eq!(malformed.bytes().await.unwrap(), unknown);
+}

@@ -884,3 +884,115 @@ async fn two_hundred_concurrent_toggles_end_where_their_count_says() {
         .unwrap();
     assert_eq!((completed, version), (false, 201));
 }
+
+#[tokio::test]
+async fn what_the_fuzzer_found_stays_fixed() {
+    let app = TestApp::spawn().await;
+    let alice = app.login_user("alice").await;
+    let task = app.create_task(&alice, json!({"title": "Fuzzed"})).await;
+    let url = app.task_url(alice.id, id(&task));
+    // NUL cannot be stored in PostgreSQL text: a 422 naming the field, never a 500.
+    for (field, body) in [
+        ("title", json!({"title": "a\u{0}b"})),
+        (
+            "description",
+            json!({"title": "ok", "description": "a\u{0}b"}),
+        ),
+        ("tags", json!({"title": "ok", "tags": "a\u{0}b"})),
+        ("completed", json!({"title": "ok", "completed": null})),
+        ("priority", json!({"title": "ok", "priority": null})),
+        ("due_date", json!({"title": "ok", "due_date": ""})),
+    ] {
+        let response = app
+            .client
+            .post(app.tasks_url(alice.id))
+            .bearer_auth(&alice.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(response, 422).await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
+    let search = app
+        .client
+        .get(format!("{}?q=a%00b", app.tasks_url(alice.id)))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    problem(search, 422).await;
+    // A bad body is reported before a precondition is even looked at.
+    let response = app
+        .client
+        .put(&url)
+        .bearer_auth(&alice.token)
+        .header("if-match", "\"stale\"")
+        .json(&json!({"completed": null}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422).await;
+    // An empty conditional header is malformed; a value that is no current ETag is stale.
+    let response = app
+        .client
+        .delete(&url)
+        .bearer_auth(&alice.token)
+        .header("if-match", "")
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422).await;
+    let response = app
+        .client
+        .delete(&url)
+        .bearer_auth(&alice.token)
+        .header("if-match", "0")
+        .send()
+        .await
+        .unwrap();
+    problem(response, 412).await;
+    // 405 says which methods the path has.
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.headers()["allow"],
+        "DELETE, GET, PUT, HEAD, OPTIONS"
+    );
+    assert_eq!(app.task_count().await, 1);
+}
+
+#[test]
+fn the_spec_carries_the_domain_rules_as_patterns() {
+    let spec: Value = serde_json::from_str(&todo_api::api::spec_json()).unwrap();
+    let create = &spec["components"]["schemas"]["CreateTask"]["properties"];
+    assert_eq!(
+        create["due_date"]["pattern"],
+        todo_api::domain::due_date::PATTERN
+    );
+    assert_eq!(
+        create["recursion_pattern"]["pattern"],
+        todo_api::domain::recurrence::PATTERN
+    );
+    assert_eq!(
+        create["title"]["pattern"],
+        todo_api::domain::task::TITLE_PATTERN
+    );
+    assert_eq!(
+        create["tags"]["pattern"],
+        todo_api::domain::task::TAGS_PATTERN
+    );
+    assert_eq!(create["title"]["maxLength"], 200);
+    assert_eq!(create["description"]["nullable"], true);
+    let register = &spec["components"]["schemas"]["RegisterRequest"]["properties"];
+    assert_eq!(
+        register["email"]["pattern"],
+        todo_api::domain::user::EMAIL_PATTERN
+    );
+}

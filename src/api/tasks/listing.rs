@@ -83,44 +83,54 @@ fn due_bound(
     }
 }
 
+/// The listing a request asks for, in wire terms (the cursor for its next page needs them).
+pub struct Listing {
+    pub query: ListQuery,
+    pub sort: SortField,
+    pub order: SortOrder,
+}
+
 impl ListParams {
-    /// Newest first by default, all of them unless `limit` is given.
-    pub fn into_query(self) -> Result<ListQuery, ApiError> {
+    /// Newest first by default, all of them unless `limit` is given. A cursor continues the
+    /// listing it came from: its sort and order take precedence over the parameters.
+    pub fn into_query(self) -> Result<Listing, ApiError> {
         let mut errors = Vec::new();
-        let sort = self.sort.unwrap_or(SortField::CreatedAt);
-        let order = self.order.unwrap_or(match sort {
-            SortField::CreatedAt | SortField::UpdatedAt => SortOrder::Desc,
-            _ => SortOrder::Asc,
-        });
-        let due_before = due_bound("due_before", self.due_before.as_deref(), &mut errors);
-        let due_after = due_bound("due_after", self.due_after.as_deref(), &mut errors);
-        let after = match self.cursor.as_deref() {
+        let cursor = match self.cursor.as_deref() {
             None => None,
-            Some(raw) => match decode_cursor(raw) {
-                Some(c) if c.s == sort && c.o == order => Some(After {
-                    key: c.k,
-                    id: TaskId(c.i),
-                }),
-                Some(_) => {
-                    errors.push(FieldError::new(
-                        "cursor",
-                        "belongs to a different sort or order: start again without a cursor",
-                    ));
-                    None
-                }
-                None => {
+            Some(raw) => {
+                let cursor = decode_cursor(raw);
+                if cursor.is_none() {
                     errors.push(FieldError::new(
                         "cursor",
                         "is not a cursor this server issued",
                     ));
-                    None
                 }
-            },
+                cursor
+            }
         };
+        let sort = cursor
+            .as_ref()
+            .map(|c| c.s)
+            .or(self.sort)
+            .unwrap_or(SortField::CreatedAt);
+        let order = cursor
+            .as_ref()
+            .map(|c| c.o)
+            .or(self.order)
+            .unwrap_or(match sort {
+                SortField::CreatedAt | SortField::UpdatedAt => SortOrder::Desc,
+                _ => SortOrder::Asc,
+            });
+        let due_before = due_bound("due_before", self.due_before.as_deref(), &mut errors);
+        let due_after = due_bound("due_after", self.due_after.as_deref(), &mut errors);
+        let after = cursor.map(|c| After {
+            key: c.k,
+            id: TaskId(c.i),
+        });
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        Ok(ListQuery {
+        let query = ListQuery {
             filters: Filters {
                 completed: self.completed,
                 priority: self.priority,
@@ -136,13 +146,27 @@ impl ListParams {
             descending: order == SortOrder::Desc,
             limit: self.limit,
             after,
-        })
+        };
+        Ok(Listing { query, sort, order })
     }
 }
 
+/// A cursor this server could have issued: it decodes, and its key has its sort's type, so
+/// nothing malformed reaches PostgreSQL's casts.
 fn decode_cursor(raw: &str) -> Option<Cursor> {
-    let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).ok()?;
+    let key_ok = match cursor.s {
+        SortField::CreatedAt | SortField::UpdatedAt => is_timestamp(&cursor.k),
+        SortField::DueDate => cursor.k == "infinity" || is_timestamp(&cursor.k),
+        SortField::Priority => matches!(cursor.k.as_str(), "1" | "2" | "3"),
+        SortField::Title => !cursor.k.contains('\0'),
+    };
+    (key_ok && cursor.i > 0).then_some(cursor)
+}
+
+fn is_timestamp(text: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
 }
 
 /// The cursor for the page after `last`.

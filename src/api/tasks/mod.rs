@@ -21,6 +21,7 @@ use super::{
     ApiTags,
     body::{JsonBody, OptionalJsonBody, parse_value},
     conditional::{if_match_allows, if_none_match_hits, task_etag},
+    text::{CursorText, DueDateText, HeaderText, SearchText, TagFilter},
 };
 use crate::{
     auth::BearerAuth,
@@ -95,11 +96,11 @@ pub enum DeleteTaskResponse {
     Deleted,
 }
 
-problems!(ListTasksError: 401, 403, 422, 503);
-problems!(CreateTaskError: 400, 401, 403, 413, 422, 503);
-problems!(GetTaskError: 401, 403, 404, 503);
+problems!(ListTasksError: 401, 403, 404, 422, 503);
+problems!(CreateTaskError: 400, 401, 403, 404, 413, 422, 503);
+problems!(GetTaskError: 401, 403, 404, 422, 503);
 problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 422, 503);
-problems!(DeleteTaskError: 401, 403, 404, 412, 503);
+problems!(DeleteTaskError: 401, 403, 404, 412, 422, 503);
 
 fn not_found() -> ApiError {
     ApiError::NotFound("There is no such task.".into())
@@ -151,17 +152,13 @@ impl TasksApi {
         /// Only tasks of this priority.
         priority: Query<Option<Priority>>,
         /// Only tasks with this tag (ignoring case).
-        #[oai(validator(max_length = 50))]
-        tag: Query<Option<String>>,
+        tag: Query<Option<TagFilter>>,
         /// Text to find in the title or description (ignoring case).
-        #[oai(validator(max_length = 200))]
-        q: Query<Option<String>>,
+        q: Query<Option<SearchText>>,
         /// Only tasks due before this date or RFC 3339 date-time.
-        #[oai(validator(max_length = 50))]
-        due_before: Query<Option<String>>,
+        due_before: Query<Option<DueDateText>>,
         /// Only tasks due after this date or RFC 3339 date-time.
-        #[oai(validator(max_length = 50))]
-        due_after: Query<Option<String>>,
+        due_after: Query<Option<DueDateText>>,
         /// Sort field; default `created_at`.
         sort: Query<Option<SortField>>,
         /// Default `desc` for `created_at`/`updated_at`, else `asc`.
@@ -169,49 +166,44 @@ impl TasksApi {
         /// Page size, 1–500; without it, every matching task is returned.
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u32>>,
-        /// Where to continue: from the previous page's `Link: rel="next"`.
-        #[oai(validator(max_length = 500))]
-        cursor: Query<Option<String>>,
+        /// Where to continue: from the previous page's `Link: rel="next"`. The cursor
+        /// carries its listing's sort and order, which take precedence.
+        cursor: Query<Option<CursorText>>,
         /// An ETag from an earlier list response.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<String>>,
+        if_none_match: Header<Option<HeaderText>>,
     ) -> Result<ListTasksResponse, ListTasksError> {
         auth.0.require(user_id.0)?;
-        let sort_field = sort.0.unwrap_or(SortField::CreatedAt);
-        let query = ListParams {
+        let listing = ListParams {
             completed: completed.0,
             priority: priority.0,
-            tag: tag.0,
-            q: q.0,
-            due_before: due_before.0,
-            due_after: due_after.0,
+            tag: tag.0.map(|t| t.0),
+            q: q.0.map(|q| q.0),
+            due_before: due_before.0.map(|d| d.0),
+            due_after: due_after.0.map(|d| d.0),
             sort: sort.0,
             order: order.0,
             limit: limit.0,
-            cursor: cursor.0,
+            cursor: cursor.0.map(|c| c.0),
         }
         .into_query()?;
-        let sort_order = if query.descending {
-            SortOrder::Desc
-        } else {
-            SortOrder::Asc
-        };
+        let query = &listing.query;
         let (mut rows, total) = tokio::try_join!(
-            tasks::list(&state.pool, user_id.0, &query),
+            tasks::list(&state.pool, user_id.0, query),
             tasks::count(&state.pool, user_id.0, &query.filters),
         )?;
         let next = match query.limit {
             Some(limit) if rows.len() > limit as usize => {
                 rows.truncate(limit as usize);
                 rows.last().map(|last| {
-                    let cursor = listing::cursor_after(last, sort_field, sort_order);
+                    let cursor = listing::cursor_after(last, listing.sort, listing.order);
                     listing::next_link(req.uri().path(), req.uri().query(), &cursor)
                 })
             }
             _ => None,
         };
         let etag = listing::list_etag(&rows, total, next.as_deref());
-        if if_none_match_hits(if_none_match.0.as_deref(), &etag) {
+        if if_none_match_hits(if_none_match.0.as_ref().map(HeaderText::as_str), &etag) {
             return Ok(ListTasksResponse::NotModified(etag));
         }
         let tasks = rows.into_iter().map(|r| r.task.into()).collect();
@@ -232,7 +224,7 @@ impl TasksApi {
         body: JsonBody<CreateTask>,
         /// Makes retries safe: the same key with the same body within 24 hours returns the
         /// first response and creates nothing; with another body it is a 422.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
     ) -> Result<CreateTaskResponse, CreateTaskError> {
         auth.0.require(user_id.0)?;
@@ -293,14 +285,14 @@ impl TasksApi {
         id: Path<TaskId>,
         /// An ETag from an earlier response for this task.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<String>>,
+        if_none_match: Header<Option<HeaderText>>,
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
         let task = tasks::find(&state.pool, user_id.0, id.0)
             .await?
             .ok_or_else(not_found)?;
         let etag = task_etag(task.id.0, task.version);
-        if if_none_match_hits(if_none_match.0.as_deref(), &etag) {
+        if if_none_match_hits(if_none_match.0.as_ref().map(HeaderText::as_str), &etag) {
             return Ok(TaskResponse::NotModified(etag));
         }
         Ok(TaskResponse::Ok(Json(task.into()), etag))
@@ -321,15 +313,21 @@ impl TasksApi {
         body: JsonBody<UpdateTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<HeaderText>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
+        let changes = body.0.parse()?;
         let outcome = tasks::modify(
             &state.pool,
             user_id.0,
             id.0,
-            |t| if_match_allows(if_match.0.as_deref(), &task_etag(t.id.0, t.version)),
-            |t| body.0.apply(t.state()),
+            |t| {
+                if_match_allows(
+                    if_match.0.as_ref().map(HeaderText::as_str),
+                    &task_etag(t.id.0, t.version),
+                )
+            },
+            |t| Ok::<_, ApiError>(changes.apply(t.state())),
         )
         .await?;
         written(outcome)
@@ -349,11 +347,14 @@ impl TasksApi {
         id: Path<TaskId>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<HeaderText>>,
     ) -> Result<DeleteTaskResponse, DeleteTaskError> {
         auth.0.require(user_id.0)?;
         let outcome = tasks::delete_if(&state.pool, user_id.0, id.0, |t| {
-            if_match_allows(if_match.0.as_deref(), &task_etag(t.id.0, t.version))
+            if_match_allows(
+                if_match.0.as_ref().map(HeaderText::as_str),
+                &task_etag(t.id.0, t.version),
+            )
         })
         .await?;
         match outcome {
@@ -380,7 +381,7 @@ impl TasksApi {
         body: OptionalJsonBody<CompleteTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<HeaderText>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
         let wanted = body.0.map(|b| b.completed);
@@ -388,7 +389,12 @@ impl TasksApi {
             &state.pool,
             user_id.0,
             id.0,
-            |t| if_match_allows(if_match.0.as_deref(), &task_etag(t.id.0, t.version)),
+            |t| {
+                if_match_allows(
+                    if_match.0.as_ref().map(HeaderText::as_str),
+                    &task_etag(t.id.0, t.version),
+                )
+            },
             |t| {
                 let mut next = t.state();
                 next.completed = wanted.unwrap_or(!t.completed);

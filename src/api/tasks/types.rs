@@ -9,6 +9,7 @@ use poem_openapi::{
 use crate::{
     api::{
         body::{BodyRules, FieldCheck, raw_field_errors},
+        text::{DescriptionText, DueDateText, RecurrenceText, TagsText, TitleText},
         timestamp::Timestamp,
     },
     db::tasks::{TaskRow, TaskState},
@@ -91,23 +92,22 @@ impl From<TaskRow> for Task {
 #[oai(example)]
 pub struct CreateTask {
     /// 1–200 characters once trimmed.
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: String,
+    pub title: TitleText,
     /// At most 5 000 characters.
-    #[oai(nullable, validator(max_length = 5000))]
-    pub description: Option<String>,
-    /// A date (`2026-12-01`) or an RFC 3339 date-time; at most 50 characters.
-    #[oai(nullable, validator(max_length = 50))]
-    pub due_date: Option<String>,
+    #[oai(nullable)]
+    pub description: Option<DescriptionText>,
+    /// A date (`2026-12-01`) or an RFC 3339 date-time (`2026-12-01T09:30:00Z`).
+    #[oai(nullable)]
+    pub due_date: Option<DueDateText>,
     /// Default `Medium`.
     pub priority: Option<Priority>,
-    /// Comma-separated; trimmed, empty entries dropped, duplicates removed. At most 20 tags
-    /// of 1–50 characters.
-    #[oai(nullable, validator(max_length = 2000))]
-    pub tags: Option<String>,
-    /// A recurrence rule (see `Task.recursion_pattern`); at most 100 characters.
-    #[oai(nullable, validator(max_length = 100))]
-    pub recursion_pattern: Option<String>,
+    /// Comma-separated; trimmed, empty entries dropped, duplicates removed. At most 20
+    /// entries of at most 50 characters.
+    #[oai(nullable)]
+    pub tags: Option<TagsText>,
+    /// A recurrence rule (see `Task.recursion_pattern`).
+    #[oai(nullable)]
+    pub recursion_pattern: Option<RecurrenceText>,
     /// Default `false`.
     pub completed: Option<bool>,
 }
@@ -115,12 +115,12 @@ pub struct CreateTask {
 impl Example for CreateTask {
     fn example() -> Self {
         Self {
-            title: "Water the plants".into(),
-            description: Some("The ones on the balcony".into()),
-            due_date: Some("2026-12-01".into()),
+            title: TitleText("Water the plants".into()),
+            description: Some(DescriptionText("The ones on the balcony".into())),
+            due_date: Some(DueDateText("2026-12-01".into())),
             priority: Some(Priority::High),
-            tags: Some("home,garden".into()),
-            recursion_pattern: Some("weekly".into()),
+            tags: Some(TagsText("home,garden".into())),
+            recursion_pattern: Some(RecurrenceText("weekly".into())),
             completed: None,
         }
     }
@@ -132,22 +132,17 @@ impl Example for CreateTask {
 #[oai(example)]
 pub struct UpdateTask {
     /// 1–200 characters once trimmed; cannot be null.
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: MaybeUndefined<String>,
-    #[oai(validator(max_length = 5000))]
+    pub title: MaybeUndefined<TitleText>,
     #[oai(nullable)]
-    pub description: MaybeUndefined<String>,
-    #[oai(validator(max_length = 50))]
+    pub description: MaybeUndefined<DescriptionText>,
     #[oai(nullable)]
-    pub due_date: MaybeUndefined<String>,
+    pub due_date: MaybeUndefined<DueDateText>,
     /// Cannot be null.
     pub priority: MaybeUndefined<Priority>,
-    #[oai(validator(max_length = 2000))]
     #[oai(nullable)]
-    pub tags: MaybeUndefined<String>,
-    #[oai(validator(max_length = 100))]
+    pub tags: MaybeUndefined<TagsText>,
     #[oai(nullable)]
-    pub recursion_pattern: MaybeUndefined<String>,
+    pub recursion_pattern: MaybeUndefined<RecurrenceText>,
     /// Cannot be null.
     pub completed: MaybeUndefined<bool>,
 }
@@ -155,7 +150,7 @@ pub struct UpdateTask {
 impl Example for UpdateTask {
     fn example() -> Self {
         Self {
-            title: MaybeUndefined::Value("Water the plants twice".into()),
+            title: MaybeUndefined::Value(TitleText("Water the plants twice".into())),
             description: MaybeUndefined::Null,
             due_date: MaybeUndefined::Undefined,
             priority: MaybeUndefined::Value(Priority::Low),
@@ -187,7 +182,7 @@ fn raw_task_errors(value: &serde_json::Value) -> Vec<FieldError> {
         ("tags", |v| parse_tags(v).err()),
         ("recursion_pattern", |v| parse_recurrence(v).err()),
     ];
-    raw_field_errors(value, &checks, &["due_date", "recursion_pattern"])
+    raw_field_errors(value, &checks)
 }
 
 impl BodyRules for CreateTask {
@@ -226,11 +221,6 @@ impl Rules {
     }
 }
 
-/// Blank optional text means "none", as web forms send it.
-fn blank_is_none(raw: Option<&str>) -> Option<&str> {
-    raw.filter(|s| !s.trim().is_empty())
-}
-
 fn parse_due(raw: &str) -> Result<String, String> {
     DueDate::parse(raw)
         .map(|d| d.as_str().to_owned())
@@ -250,19 +240,27 @@ fn parse_tags(raw: &str) -> Result<Option<String>, String> {
 impl CreateTask {
     pub fn parse(&self) -> Result<TaskState, ApiError> {
         let mut rules = Rules::default();
-        let title = rules.check("title", TaskTitle::parse(&self.title));
+        let title = rules.check("title", TaskTitle::parse(self.title.as_str()));
         let description = self
             .description
-            .as_deref()
+            .as_ref()
+            .map(DescriptionText::as_str)
             .map(|d| rules.check("description", Description::parse(d)))
             .unwrap_or_default();
-        let due_date = blank_is_none(self.due_date.as_deref())
+        let due_date = self
+            .due_date
+            .as_ref()
+            .map(DueDateText::as_str)
             .and_then(|d| rules.check("due_date", parse_due(d)));
         let tags = self
             .tags
-            .as_deref()
+            .as_ref()
+            .map(TagsText::as_str)
             .and_then(|t| rules.check("tags", parse_tags(t)).flatten());
-        let recursion_pattern = blank_is_none(self.recursion_pattern.as_deref())
+        let recursion_pattern = self
+            .recursion_pattern
+            .as_ref()
+            .map(RecurrenceText::as_str)
             .and_then(|r| rules.check("recursion_pattern", parse_recurrence(r)));
         rules.finish()?;
         Ok(TaskState {
@@ -277,79 +275,84 @@ impl CreateTask {
     }
 }
 
+/// A validated update: each field kept as it is, or set (`Some(None)` clears it).
+#[derive(Debug, Clone, Default)]
+pub struct TaskChanges {
+    title: Option<String>,
+    description: Option<Option<String>>,
+    due_date: Option<Option<String>>,
+    priority: Option<Priority>,
+    tags: Option<Option<String>>,
+    recursion_pattern: Option<Option<String>>,
+    completed: Option<bool>,
+}
+
+/// A nullable field: absent keeps, `null` clears, a value is parsed.
+fn nullable<T>(
+    rules: &mut Rules,
+    field: &str,
+    value: &MaybeUndefined<T>,
+    parse: impl Fn(&T) -> Result<Option<String>, String>,
+) -> Option<Option<String>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => rules.check(field, parse(v)),
+    }
+}
+
+/// A field that may be left out but not cleared.
+fn required<T: Clone>(rules: &mut Rules, field: &str, value: &MaybeUndefined<T>) -> Option<T> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => rules.check(field, Err("cannot be null".into())),
+        MaybeUndefined::Value(v) => Some(v.clone()),
+    }
+}
+
 impl UpdateTask {
-    /// The task's new state: `current` with this update's fields applied.
-    pub fn apply(&self, current: TaskState) -> Result<TaskState, ApiError> {
+    /// Checks every field, whatever the task's current state: a bad update is a 422 before
+    /// any precondition is looked at.
+    pub fn parse(&self) -> Result<TaskChanges, ApiError> {
         let mut rules = Rules::default();
-        let mut next = current;
-        match &self.title {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => {
-                rules.check::<()>("title", Err("cannot be null".into()));
-            }
-            MaybeUndefined::Value(t) => {
-                if let Some(t) = rules.check("title", TaskTitle::parse(t)) {
-                    next.title = t.as_str().to_owned();
-                }
-            }
-        }
-        match &self.description {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => next.description = None,
-            MaybeUndefined::Value(d) => {
-                if let Some(d) = rules.check("description", Description::parse(d)) {
-                    next.description = Some(d.as_str().to_owned());
-                }
-            }
-        }
-        match &self.due_date {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => next.due_date = None,
-            MaybeUndefined::Value(d) => match blank_is_none(Some(d)) {
-                None => next.due_date = None,
-                Some(d) => {
-                    if let Some(d) = rules.check("due_date", parse_due(d)) {
-                        next.due_date = Some(d);
-                    }
-                }
-            },
-        }
-        match &self.priority {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => {
-                rules.check::<()>("priority", Err("cannot be null".into()));
-            }
-            MaybeUndefined::Value(p) => next.priority = *p,
-        }
-        match &self.tags {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => next.tags = None,
-            MaybeUndefined::Value(t) => {
-                if let Some(t) = rules.check("tags", parse_tags(t)) {
-                    next.tags = t;
-                }
-            }
-        }
-        match &self.recursion_pattern {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => next.recursion_pattern = None,
-            MaybeUndefined::Value(r) => match blank_is_none(Some(r)) {
-                None => next.recursion_pattern = None,
-                Some(r) => {
-                    if let Some(r) = rules.check("recursion_pattern", parse_recurrence(r)) {
-                        next.recursion_pattern = Some(r);
-                    }
-                }
-            },
-        }
-        match &self.completed {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => {
-                rules.check::<()>("completed", Err("cannot be null".into()));
-            }
-            MaybeUndefined::Value(c) => next.completed = *c,
-        }
+        let title = required(&mut rules, "title", &self.title)
+            .and_then(|t| rules.check("title", TaskTitle::parse(t.as_str())))
+            .map(|t| t.as_str().to_owned());
+        let changes = TaskChanges {
+            title,
+            description: nullable(&mut rules, "description", &self.description, |d| {
+                Description::parse(d.as_str()).map(|d| Some(d.as_str().to_owned()))
+            }),
+            due_date: nullable(&mut rules, "due_date", &self.due_date, |d| {
+                parse_due(d.as_str()).map(Some)
+            }),
+            priority: required(&mut rules, "priority", &self.priority),
+            tags: nullable(&mut rules, "tags", &self.tags, |t| parse_tags(t.as_str())),
+            recursion_pattern: nullable(
+                &mut rules,
+                "recursion_pattern",
+                &self.recursion_pattern,
+                |r| parse_recurrence(r.as_str()).map(Some),
+            ),
+            completed: required(&mut rules, "completed", &self.completed),
+        };
         rules.finish()?;
-        Ok(next)
+        Ok(changes)
+    }
+}
+
+impl TaskChanges {
+    /// The task's new state: `current` with these changes applied.
+    pub fn apply(&self, current: TaskState) -> TaskState {
+        let c = self.clone();
+        TaskState {
+            title: c.title.unwrap_or(current.title),
+            description: c.description.unwrap_or(current.description),
+            due_date: c.due_date.unwrap_or(current.due_date),
+            priority: c.priority.unwrap_or(current.priority),
+            tags: c.tags.unwrap_or(current.tags),
+            recursion_pattern: c.recursion_pattern.unwrap_or(current.recursion_pattern),
+            completed: c.completed.unwrap_or(current.completed),
+        }
     }
 }

@@ -56,11 +56,18 @@ impl poem_openapi::types::Example for Problem {
 
 /// One field that broke a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+#[oai(example)]
 pub struct FieldError {
     /// The field's name as it appears in the request (a body field or query parameter).
     pub field: String,
     /// What is wrong with it.
     pub message: String,
+}
+
+impl poem_openapi::types::Example for FieldError {
+    fn example() -> Self {
+        Self::new("title", "must not be empty or only whitespace")
+    }
 }
 
 impl FieldError {

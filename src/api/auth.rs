@@ -130,6 +130,7 @@ pub enum TokenType {
 
 /// An access token and the account it belongs to.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct LoginResponse {
     /// Send as `Authorization: Bearer <access_token>`.
     pub access_token: String,
@@ -138,6 +139,19 @@ pub struct LoginResponse {
     /// When the token stops working.
     pub expires_at: Timestamp,
     pub user: User,
+}
+
+impl Example for LoginResponse {
+    fn example() -> Self {
+        let user = User::example();
+        Self {
+            access_token: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+                .into(),
+            token_type: TokenType::Bearer,
+            expires_at: Timestamp(user.created_at.0 + chrono::Duration::hours(24)),
+            user,
+        }
+    }
 }
 
 #[derive(ApiResponse)]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
 
 use super::ApiTags;
 use crate::{db, startup::AppState};
@@ -19,7 +19,7 @@ pub struct Liveness {
     pub status: String,
 }
 
-impl poem_openapi::types::Example for Liveness {
+impl Example for Liveness {
     fn example() -> Self {
         Self {
             status: "ok".into(),
@@ -36,6 +36,7 @@ pub enum ReadyStatus {
 
 /// Whether the server can serve requests, and why not.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Readiness {
     /// `ready` when the database is reachable and its schema is the expected one.
     pub status: ReadyStatus,
@@ -45,6 +46,7 @@ pub struct Readiness {
 
 /// The database as this instance sees it.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct DatabaseHealth {
     /// Whether a query succeeded within the readiness bound.
     pub reachable: bool,
@@ -57,6 +59,7 @@ pub struct DatabaseHealth {
 
 /// The connection pool of this instance.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct PoolHealth {
     /// Connections open now.
     pub size: u32,
@@ -70,6 +73,7 @@ pub struct PoolHealth {
 
 /// The schema check: migrations applied and structure as expected.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct SchemaHealth {
     pub ok: bool,
     /// Highest migration applied.
@@ -78,6 +82,49 @@ pub struct SchemaHealth {
     pub expected_version: i64,
     /// What is wrong, one sentence each.
     pub problems: Vec<String>,
+}
+
+impl Example for PoolHealth {
+    fn example() -> Self {
+        Self {
+            size: 2,
+            idle: 1,
+            in_use: 1,
+            max: 10,
+        }
+    }
+}
+
+impl Example for DatabaseHealth {
+    fn example() -> Self {
+        Self {
+            reachable: true,
+            latency_ms: Some(1.8),
+            server_version: Some("17.5".into()),
+            pool: PoolHealth::example(),
+        }
+    }
+}
+
+impl Example for SchemaHealth {
+    fn example() -> Self {
+        Self {
+            ok: true,
+            version: Some(6),
+            expected_version: 6,
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl Example for Readiness {
+    fn example() -> Self {
+        Self {
+            status: ReadyStatus::Ready,
+            database: DatabaseHealth::example(),
+            schema: SchemaHealth::example(),
+        }
+    }
 }
 
 #[derive(ApiResponse)]

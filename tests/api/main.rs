@@ -4,6 +4,7 @@
 
 mod auth;
 mod cli;
+mod cors;
 mod health;
 mod helpers;
 mod schema;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
 
-use super::ApiTags;
+use super::{ApiTags, nullable::Nullable};
 use crate::{db, startup::AppState};
 
 /// Readiness answers within this bound even when the database hangs.
@@ -50,10 +50,12 @@ pub struct Readiness {
 pub struct DatabaseHealth {
     /// Whether a query succeeded within the readiness bound.
     pub reachable: bool,
-    /// Round trip of a trivial query, in milliseconds.
-    pub latency_ms: Option<f64>,
-    /// PostgreSQL's `server_version`.
-    pub server_version: Option<String>,
+    /// Round trip of a trivial query, in milliseconds; `null` when unreachable.
+    #[oai(nullable)]
+    pub latency_ms: Nullable<f64>,
+    /// PostgreSQL's `server_version`; `null` when unreachable.
+    #[oai(nullable)]
+    pub server_version: Nullable<String>,
     pub pool: PoolHealth,
 }
 
@@ -76,8 +78,9 @@ pub struct PoolHealth {
 #[oai(example)]
 pub struct SchemaHealth {
     pub ok: bool,
-    /// Highest migration applied.
-    pub version: Option<i64>,
+    /// Highest migration applied; `null` when the database cannot be reached.
+    #[oai(nullable)]
+    pub version: Nullable<i64>,
     /// Highest migration this build knows.
     pub expected_version: i64,
     /// What is wrong, one sentence each.
@@ -99,8 +102,8 @@ impl Example for DatabaseHealth {
     fn example() -> Self {
         Self {
             reachable: true,
-            latency_ms: Some(1.8),
-            server_version: Some("17.5".into()),
+            latency_ms: Nullable(Some(1.8)),
+            server_version: Nullable(Some("17.5".into())),
             pool: PoolHealth::example(),
         }
     }
@@ -110,7 +113,7 @@ impl Example for SchemaHealth {
     fn example() -> Self {
         Self {
             ok: true,
-            version: Some(6),
+            version: Nullable(Some(6)),
             expected_version: 6,
             problems: Vec::new(),
         }
@@ -186,13 +189,13 @@ async fn readiness(state: &AppState) -> Readiness {
     let schema = match report {
         Some(r) => SchemaHealth {
             ok: r.is_ok(),
-            version: r.version,
+            version: r.version.into(),
             expected_version: r.expected_version,
             problems: r.problems,
         },
         None => SchemaHealth {
             ok: false,
-            version: None,
+            version: Nullable(None),
             expected_version: db::schema::expected_version(),
             problems: vec!["the database could not be reached to check the schema".into()],
         },
@@ -208,8 +211,9 @@ async fn readiness(state: &AppState) -> Readiness {
             reachable: info.is_some(),
             latency_ms: info
                 .as_ref()
-                .map(|i| (i.latency.as_secs_f64() * 1e5).round() / 100.0),
-            server_version: info.map(|i| i.version),
+                .map(|i| (i.latency.as_secs_f64() * 1e5).round() / 100.0)
+                .into(),
+            server_version: info.map(|i| i.version).into(),
             pool,
         },
         schema,

@@ -5,6 +5,7 @@ pub mod body;
 pub mod conditional;
 pub mod health;
 pub mod middleware;
+pub mod nullable;
 pub mod responses;
 pub mod tasks;
 pub mod text;

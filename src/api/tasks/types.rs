@@ -9,6 +9,7 @@ use poem_openapi::{
 use crate::{
     api::{
         body::{BodyRules, FieldCheck, raw_field_errors},
+        nullable::Nullable,
         text::{DescriptionText, DueDateText, RecurrenceText, TagsText, TitleText},
         timestamp::Timestamp,
     },
@@ -33,18 +34,18 @@ pub struct Task {
     pub title: String,
     /// At most 5 000 characters.
     #[oai(nullable)]
-    pub description: Option<String>,
+    pub description: Nullable<String>,
     /// A date (`2026-12-01`) or an RFC 3339 date-time, as it was given.
     #[oai(nullable)]
-    pub due_date: Option<String>,
+    pub due_date: Nullable<String>,
     pub priority: Priority,
     /// Comma-separated tags, normalised: `work,home`.
     #[oai(nullable)]
-    pub tags: Option<String>,
+    pub tags: Nullable<String>,
     /// How the task repeats: `daily`, `weekly`, `monthly`, `yearly`, `weekdays`,
     /// `every N days|weeks|months`, or an RRULE such as `FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE`.
     #[oai(nullable)]
-    pub recursion_pattern: Option<String>,
+    pub recursion_pattern: Nullable<String>,
     pub completed: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -57,11 +58,11 @@ impl Example for Task {
             id: TaskId(7),
             user_id: UserId(1),
             title: "Water the plants".into(),
-            description: Some("The ones on the balcony".into()),
-            due_date: Some("2026-12-01".into()),
+            description: Nullable(Some("The ones on the balcony".into())),
+            due_date: Nullable(Some("2026-12-01".into())),
             priority: Priority::High,
-            tags: Some("home,garden".into()),
-            recursion_pattern: Some("weekly".into()),
+            tags: Nullable(Some("home,garden".into())),
+            recursion_pattern: Nullable(Some("weekly".into())),
             completed: false,
             created_at: at,
             updated_at: at,
@@ -75,11 +76,11 @@ impl From<TaskRow> for Task {
             id: row.id,
             user_id: row.user_id,
             title: row.title,
-            description: row.description,
-            due_date: row.due_date,
+            description: row.description.into(),
+            due_date: row.due_date.into(),
             priority: row.priority,
-            tags: row.tags,
-            recursion_pattern: row.recursion_pattern,
+            tags: row.tags.into(),
+            recursion_pattern: row.recursion_pattern.into(),
             completed: row.completed,
             created_at: Timestamp::from_db(row.created_at),
             updated_at: Timestamp::from_db(row.updated_at),

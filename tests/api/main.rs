@@ -4,6 +4,7 @@
 
 mod auth;
 mod cli;
+mod clients;
 mod cors;
 mod health;
 mod helpers;

@@ -1,6 +1,12 @@
 //! JSON request bodies: 400 for malformed JSON, 413 past the size limit, and 422 naming
 //! every field that breaks a rule written in the OpenAPI schema.
 
+use std::{
+    any::TypeId,
+    collections::HashMap,
+    sync::{Arc, LazyLock, RwLock},
+};
+
 use poem::{Request, RequestBody, Result};
 use poem_openapi::{
     impl_apirequest_for_payload,
@@ -8,6 +14,7 @@ use poem_openapi::{
     registry::{MetaSchema, MetaSchemaRef, Registry},
     types::{ParseFromJSON, Type},
 };
+use regex::Regex;
 use serde_json::Value;
 
 use crate::error::{ApiError, FieldError};
@@ -59,7 +66,7 @@ impl<T: Type> Payload for JsonBody<T> {
     }
 }
 
-impl<T: ParseFromJSON + BodyRules> ParsePayload for JsonBody<T> {
+impl<T: ParseFromJSON + BodyRules + 'static> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> Result<Self> {
@@ -76,7 +83,7 @@ impl<T: ParseFromJSON + BodyRules> ParsePayload for JsonBody<T> {
     }
 }
 
-impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + BodyRules);
+impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + BodyRules + 'static);
 
 /// Reads the body, refusing (413) anything over [`MAX_BODY_BYTES`], declared or streamed.
 async fn read_limited(request: &Request, body: &mut RequestBody) -> Result<Vec<u8>> {
@@ -97,7 +104,7 @@ async fn read_limited(request: &Request, body: &mut RequestBody) -> Result<Vec<u
 }
 
 /// Parses a JSON value into `T`; on failure, lists every field that breaks its schema.
-pub fn parse_value<T: ParseFromJSON + BodyRules>(value: Value) -> Result<T, ApiError> {
+pub fn parse_value<T: ParseFromJSON + BodyRules + 'static>(value: Value) -> Result<T, ApiError> {
     let mut errors = schema_errors::<T>(&value);
     if !errors.is_empty() {
         for extra in T::rule_errors(&value) {
@@ -117,12 +124,55 @@ pub fn parse_value<T: ParseFromJSON + BodyRules>(value: Value) -> Result<T, ApiE
     })
 }
 
-/// Every rule of `T`'s OpenAPI schema that `value` breaks, one entry per field.
-pub fn schema_errors<T: Type>(value: &Value) -> Vec<FieldError> {
+/// A body type's schema, built once: registering a type's schema allocates its whole
+/// description, which is too much work to repeat on every request.
+struct Schema {
+    registry: Registry,
+    root: MetaSchemaRef,
+}
+
+fn schema_of<T: Type + 'static>() -> Arc<Schema> {
+    static SCHEMAS: LazyLock<RwLock<HashMap<TypeId, Arc<Schema>>>> =
+        LazyLock::new(Default::default);
+    let id = TypeId::of::<T>();
+    if let Some(schema) = SCHEMAS.read().ok().and_then(|m| m.get(&id).cloned()) {
+        return schema;
+    }
     let mut registry = Registry::new();
     T::register(&mut registry);
-    let root = T::schema_ref();
-    let Some(schema) = resolve(&registry, &root) else {
+    let schema = Arc::new(Schema {
+        registry,
+        root: T::schema_ref(),
+    });
+    if let Ok(mut m) = SCHEMAS.write() {
+        m.insert(id, schema.clone());
+    }
+    schema
+}
+
+/// The schemas' patterns, compiled once each: compiling one costs far more than matching.
+fn matches_pattern(pattern: &str, text: &str) -> bool {
+    static COMPILED: LazyLock<RwLock<HashMap<String, Option<Regex>>>> =
+        LazyLock::new(Default::default);
+    if let Some(hit) = COMPILED.read().ok().and_then(|m| {
+        m.get(pattern)
+            .map(|re| re.as_ref().map(|re| re.is_match(text)))
+    }) {
+        return hit.unwrap_or(false);
+    }
+    let re = Regex::new(pattern).ok();
+    let hit = re.as_ref().is_some_and(|re| re.is_match(text));
+    if let Ok(mut m) = COMPILED.write() {
+        m.insert(pattern.to_owned(), re);
+    }
+    hit
+}
+
+/// Every rule of `T`'s OpenAPI schema that `value` breaks, one entry per field.
+pub fn schema_errors<T: Type + 'static>(value: &Value) -> Vec<FieldError> {
+    let cached = schema_of::<T>();
+    let (registry, root) = (&cached.registry, &cached.root);
+    let Some(schema) = resolve(registry, root) else {
         return Vec::new();
     };
     let Some(object) = value.as_object() else {
@@ -134,12 +184,12 @@ pub fn schema_errors<T: Type>(value: &Value) -> Vec<FieldError> {
         match object.get(*name) {
             None if required => errors.push(FieldError::new(*name, "is required")),
             // Optional is not nullable: leave a field out, or send a value.
-            Some(Value::Null) if !is_nullable(&registry, property) => {
+            Some(Value::Null) if !is_nullable(registry, property) => {
                 errors.push(FieldError::new(*name, "must not be null"))
             }
             None | Some(Value::Null) => {}
             Some(v) => {
-                if let Some(message) = value_error(&registry, property, v) {
+                if let Some(message) = value_error(registry, property, v) {
                     errors.push(FieldError::new(*name, message));
                 }
             }
@@ -207,7 +257,7 @@ fn own_rule_error(schema: &MetaSchema, value: &Value) -> Option<String> {
             return Some(format!("must be at least {min} {unit}"));
         }
         if let Some(pattern) = &schema.pattern
-            && !regex::Regex::new(pattern).is_ok_and(|re| re.is_match(s))
+            && !matches_pattern(pattern, s)
         {
             return Some(format!("must match the pattern {pattern}"));
         }
@@ -236,7 +286,9 @@ fn own_rule_error(schema: &MetaSchema, value: &Value) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct OptionalJsonBody<T>(pub Option<T>);
 
-impl<'a, T: ParseFromJSON + BodyRules> poem_openapi::ApiExtractor<'a> for OptionalJsonBody<T> {
+impl<'a, T: ParseFromJSON + BodyRules + 'static> poem_openapi::ApiExtractor<'a>
+    for OptionalJsonBody<T>
+{
     const TYPES: &'static [poem_openapi::ApiExtractorType] =
         &[poem_openapi::ApiExtractorType::RequestObject];
     type ParamType = ();

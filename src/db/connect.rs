@@ -2,6 +2,10 @@
 
 use std::{
     fmt,
+    sync::{
+        LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -149,7 +153,52 @@ pub async fn connect_with_retry(
     }
 }
 
+/// A connection idle for longer than this is pinged before it is handed out.
+const TRUST_IDLE_FOR: Duration = Duration::from_secs(1);
+/// After a connection was found dead, every connection is pinged for this long: its
+/// siblings are likely dead too (a restart, or a suspended Neon compute, kills them all).
+const SUSPICIOUS_FOR: Duration = Duration::from_secs(5);
+
+/// When a connection was last found dead, in milliseconds since [`EPOCH`] (0: never).
+static LAST_LOSS_MS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn millis_since_epoch() -> u64 {
+    u64::try_from(EPOCH.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Whether `err` means the connection it happened on is gone (the server closed it, or
+/// the network did), as opposed to a problem with the statement.
+pub fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02")),
+        _ => false,
+    }
+}
+
+/// Records that a connection was found dead: for a while, every connection is tested
+/// before use, so the dead ones are replaced instead of failing requests.
+pub fn note_connection_lost() {
+    LAST_LOSS_MS.store(millis_since_epoch(), Ordering::Relaxed);
+}
+
+fn suspicious() -> bool {
+    let last = LAST_LOSS_MS.load(Ordering::Relaxed);
+    last != 0 && millis_since_epoch().saturating_sub(last) < SUSPICIOUS_FOR.as_millis() as u64
+}
+
 /// The application's pool over `url`, sized and timed for a serverless database.
+///
+/// A connection in steady use is handed out without a test: sqlx already pings every
+/// connection as it comes back to the pool, so testing it again on the way out would add a
+/// third round trip to every statement. One that sat idle (Neon may have suspended its
+/// compute), or any connection shortly after one was found dead, is pinged first and
+/// replaced if the ping fails.
 pub fn pool(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgPool {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
@@ -157,7 +206,18 @@ pub fn pool(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgPool {
         .acquire_timeout(settings.connect_timeout.min(MAX_ACQUIRE_TIMEOUT))
         .idle_timeout(IDLE_TIMEOUT)
         .max_lifetime(MAX_LIFETIME)
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if (meta.idle_for >= TRUST_IDLE_FOR || suspicious())
+                    && let Err(e) = conn.ping().await
+                {
+                    note_connection_lost();
+                    return Err(e);
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(url.connect_options().clone())
 }
 

@@ -1,8 +1,9 @@
 //! The `session` table: one row per issued token, which decides whether it is still valid.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
+use super::connect;
 use crate::domain::ids::UserId;
 
 pub async fn insert(
@@ -35,17 +36,28 @@ pub struct SessionState {
 
 /// One round trip: the session of a token id, with its expiry judged by the database clock,
 /// which every instance shares.
-pub async fn state(
-    db: impl PgExecutor<'_>,
-    jti: &str,
-) -> Result<Option<SessionState>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT user_id, token, revoked, expires_at > timezone('utc', now()) AS live
-         FROM session WHERE token_jti = $1",
-    )
-    .bind(jti)
-    .fetch_optional(db)
-    .await
+///
+/// This is the first statement of every authenticated request, so it is where a pooled
+/// connection that died while idle is met first. Being a read, it is safe to run again:
+/// on a lost connection it does so once, on another connection, and the pool tests every
+/// connection for a while (see [`connect::pool`]), so the rest of the request gets a live one.
+pub async fn state(pool: &PgPool, jti: &str) -> Result<Option<SessionState>, sqlx::Error> {
+    let read = || {
+        sqlx::query_as(
+            "SELECT user_id, token, revoked, expires_at > timezone('utc', now()) AS live
+             FROM session WHERE token_jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(pool)
+    };
+    match read().await {
+        Err(e) if connect::is_connection_lost(&e) => {
+            connect::note_connection_lost();
+            tracing::info!(error = %e, "a pooled connection was lost; reading the session again");
+            read().await
+        }
+        other => other,
+    }
 }
 
 /// Revokes a session; every instance refuses its token from the next request on.

@@ -258,17 +258,36 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    listed: ListedTask,
+    total: i64,
+}
+
+/// One page of a user's tasks and how many match the filters across all pages.
+pub struct Page {
+    /// One more than `limit` when another page follows.
+    pub rows: Vec<ListedTask>,
+    pub total: i64,
+}
+
 /// One page of a user's tasks (one more than `limit`, so the caller knows whether another
-/// page follows).
+/// page follows) and the total, in one statement: the count is an uncorrelated subquery,
+/// which PostgreSQL evaluates once. Only an empty page after a cursor needs a second
+/// statement for the total.
 pub async fn list(
-    db: impl PgExecutor<'_>,
+    pool: &sqlx::PgPool,
     user_id: UserId,
     query: &ListQuery,
-) -> Result<Vec<ListedTask>, sqlx::Error> {
+) -> Result<Page, sqlx::Error> {
     let expr = query.sort.expression();
     let direction = if query.descending { "DESC" } else { "ASC" };
     let mut sql = QueryBuilder::new(concat!("SELECT ", task_columns!(), ", ("));
-    sql.push(expr).push(")::text AS sort_key FROM task");
+    sql.push(expr)
+        .push(")::text AS sort_key, (SELECT count(*) FROM task");
+    push_filters(&mut sql, user_id, &query.filters);
+    sql.push(") AS total FROM task");
     push_filters(&mut sql, user_id, &query.filters);
     if let Some(after) = &query.after {
         let op = if query.descending { "<" } else { ">" };
@@ -282,11 +301,20 @@ pub async fn list(
     if let Some(limit) = query.limit {
         sql.push(" LIMIT ").push_bind(i64::from(limit) + 1);
     }
-    sql.build_query_as().fetch_all(db).await
+    let rows: Vec<PageRow> = sql.build_query_as().fetch_all(pool).await?;
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if query.after.is_some() => count(pool, user_id, &query.filters).await?,
+        None => 0,
+    };
+    Ok(Page {
+        rows: rows.into_iter().map(|r| r.listed).collect(),
+        total,
+    })
 }
 
 /// How many tasks match the filters, across all pages.
-pub async fn count(
+async fn count(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     filters: &Filters,

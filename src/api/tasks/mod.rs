@@ -188,10 +188,7 @@ impl TasksApi {
         }
         .into_query()?;
         let query = &listing.query;
-        let (mut rows, total) = tokio::try_join!(
-            tasks::list(&state.pool, user_id.0, query),
-            tasks::count(&state.pool, user_id.0, &query.filters),
-        )?;
+        let tasks::Page { mut rows, total } = tasks::list(&state.pool, user_id.0, query).await?;
         let next = match query.limit {
             Some(limit) if rows.len() > limit as usize => {
                 rows.truncate(limit as usize);

@@ -189,7 +189,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let started = Instant::now();
         // The dummy hash for unknown-email logins costs one argon2 hash: pay it now, aside.
-        tokio::task::spawn_blocking(password::warm_up);
+        tokio::spawn(password::warm_up());
         let ready = prepare_database(&settings.database, true).await?;
         if !ready.report.is_ok() {
             return Err(StartupError::schema(&ready.report));

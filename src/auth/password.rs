@@ -2,19 +2,52 @@
 //! once and are then replaced. Hashing is CPU-heavy, so it runs off the async runtime, a few
 //! at a time.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, mpsc::TrySendError};
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 
-/// Concurrent hashes allowed: each takes ~19 MiB and a core for tens of milliseconds, so a
-/// burst of logins queues here instead of exhausting memory and the blocking pool.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(4));
+/// Password hashing runs on a few threads of its own, one per core at most: each hash takes
+/// ~19 MiB and a core for tens of milliseconds, so a burst of logins queues here instead of
+/// exhausting the blocking pool. Keeping the work on the same few threads also bounds the
+/// memory it holds: each thread reuses its own buffer instead of every blocking thread
+/// keeping one.
+struct Hashers {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(1024);
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+    for n in 0..threads {
+        let queue = queue.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("password-hasher-{n}"))
+            .spawn(move || {
+                loop {
+                    let job = match queue.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a password hashing thread");
+        }
+    }
+    Hashers { jobs }
+});
 
 /// Verified against when the email is unknown, so the response takes as long as for a real
 /// account and timing does not reveal which emails exist.
@@ -73,10 +106,20 @@ fn verify_blocking(password: &str, stored: &str) -> Verified {
 async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
-    tokio::task::spawn_blocking(work)
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(work());
+    });
+    HASHERS.jobs.try_send(job).map_err(|e| match e {
+        // Over a thousand logins waiting: shed load rather than queue for minutes.
+        TrySendError::Full(_) => ApiError::Unavailable("password hashing queue is full".into()),
+        TrySendError::Disconnected(_) => {
+            ApiError::internal("the password hashing threads have stopped")
+        }
+    })?;
+    result
         .await
-        .map_err(ApiError::internal)
+        .map_err(|_| ApiError::internal("a password hashing job was dropped"))
 }
 
 /// Hashes a new password with argon2id.
@@ -101,9 +144,10 @@ pub async fn verify(password: &str, stored: Option<String>) -> Result<Verified, 
     .await
 }
 
-/// Computes the dummy hash now rather than on the first unknown-email login.
-pub fn warm_up() {
-    LazyLock::force(&DUMMY_HASH);
+/// Computes the dummy hash now (on a hashing thread) rather than on the first
+/// unknown-email login.
+pub async fn warm_up() {
+    let _ = off_runtime(|| LazyLock::force(&DUMMY_HASH).len()).await;
 }
 
 #[cfg(test)]

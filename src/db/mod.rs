@@ -17,8 +17,17 @@ use self::{connect::ServerInfo, schema::SchemaReport};
 
 /// One connection from the pool: server version, round-trip time, and the schema check.
 pub async fn probe(pool: &PgPool) -> Result<(ServerInfo, SchemaReport), sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let info = connect::server_info(&mut conn).await?;
-    let report = schema::verify(&mut conn).await?;
-    Ok((info, report))
+    let result = async {
+        let mut conn = pool.acquire().await?;
+        let info = connect::server_info(&mut conn).await?;
+        let report = schema::verify(&mut conn).await?;
+        Ok((info, report))
+    }
+    .await;
+    if let Err(e) = &result
+        && connect::is_connection_lost(e)
+    {
+        connect::note_connection_lost();
+    }
+    result
 }

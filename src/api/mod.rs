@@ -7,6 +7,7 @@ pub mod health;
 pub mod middleware;
 pub mod nullable;
 pub mod responses;
+pub mod serde_json_payload;
 pub mod tasks;
 pub mod text;
 pub mod timestamp;

@@ -8,7 +8,6 @@ use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
-    payload::Json,
     types::ToJSON,
 };
 use sha2::{Digest, Sha256};
@@ -21,6 +20,7 @@ use super::{
     ApiTags,
     body::{JsonBody, OptionalJsonBody, parse_value},
     conditional::{if_match_allows, if_none_match_hits, task_etag},
+    serde_json_payload::SerdeJson,
     text::{CursorText, DueDateText, HeaderText, SearchText, TagFilter},
 };
 use crate::{
@@ -45,7 +45,7 @@ pub enum ListTasksResponse {
     /// The tasks, as a JSON array.
     #[oai(status = 200)]
     Ok(
-        Json<Vec<Task>>,
+        SerdeJson<Vec<Task>>,
         /// How many tasks match the filters, across all pages.
         #[oai(header = "X-Total-Count")]
         i64,
@@ -64,7 +64,7 @@ pub enum CreateTaskResponse {
     /// Created (or, for a retried `Idempotency-Key`, the first response again).
     #[oai(status = 201)]
     Created(
-        Json<Task>,
+        SerdeJson<Task>,
         /// The new task's URL.
         #[oai(header = "Location")]
         String,
@@ -76,7 +76,7 @@ pub enum CreateTaskResponse {
 pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(Json<Task>, #[oai(header = "ETag")] String),
+    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
     /// The client's copy (`If-None-Match`) is current.
     #[oai(status = 304)]
     NotModified(#[oai(header = "ETag")] String),
@@ -86,7 +86,7 @@ pub enum TaskResponse {
 pub enum WriteTaskResponse {
     /// The task as it is now.
     #[oai(status = 200)]
-    Ok(Json<Task>, #[oai(header = "ETag")] String),
+    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
 }
 
 #[derive(ApiResponse)]
@@ -108,7 +108,7 @@ fn not_found() -> ApiError {
 
 fn ok(task: TaskRow) -> WriteTaskResponse {
     let etag = task_etag(task.id.0, task.version);
-    WriteTaskResponse::Ok(Json(task.into()), etag)
+    WriteTaskResponse::Ok(SerdeJson(task.into()), etag)
 }
 
 /// Maps the outcome of a change to a response.
@@ -204,7 +204,7 @@ impl TasksApi {
             return Ok(ListTasksResponse::NotModified(etag));
         }
         let tasks = rows.into_iter().map(|r| r.task.into()).collect();
-        Ok(ListTasksResponse::Ok(Json(tasks), total, etag, next))
+        Ok(ListTasksResponse::Ok(SerdeJson(tasks), total, etag, next))
     }
 
     /// Create a task.
@@ -292,7 +292,7 @@ impl TasksApi {
         if if_none_match_hits(if_none_match.0.as_ref().map(HeaderText::as_str), &etag) {
             return Ok(TaskResponse::NotModified(etag));
         }
-        Ok(TaskResponse::Ok(Json(task.into()), etag))
+        Ok(TaskResponse::Ok(SerdeJson(task.into()), etag))
     }
 
     /// Update a task: fields present replace, `null` clears, absent fields stay.
@@ -406,7 +406,7 @@ impl TasksApi {
 fn created(user_id: UserId, task: Task, version: Option<i32>) -> CreateTaskResponse {
     let location = format!("/api/{user_id}/tasks/{}", task.id);
     let etag = task_etag(task.id.0, version.unwrap_or(1));
-    CreateTaskResponse::Created(Json(task), location, etag)
+    CreateTaskResponse::Created(SerdeJson(task), location, etag)
 }
 
 /// 1–255 visible ASCII characters.

@@ -24,7 +24,8 @@ use crate::{
 };
 
 /// A task.
-#[derive(Debug, Clone, Object)]
+// `Serialize` writes the same JSON as `ToJSON` (a test holds them equal), for `SerdeJson`.
+#[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(example)]
 pub struct Task {
     pub id: TaskId,
@@ -354,6 +355,34 @@ impl TaskChanges {
             tags: c.tags.unwrap_or(current.tags),
             recursion_pattern: c.recursion_pattern.unwrap_or(current.recursion_pattern),
             completed: c.completed.unwrap_or(current.completed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    #![allow(clippy::unwrap_used)]
+    use poem_openapi::types::{Example, ToJSON};
+
+    use super::*;
+
+    #[test]
+    fn serde_writes_a_task_exactly_as_its_schema_does() {
+        let full = Task::example();
+        let empty = Task {
+            description: Nullable(None),
+            due_date: Nullable(None),
+            tags: Nullable(None),
+            recursion_pattern: Nullable(None),
+            priority: Priority::Low,
+            completed: true,
+            ..full.clone()
+        };
+        for task in [full, empty] {
+            assert_eq!(
+                serde_json::to_value(&task).unwrap(),
+                task.to_json().unwrap()
+            );
         }
     }
 }

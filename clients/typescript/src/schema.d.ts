@@ -181,7 +181,7 @@ export interface components {
          * CreateTask
          * @description A new task. Only `title` is required.
          * @example {
-         *       "completed": null,
+         *       "completed": false,
          *       "description": "The ones on the balcony",
          *       "due_date": "2026-12-01",
          *       "priority": "High",

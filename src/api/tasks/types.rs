@@ -123,7 +123,7 @@ impl Example for CreateTask {
             priority: Some(Priority::High),
             tags: Some(TagsText("home,garden".into())),
             recursion_pattern: Some(RecurrenceText("weekly".into())),
-            completed: None,
+            completed: Some(false),
         }
     }
 }

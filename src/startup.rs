@@ -14,7 +14,7 @@ use poem::{
 use sqlx::PgPool;
 
 use crate::{
-    auth::{password, token::JwtKeys},
+    auth::token::JwtKeys,
     config::{ConfigError, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
@@ -188,8 +188,6 @@ impl Application {
     /// exit code says what is wrong.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let started = Instant::now();
-        // The dummy hash for unknown-email logins costs one argon2 hash: pay it now, aside.
-        tokio::spawn(password::warm_up());
         let ready = prepare_database(&settings.database, true).await?;
         if !ready.report.is_ok() {
             return Err(StartupError::schema(&ready.report));

@@ -89,7 +89,7 @@ for f in "$work"/pgbench/*.sql; do scripts+=(-f "$f"); done
 echo "ceiling: pgbench (${seconds}s, $conns clients)..." >&2
 ceiling=$(as_pg_owner "$(pg_bin_dir)/pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" \
     -h 127.0.0.1 -p "$pgport" -U postgres "${scripts[@]}" todo 2>/dev/null |
-    awk '/^tps/ {print $3; exit}')
+    awk '/^tps/ && !tps {tps = $3} END {print tps}')  # reads to the end: no SIGPIPE
 
 # Growth: the same list request with 10 k, 100 k and 1 M tasks in the table.
 filler=$(psql_ -c "INSERT INTO \"user\" (username, email, hashed_password) VALUES ('filler', 'filler@bench.example', 'x') RETURNING id")

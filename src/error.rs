@@ -311,9 +311,7 @@ impl From<sqlx::Error> for ApiError {
         // The request is at fault, not the server; the input rules should catch it first.
         let bad_data = matches!(&err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")));
         if unavailable {
-            if crate::db::connect::is_connection_lost(&err) {
-                crate::db::connect::note_connection_lost();
-            }
+            crate::db::connect::note_if_lost(&err);
             Self::Unavailable(err.to_string())
         } else if bad_data {
             tracing::warn!(error = %err, "the database refused a value from a request");

@@ -171,7 +171,7 @@ fn millis_since_epoch() -> u64 {
 
 /// Whether `err` means the connection it happened on is gone (the server closed it, or
 /// the network did), as opposed to a problem with the statement.
-pub fn is_connection_lost(err: &sqlx::Error) -> bool {
+fn is_connection_lost(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => db
@@ -183,8 +183,18 @@ pub fn is_connection_lost(err: &sqlx::Error) -> bool {
 
 /// Records that a connection was found dead: for a while, every connection is tested
 /// before use, so the dead ones are replaced instead of failing requests.
-pub fn note_connection_lost() {
+fn note_connection_lost() {
     LAST_LOSS_MS.store(millis_since_epoch(), Ordering::Relaxed);
+}
+
+/// Whether `err` means its connection is gone; if so, records it (see
+/// [`note_connection_lost`]). Every place that meets a database error calls this.
+pub fn note_if_lost(err: &sqlx::Error) -> bool {
+    let lost = is_connection_lost(err);
+    if lost {
+        note_connection_lost();
+    }
+    lost
 }
 
 fn suspicious() -> bool {

@@ -24,10 +24,8 @@ pub async fn probe(pool: &PgPool) -> Result<(ServerInfo, SchemaReport), sqlx::Er
         Ok((info, report))
     }
     .await;
-    if let Err(e) = &result
-        && connect::is_connection_lost(e)
-    {
-        connect::note_connection_lost();
+    if let Err(e) = &result {
+        connect::note_if_lost(e);
     }
     result
 }

@@ -51,8 +51,7 @@ pub async fn state(pool: &PgPool, jti: &str) -> Result<Option<SessionState>, sql
         .fetch_optional(pool)
     };
     match read().await {
-        Err(e) if connect::is_connection_lost(&e) => {
-            connect::note_connection_lost();
+        Err(e) if connect::note_if_lost(&e) => {
             tracing::info!(error = %e, "a pooled connection was lost; reading the session again");
             read().await
         }

@@ -40,12 +40,31 @@ BEGIN
 END
 $$;
 
+-- Backfill due_at for rows that already exist without firing any trigger: the contract's
+-- update_task_updated_at would stamp updated_at on every adopted task, and any trigger an
+-- operator added must not see a write the application never made. Only triggers enabled
+-- now are switched off, and exactly those are switched back on. New columns got their
+-- defaults above without a trigger (ADD COLUMN does not fire row triggers).
+DO $$
+DECLARE
+    enabled TEXT[];
+    name TEXT;
+BEGIN
+    SELECT coalesce(array_agg(tgname::text), '{}') INTO enabled
+    FROM pg_trigger
+    WHERE tgrelid = 'task'::regclass AND NOT tgisinternal AND tgenabled <> 'D';
+    FOREACH name IN ARRAY enabled LOOP
+        EXECUTE format('ALTER TABLE task DISABLE TRIGGER %I', name);
+    END LOOP;
+    UPDATE task SET due_at = task_due_at(due_date) WHERE due_date IS NOT NULL;
+    FOREACH name IN ARRAY enabled LOOP
+        EXECUTE format('ALTER TABLE task ENABLE TRIGGER %I', name);
+    END LOOP;
+END
+$$;
+
 CREATE TRIGGER task_before_write BEFORE INSERT OR UPDATE ON task
     FOR EACH ROW EXECUTE FUNCTION task_before_write();
-
-UPDATE task SET due_at = task_due_at(due_date) WHERE due_date IS NOT NULL;
--- The backfill above went through the trigger; start every existing task at version 1.
-UPDATE task SET version = 1 WHERE version <> 1;
 
 -- Keyset pagination for the other time-based sorts (created_at has its index already).
 -- Tasks without a due date sort as if due at infinity, so they come last in ascending order.

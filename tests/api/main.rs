@@ -2,6 +2,7 @@
 //! per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adoption;
 mod auth;
 mod cli;
 mod clients;

@@ -15,7 +15,8 @@ use crate::{
     auth::{
         BearerAuth, MAX_FAILURES_PER_CLIENT, MAX_FAILURES_PER_EMAIL, THROTTLE_WINDOW,
         password::{self, Verified},
-        token,
+        scheme::AuthUser,
+        token::{self, Issued},
     },
     db::{
         sessions, throttle,
@@ -197,15 +198,7 @@ impl AuthApi {
         state: Data<&AppState>,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, RegisterError> {
-        let (username, email, password) = parse_registration(&body.0)?;
-        let hashed = password::hash(password.expose()).await?;
-        let row = users::insert(&state.pool, &username, &email, &hashed)
-            .await
-            .map_err(|e| match e {
-                InsertUserError::Taken(which) => taken(which),
-                InsertUserError::Db(e) => e.into(),
-            })?;
-        tracing::info!(user_id = %row.id, "account created");
+        let row = create_account(&state, &body.0).await?;
         Ok(RegisterResponse::Created(Json(row.into())))
     }
 
@@ -217,44 +210,7 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResult, LoginError> {
-        // An address that cannot be registered is simply a wrong email: the same 401.
-        let email = Email::parse(body.0.email.as_str()).ok();
-        let email_key = format!("email:{}", body.0.email.as_str().to_lowercase());
-        let keys = [email_key.clone(), format!("client:{}", client_ip(req))];
-        let limits = [MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_CLIENT];
-        if let Some(wait) = throttle::blocked(&state.pool, &keys, &limits, THROTTLE_WINDOW).await? {
-            return Err(too_many_attempts(wait).into());
-        }
-        let user = match &email {
-            Some(email) => users::find_by_email(&state.pool, email).await?,
-            None => None,
-        };
-        let stored = user.as_ref().map(|u| u.hashed_password.clone());
-        let verified = password::verify(&body.0.password, stored).await?;
-        let user = match (verified, user) {
-            (Verified::No, _) | (_, None) => {
-                throttle::record_failure(&state.pool, &keys, THROTTLE_WINDOW).await?;
-                tracing::info!("login failed");
-                return Err(ApiError::Unauthorized(AuthFailure::BadCredentials).into());
-            }
-            (Verified::YesRehash(new_hash), Some(user)) => {
-                users::set_password_hash(&state.pool, user.id, &new_hash).await?;
-                tracing::info!(user_id = %user.id, "legacy bcrypt hash replaced with argon2id");
-                user
-            }
-            (Verified::Yes, Some(user)) => user,
-        };
-        throttle::reset(&state.pool, &email_key).await?;
-        let issued = state.jwt.issue(user.id).map_err(ApiError::internal)?;
-        sessions::insert(
-            &state.pool,
-            user.id,
-            &issued.jti,
-            &token::fingerprint(&issued.token),
-            issued.expires_at,
-        )
-        .await?;
-        tracing::info!(user_id = %user.id, "logged in");
+        let (issued, user) = log_in(&state, req, body.0.email.as_str(), &body.0.password).await?;
         Ok(LoginResult::Ok(Json(LoginResponse {
             access_token: issued.token,
             token_type: TokenType::Bearer,
@@ -270,8 +226,7 @@ impl AuthApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<LogoutResponse, SessionError> {
-        sessions::revoke(&state.pool, &auth.0.jti).await?;
-        tracing::info!(user_id = %auth.0.user_id, "logged out");
+        log_out(&state, &auth.0).await?;
         Ok(LogoutResponse::LoggedOut)
     }
 
@@ -282,11 +237,97 @@ impl AuthApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<MeResponse, SessionError> {
-        let user = users::find(&state.pool, auth.0.user_id)
-            .await?
-            .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
-        Ok(MeResponse::Ok(Json(user.into())))
+        Ok(MeResponse::Ok(Json(account(&state, &auth.0).await?)))
     }
+}
+
+// The operations themselves. The routes above and the original backend's routes
+// (`super::legacy`) are thin wrappers around these, so both behave the same.
+
+/// Creates an account; PostgreSQL's unique indexes decide whether it is taken.
+pub(super) async fn create_account(
+    state: &AppState,
+    body: &RegisterRequest,
+) -> Result<UserRow, ApiError> {
+    let (username, email, password) = parse_registration(body)?;
+    let hashed = password::hash(password.expose()).await?;
+    let row = users::insert(&state.pool, &username, &email, &hashed)
+        .await
+        .map_err(|e| match e {
+            InsertUserError::Taken(which) => taken(which),
+            InsertUserError::Db(e) => e.into(),
+        })?;
+    tracing::info!(user_id = %row.id, "account created");
+    Ok(row)
+}
+
+/// Checks an email and password (throttled per email and per client) and opens a session.
+pub(super) async fn log_in(
+    state: &AppState,
+    req: &Request,
+    raw_email: &str,
+    raw_password: &str,
+) -> Result<(Issued, UserRow), ApiError> {
+    // An address that cannot be registered is simply a wrong email: the same 401.
+    let email = Email::parse(raw_email).ok();
+    let email_key = format!("email:{}", raw_email.to_lowercase());
+    let keys = [email_key.clone(), format!("client:{}", client_ip(req))];
+    let limits = [MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_CLIENT];
+    if let Some(wait) = throttle::blocked(&state.pool, &keys, &limits, THROTTLE_WINDOW).await? {
+        return Err(too_many_attempts(wait));
+    }
+    let user = match &email {
+        Some(email) => users::find_by_email(&state.pool, email).await?,
+        None => None,
+    };
+    let stored = user.as_ref().map(|u| u.hashed_password.clone());
+    let verified = password::verify(raw_password, stored).await?;
+    let user = match (verified, user) {
+        (Verified::No, _) | (_, None) => {
+            throttle::record_failure(&state.pool, &keys, THROTTLE_WINDOW).await?;
+            tracing::info!("login failed");
+            return Err(ApiError::Unauthorized(AuthFailure::BadCredentials));
+        }
+        (Verified::YesRehash(new_hash), Some(user)) => {
+            users::set_password_hash(&state.pool, user.id, &new_hash).await?;
+            tracing::info!(user_id = %user.id, "legacy bcrypt hash replaced with argon2id");
+            user
+        }
+        (Verified::Yes, Some(user)) => user,
+    };
+    throttle::reset(&state.pool, &email_key).await?;
+    let issued = open_session(state, user.id).await?;
+    tracing::info!(user_id = %user.id, "logged in");
+    Ok((issued, user))
+}
+
+/// Issues a token for `user_id` and records its session.
+pub(super) async fn open_session(state: &AppState, user_id: UserId) -> Result<Issued, ApiError> {
+    let issued = state.jwt.issue(user_id).map_err(ApiError::internal)?;
+    sessions::insert(
+        &state.pool,
+        user_id,
+        &issued.jti,
+        &token::fingerprint(&issued.token),
+        issued.expires_at,
+    )
+    .await?;
+    Ok(issued)
+}
+
+/// Revokes the session of the token used for the request.
+pub(super) async fn log_out(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> {
+    sessions::revoke(&state.pool, &auth.jti).await?;
+    tracing::info!(user_id = %auth.user_id, "logged out");
+    Ok(())
+}
+
+/// The account the token belongs to.
+pub(super) async fn account(state: &AppState, auth: &AuthUser) -> Result<User, ApiError> {
+    let user = users::find(&state.pool, auth.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
+    Ok(user.into())
 }
 
 /// Every rule broken by a registration, one entry per field.

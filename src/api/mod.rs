@@ -4,6 +4,7 @@ pub mod auth;
 pub mod body;
 pub mod conditional;
 pub mod health;
+pub mod legacy;
 pub mod middleware;
 pub mod nullable;
 pub mod responses;
@@ -25,9 +26,17 @@ pub enum ApiTags {
     Tasks,
     /// Liveness and readiness probes.
     Health,
+    /// Deprecated: the original backend's account routes, kept for its clients. Each
+    /// answers with `Deprecation` and a `Link` to the route that replaces it.
+    Legacy,
 }
 
-pub type Apis = (auth::AuthApi, tasks::TasksApi, health::HealthApi);
+pub type Apis = (
+    auth::AuthApi,
+    tasks::TasksApi,
+    health::HealthApi,
+    legacy::LegacyApi,
+);
 
 const DESCRIPTION: &str = "\
 Backend of the multi-user Todo application. Data lives in PostgreSQL (Neon).\n\n\
@@ -37,7 +46,12 @@ and `errors` naming the fields at fault.";
 /// The OpenAPI service: the same value serves requests and produces the document.
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (auth::AuthApi, tasks::TasksApi, health::HealthApi),
+        (
+            auth::AuthApi,
+            tasks::TasksApi,
+            health::HealthApi,
+            legacy::LegacyApi,
+        ),
         "todo-api",
         env!("CARGO_PKG_VERSION"),
     )
@@ -81,6 +95,7 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
             "x-total-count",
             "retry-after",
             "x-request-id",
+            "deprecation",
         ])
         .max_age(600);
     Route::new()
@@ -92,6 +107,7 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
         .catch_all_error(|err| async move {
             poem::IntoResponse::into_response(crate::error::from_poem_error(err))
         })
+        .around(legacy::mark_deprecated)
         .around(move |next, req| {
             let allow = allow.clone();
             async move { middleware::allow_on_405(next, req, &allow).await }

@@ -15,6 +15,8 @@ pub struct Claims {
     /// The user id, as a string (RFC 7519 says `sub` is a string).
     pub sub: String,
     pub jti: String,
+    /// Tokens the original backend issued may lack it; `exp` is what counts.
+    #[serde(default)]
     pub iat: i64,
     pub exp: i64,
 }
@@ -45,7 +47,9 @@ impl JwtKeys {
     pub fn new(settings: &JwtSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
-        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        // `iat` is not required: tokens the original backend issued (same secret, `sub`,
+        // `jti`, `exp`) stay valid until they expire.
+        validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_exp = true;
         // Expiry is exact: the session row expires at the same instant.
         validation.leeway = 0;

@@ -9,6 +9,7 @@ mod clients;
 mod cors;
 mod health;
 mod helpers;
+mod legacy;
 mod schema;
 mod spec;
 mod tasks;

@@ -1,0 +1,424 @@
+//! The original backend's account routes, kept for its clients: deprecated aliases of
+//! `/api/auth/*` that call the same operations and answer in the original shapes.
+
+use poem::{Endpoint, IntoResponse, Request, Response, Result, http::HeaderValue, web::Data};
+use poem_openapi::{
+    ApiRequest, ApiResponse, Object, OpenApi,
+    payload::{Form, Json},
+    types::Example,
+};
+use serde::Deserialize;
+
+use super::{
+    ApiTags,
+    auth::{
+        self, LoginError, LoginRequest, RegisterError, RegisterRequest, SessionError, TokenType,
+        User,
+    },
+    body::JsonBody,
+};
+use crate::{auth::BearerAuth, startup::AppState};
+
+/// When these routes were deprecated (RFC 9745: `@` and seconds since the epoch;
+/// 2026-11-25T00:00:00Z).
+const DEPRECATED_SINCE: &str = "@1795564800";
+
+/// Every legacy route and the route that replaces it.
+const SUCCESSORS: &[(&str, &str)] = &[
+    ("/api/register", "/api/auth/register"),
+    ("/auth/signup", "/api/auth/register"),
+    ("/api/login", "/api/auth/login"),
+    ("/api/token", "/api/auth/login"),
+    ("/auth/login", "/api/auth/login"),
+    ("/api/me", "/api/auth/me"),
+    ("/auth/me", "/api/auth/me"),
+    ("/api/logout", "/api/auth/logout"),
+];
+
+/// The route replacing `path`, when `path` is a legacy route.
+pub fn successor(path: &str) -> Option<&'static str> {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    SUCCESSORS
+        .iter()
+        .find(|(legacy, _)| *legacy == path)
+        .map(|(_, canonical)| *canonical)
+}
+
+/// Marks every answer of a legacy route, errors included, with `Deprecation` and a `Link`
+/// to its successor.
+pub async fn mark_deprecated<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let canonical = successor(req.uri().path());
+    let mut response = match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    };
+    if let Some(canonical) = canonical {
+        let link = format!("<{canonical}>; rel=\"successor-version\"");
+        let headers = response.headers_mut();
+        headers.insert("deprecation", HeaderValue::from_static(DEPRECATED_SINCE));
+        if let Ok(link) = HeaderValue::from_str(&link) {
+            headers.append(poem::http::header::LINK, link);
+        }
+    }
+    Ok(response)
+}
+
+/// An access token, as the original backend answered a login.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LegacyToken {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: TokenType,
+    /// The account's id, as a string (as the original backend sent it).
+    pub user_id: String,
+}
+
+impl Example for LegacyToken {
+    fn example() -> Self {
+        Self {
+            access_token: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+                .into(),
+            token_type: TokenType::Bearer,
+            user_id: "1".into(),
+        }
+    }
+}
+
+/// A new account and its first access token: registering also logs in.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LegacyRegistration {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: TokenType,
+    /// The account's id, as a string (as the original backend sent it).
+    pub user_id: String,
+    pub username: String,
+    /// Stored lower-case.
+    pub email: String,
+}
+
+impl Example for LegacyRegistration {
+    fn example() -> Self {
+        let token = LegacyToken::example();
+        Self {
+            access_token: token.access_token,
+            token_type: token.token_type,
+            user_id: token.user_id,
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+        }
+    }
+}
+
+/// The original backend's answer to a logout.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LegacyMessage {
+    /// Always `Logout successful`.
+    pub message: String,
+}
+
+impl Example for LegacyMessage {
+    fn example() -> Self {
+        Self {
+            message: LOGOUT_MESSAGE.into(),
+        }
+    }
+}
+
+const LOGOUT_MESSAGE: &str = "Logout successful";
+
+/// An OAuth2 password grant form, as OAuth2 tools send to a token endpoint.
+#[derive(Debug, Deserialize, Object)]
+pub struct PasswordForm {
+    /// The account's email address (OAuth2 calls the field `username`).
+    pub username: String,
+    pub password: String,
+    /// `password`, when sent.
+    #[serde(default)]
+    pub grant_type: Option<String>,
+    /// Ignored.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// Credentials as JSON (`email`, `password`) or as an OAuth2 password form.
+#[derive(ApiRequest)]
+pub enum TokenRequest {
+    Json(JsonBody<LoginRequest>),
+    Form(Form<PasswordForm>),
+}
+
+#[derive(ApiResponse)]
+#[oai(
+    header(
+        name = "Deprecation",
+        ty = "String",
+        description = "When this route was deprecated (RFC 9745)."
+    ),
+    header(
+        name = "Link",
+        ty = "String",
+        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
+    )
+)]
+pub enum LegacyRegisterResponse {
+    /// The account was created, and this is its first token.
+    #[oai(status = 201)]
+    Created(Json<LegacyRegistration>),
+}
+
+#[derive(ApiResponse)]
+#[oai(
+    header(
+        name = "Deprecation",
+        ty = "String",
+        description = "When this route was deprecated (RFC 9745)."
+    ),
+    header(
+        name = "Link",
+        ty = "String",
+        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
+    )
+)]
+pub enum LegacyLoginResponse {
+    /// Logged in.
+    #[oai(status = 200)]
+    Ok(Json<LegacyToken>),
+}
+
+#[derive(ApiResponse)]
+#[oai(
+    header(
+        name = "Deprecation",
+        ty = "String",
+        description = "When this route was deprecated (RFC 9745)."
+    ),
+    header(
+        name = "Link",
+        ty = "String",
+        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
+    )
+)]
+pub enum LegacyMeResponse {
+    /// The account the token belongs to.
+    #[oai(status = 200)]
+    Ok(Json<User>),
+}
+
+#[derive(ApiResponse)]
+#[oai(
+    header(
+        name = "Deprecation",
+        ty = "String",
+        description = "When this route was deprecated (RFC 9745)."
+    ),
+    header(
+        name = "Link",
+        ty = "String",
+        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
+    )
+)]
+pub enum LegacyLogoutResponse {
+    /// The token's session is revoked.
+    #[oai(status = 200)]
+    Ok(Json<LegacyMessage>),
+}
+
+pub struct LegacyApi;
+
+#[OpenApi(tag = "ApiTags::Legacy")]
+impl LegacyApi {
+    /// Create an account and log in (use `POST /api/auth/register`).
+    #[oai(
+        path = "/api/register",
+        method = "post",
+        operation_id = "legacy_register",
+        deprecated
+    )]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<LegacyRegisterResponse, RegisterError> {
+        register(&state, &body.0).await
+    }
+
+    /// Create an account and log in (use `POST /api/auth/register`).
+    ///
+    /// The original frontend's route.
+    #[oai(
+        path = "/auth/signup",
+        method = "post",
+        operation_id = "legacy_signup",
+        deprecated
+    )]
+    async fn signup(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<LegacyRegisterResponse, RegisterError> {
+        register(&state, &body.0).await
+    }
+
+    /// Exchange email and password for an access token (use `POST /api/auth/login`).
+    #[oai(
+        path = "/api/login",
+        method = "post",
+        operation_id = "legacy_login",
+        deprecated
+    )]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<LoginRequest>,
+    ) -> Result<LegacyLoginResponse, LoginError> {
+        log_in(&state, req, body.0.email.as_str(), &body.0.password).await
+    }
+
+    /// Exchange credentials for an access token (use `POST /api/auth/login`).
+    ///
+    /// Takes JSON `{email, password}`, or an OAuth2 password form
+    /// (`application/x-www-form-urlencoded`) whose `username` is the email.
+    #[oai(
+        path = "/api/token",
+        method = "post",
+        operation_id = "legacy_token",
+        deprecated
+    )]
+    async fn token(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: TokenRequest,
+    ) -> Result<LegacyLoginResponse, LoginError> {
+        match body {
+            TokenRequest::Json(json) => {
+                log_in(&state, req, json.0.email.as_str(), &json.0.password).await
+            }
+            TokenRequest::Form(form) => log_in(&state, req, &form.username, &form.password).await,
+        }
+    }
+
+    /// Exchange email and password for an access token (use `POST /api/auth/login`).
+    ///
+    /// The original frontend's route.
+    #[oai(
+        path = "/auth/login",
+        method = "post",
+        operation_id = "legacy_frontend_login",
+        deprecated
+    )]
+    async fn frontend_login(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<LoginRequest>,
+    ) -> Result<LegacyLoginResponse, LoginError> {
+        log_in(&state, req, body.0.email.as_str(), &body.0.password).await
+    }
+
+    /// The account the token belongs to (use `GET /api/auth/me`).
+    #[oai(
+        path = "/api/me",
+        method = "get",
+        operation_id = "legacy_me",
+        deprecated
+    )]
+    async fn me(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<LegacyMeResponse, SessionError> {
+        Ok(LegacyMeResponse::Ok(Json(
+            auth::account(&state, &auth.0).await?,
+        )))
+    }
+
+    /// The account the token belongs to (use `GET /api/auth/me`).
+    ///
+    /// The original frontend's route.
+    #[oai(
+        path = "/auth/me",
+        method = "get",
+        operation_id = "legacy_frontend_me",
+        deprecated
+    )]
+    async fn frontend_me(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<LegacyMeResponse, SessionError> {
+        Ok(LegacyMeResponse::Ok(Json(
+            auth::account(&state, &auth.0).await?,
+        )))
+    }
+
+    /// Revoke the token used for this request (use `POST /api/auth/logout`).
+    #[oai(
+        path = "/api/logout",
+        method = "post",
+        operation_id = "legacy_logout",
+        deprecated
+    )]
+    async fn logout(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<LegacyLogoutResponse, SessionError> {
+        auth::log_out(&state, &auth.0).await?;
+        Ok(LegacyLogoutResponse::Ok(Json(LegacyMessage {
+            message: LOGOUT_MESSAGE.into(),
+        })))
+    }
+}
+
+async fn register(
+    state: &AppState,
+    body: &RegisterRequest,
+) -> Result<LegacyRegisterResponse, RegisterError> {
+    let user = auth::create_account(state, body).await?;
+    let issued = auth::open_session(state, user.id).await?;
+    Ok(LegacyRegisterResponse::Created(Json(LegacyRegistration {
+        access_token: issued.token,
+        token_type: TokenType::Bearer,
+        user_id: user.id.to_string(),
+        username: user.username,
+        email: user.email,
+    })))
+}
+
+async fn log_in(
+    state: &AppState,
+    req: &Request,
+    email: &str,
+    password: &str,
+) -> Result<LegacyLoginResponse, LoginError> {
+    let (issued, user) = auth::log_in(state, req, email, password).await?;
+    Ok(LegacyLoginResponse::Ok(Json(LegacyToken {
+        access_token: issued.token,
+        token_type: TokenType::Bearer,
+        user_id: user.id.to_string(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::successor;
+
+    #[test]
+    fn legacy_paths_name_their_successor_and_others_none() {
+        assert_eq!(successor("/api/token"), Some("/api/auth/login"));
+        assert_eq!(successor("/auth/signup/"), Some("/api/auth/register"));
+        assert_eq!(successor("/api/auth/login"), None);
+        assert_eq!(successor("/"), None);
+    }
+}

@@ -156,6 +156,8 @@ pub enum TokenRequest {
     Form(Form<PasswordForm>),
 }
 
+// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(ApiResponse)]
 #[oai(
     header(
@@ -175,6 +177,8 @@ pub enum LegacyRegisterResponse {
     Created(Json<LegacyRegistration>),
 }
 
+// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(ApiResponse)]
 #[oai(
     header(
@@ -194,6 +198,8 @@ pub enum LegacyLoginResponse {
     Ok(Json<LegacyToken>),
 }
 
+// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(ApiResponse)]
 #[oai(
     header(
@@ -213,6 +219,8 @@ pub enum LegacyMeResponse {
     Ok(Json<User>),
 }
 
+// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(ApiResponse)]
 #[oai(
     header(

@@ -104,7 +104,7 @@ async fn adopting_a_legacy_database_leaves_every_column_of_every_row_unchanged()
                 );
             }
         }
-        println!(
+        eprintln!(
             "{table}: {} rows, all {} original columns identical ({}); added by migrations: {}",
             old.len(),
             columns.len(),

@@ -19,6 +19,7 @@ use crate::{
     db::{
         connect::{self, ConnectError, ServerInfo},
         pooler::{self, Pooler},
+        preflight,
         schema::{self, SchemaReport},
         url::DatabaseUrl,
     },
@@ -68,6 +69,17 @@ impl StartupError {
             list.join("\n")
         ))
     }
+
+    fn conflicts(conflicts: &[String]) -> Self {
+        let list: Vec<String> = conflicts.iter().map(|c| format!("  - {c}")).collect();
+        Self::Schema(format!(
+            "the database holds data that a pending migration cannot accept ({} conflict{}); \
+             nothing was changed: resolve each, then run `todo-api migrate` again:\n{}",
+            list.len(),
+            if list.len() == 1 { "" } else { "s" },
+            list.join("\n")
+        ))
+    }
 }
 
 /// What the database looked like when the server started.
@@ -93,14 +105,27 @@ pub async fn prepare_database(
         latency_ms = info.latency.as_secs_f64() * 1000.0,
         "connected to PostgreSQL"
     );
+    // Before anything changes: rows the pending migrations would refuse stop everything.
+    let conflicts = preflight::conflicts(&mut conn)
+        .await
+        .map_err(|e| StartupError::Other(format!("cannot read the database: {e}")))?;
+    if run_migrations && !conflicts.is_empty() {
+        let _ = sqlx::Connection::close(conn).await;
+        return Err(StartupError::conflicts(&conflicts));
+    }
     if run_migrations {
         schema::migrate(&mut conn)
             .await
             .map_err(|e| StartupError::Schema(format!("migrations failed: {e}")))?;
     }
-    let report = schema::verify(&mut conn)
+    let mut report = schema::verify(&mut conn)
         .await
         .map_err(|e| StartupError::Other(format!("cannot read the database schema: {e}")))?;
+    report.problems.extend(
+        conflicts
+            .into_iter()
+            .map(|c| format!("data a pending migration cannot accept: {c}")),
+    );
     // Closing politely matters on Neon: an abandoned connection holds a slot until timeout.
     let _ = sqlx::Connection::close(conn).await;
     Ok(DatabaseReady { info, report })

@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod idempotency;
 pub mod pooler;
+pub mod preflight;
 pub mod schema;
 pub mod sessions;
 pub mod tasks;

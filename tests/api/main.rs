@@ -6,6 +6,7 @@ mod adoption;
 mod auth;
 mod cli;
 mod clients;
+mod compat;
 mod conflicts;
 mod cors;
 mod health;

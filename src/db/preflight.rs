@@ -4,7 +4,8 @@
 //! two accounts whose emails or usernames differ only by letter case break the unique
 //! indexes of migration 3. Migrating such a database would stop half-way on a raw index
 //! error; instead each conflict is named, with its rows and a way to resolve it, and
-//! nothing is changed.
+//! nothing is changed. The same goes for objects a migration creates that a legacy
+//! database already has under the same name.
 
 use std::collections::HashSet;
 
@@ -33,19 +34,100 @@ const CHECKS: &[Check] = &[
     },
 ];
 
+/// Something a migration creates. A legacy database that already has an object of that
+/// name (added by hand, or by another tool) would make the migration fail half-way.
+#[derive(Clone, Copy)]
+enum Object {
+    Table(&'static str),
+    Index(&'static str),
+    Column(&'static str, &'static str),
+    Function(&'static str),
+    Trigger(&'static str, &'static str),
+}
+
+/// (migration, what it creates), for the objects a contract database does not have.
+const CREATED: &[(i64, Object)] = &[
+    (3, Object::Index("user_email_lower_key")),
+    (3, Object::Index("user_username_lower_key")),
+    (4, Object::Index("task_user_created_idx")),
+    (5, Object::Table("login_throttle")),
+    (5, Object::Index("session_expires_at_idx")),
+    (6, Object::Column("task", "due_at")),
+    (6, Object::Column("task", "version")),
+    (6, Object::Column("task", "next_occurrence_created")),
+    (6, Object::Function("task_due_at")),
+    (6, Object::Function("task_before_write")),
+    (6, Object::Trigger("task_before_write", "task")),
+    (6, Object::Index("task_user_updated_idx")),
+    (6, Object::Index("task_user_due_idx")),
+    (6, Object::Table("idempotency_key")),
+    (6, Object::Index("idempotency_key_created_at_idx")),
+];
+
+impl Object {
+    async fn exists(self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        let query = match self {
+            Self::Table(name) | Self::Index(name) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_class
+                   WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)",
+            )
+            .bind(name),
+            Self::Column(table, column) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = $1
+                   AND column_name = $2)",
+            )
+            .bind(table)
+            .bind(column),
+            Self::Function(name) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_proc
+                   WHERE proname = $1 AND pronamespace = current_schema()::regnamespace)",
+            )
+            .bind(name),
+            Self::Trigger(name, table) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                   WHERE t.tgname = $1 AND c.relname = $2
+                   AND c.relnamespace = current_schema()::regnamespace)",
+            )
+            .bind(name)
+            .bind(table),
+        };
+        query.fetch_one(conn).await
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Self::Table(name) => format!("table {name}"),
+            Self::Index(name) => format!("index (or another relation) named {name}"),
+            Self::Column(table, column) => format!("column {table}.{column}"),
+            Self::Function(name) => format!("function {name}"),
+            Self::Trigger(name, table) => format!("trigger {name} on {table}"),
+        }
+    }
+}
+
 /// Every conflict, one line each, naming the rows and how to resolve it. Empty when the
 /// pending migrations can run.
 pub async fn conflicts(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
     let has_users: bool = sqlx::query_scalar(r#"SELECT to_regclass('"user"') IS NOT NULL"#)
         .fetch_one(&mut *conn)
         .await?;
-    if !has_users {
-        return Ok(Vec::new());
-    }
     let applied = applied_migrations(conn).await?;
     let mut lines = Vec::new();
-    for check in CHECKS.iter().filter(|c| !applied.contains(&c.migration)) {
-        lines.extend(case_duplicates(conn, check).await?);
+    if has_users {
+        for check in CHECKS.iter().filter(|c| !applied.contains(&c.migration)) {
+            lines.extend(case_duplicates(conn, check).await?);
+        }
+    }
+    for (migration, object) in CREATED.iter().filter(|(m, _)| !applied.contains(m)) {
+        if object.exists(conn).await? {
+            lines.push(format!(
+                "the database already has a {}, which migration {migration} creates: it is not \
+                 part of the original schema, so rename or drop it (after saving anything it \
+                 holds)",
+                object.describe()
+            ));
+        }
     }
     Ok(lines)
 }

@@ -155,3 +155,35 @@ async fn the_readme_sql_resolves_the_conflicts_and_migrate_then_succeeds() {
     assert!(users.iter().all(|(id, ..)| *id != 7));
     assert_eq!(users[2].1, "carol_9");
 }
+
+#[tokio::test]
+async fn objects_a_migration_would_create_that_already_exist_are_conflicts_too() {
+    let db = TestDb::create().await;
+    let mut conn = db.connect().await;
+    conn.execute(CONTRACT_SQL).await.unwrap();
+    conn.execute(
+        "ALTER TABLE task ADD COLUMN version INTEGER;
+         CREATE TABLE idempotency_key (id SERIAL PRIMARY KEY);",
+    )
+    .await
+    .unwrap();
+    let before = snapshot(&mut conn).await;
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+    ];
+    let out = run_binary(&["migrate"], &env, tempfile::tempdir().unwrap().path());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let conflicts: Vec<&str> = err.lines().filter(|l| l.starts_with("  - ")).collect();
+    assert_eq!(conflicts.len(), 2, "{err}");
+    assert!(
+        conflicts[0].contains("column task.version, which migration 6 creates"),
+        "{err}"
+    );
+    assert!(
+        conflicts[1].contains("table idempotency_key, which migration 6 creates"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&mut conn).await, before);
+}

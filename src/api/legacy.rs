@@ -137,6 +137,7 @@ const LOGOUT_MESSAGE: &str = "Logout successful";
 
 /// An OAuth2 password grant form, as OAuth2 tools send to a token endpoint.
 #[derive(Debug, Deserialize, Object)]
+#[oai(example)]
 pub struct PasswordForm {
     /// The account's email address (OAuth2 calls the field `username`).
     pub username: String,
@@ -147,6 +148,17 @@ pub struct PasswordForm {
     /// Ignored.
     #[serde(default)]
     pub scope: Option<String>,
+}
+
+impl Example for PasswordForm {
+    fn example() -> Self {
+        Self {
+            username: "alice@example.com".into(),
+            password: "correct horse battery staple".into(),
+            grant_type: Some("password".into()),
+            scope: None,
+        }
+    }
 }
 
 /// Credentials as JSON (`email`, `password`) or as an OAuth2 password form.

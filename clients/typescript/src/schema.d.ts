@@ -519,6 +519,12 @@ export interface components {
         /**
          * PasswordForm
          * @description An OAuth2 password grant form, as OAuth2 tools send to a token endpoint.
+         * @example {
+         *       "grant_type": "password",
+         *       "password": "correct horse battery staple",
+         *       "scope": null,
+         *       "username": "alice@example.com"
+         *     }
          */
         PasswordForm: {
             /** @description The account's email address (OAuth2 calls the field `username`). */

@@ -5,8 +5,8 @@ use std::{path::Path, process::Command};
 use todo_api::startup::StartupError;
 
 use crate::{
-    app::Server,
     cluster::{Cluster, owned_tempdir},
+    support::Server,
 };
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -134,16 +134,9 @@ async fn verify_full_accepts_the_right_ca_and_refuses_a_wrong_one_or_a_wrong_nam
         &format!("sslmode=verify-full&sslrootcert={}", right.display()),
     );
     let server = Server::start(&[("DATABASE_URL", &ok)]).await;
-    let ready = server
-        .client
-        .get(server.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
+    server.get("/health/ready").send().await.assert_status(200);
     let ssl: bool = {
-        let (uid, token) = server.user("tls").await;
-        let _ = (uid, token);
+        server.sign_up("tls").await;
         cluster.psql("postgres", "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'todo-api'") == "t\n"
     };
     assert!(ssl, "the server's connections are encrypted");

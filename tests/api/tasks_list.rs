@@ -185,12 +185,7 @@ async fn bad_parameters_are_422_naming_the_parameter() {
         ("cursor=bm90IGEgY3Vyc29y", "cursor"),
         ("cursor=%%%", "cursor"),
     ] {
-        let problem = alice
-            .list_tasks()
-            .query(query)
-            .send()
-            .await
-            .assert_problem(422);
+        let problem = alice.list_tasks().query(query).expect_problem(422).await;
         assert_eq!(problem.fields(), [field], "{query}: {problem:?}");
     }
 }
@@ -256,9 +251,8 @@ async fn the_next_link_keeps_the_filters_and_the_cursor_keeps_its_sort() {
     let first = alice
         .list_tasks()
         .query("priority=High&limit=1")
-        .send()
-        .await
-        .assert_status(200);
+        .expect(200)
+        .await;
     assert_eq!((first.tasks().len(), first.total()), (1, 2));
     let link = first.header("link").unwrap();
     assert!(link.ends_with("; rel=\"next\""), "{link}");
@@ -285,13 +279,8 @@ async fn a_cursor_continues_the_listing_it_came_from_whatever_sort_is_asked_alon
 #[tokio::test]
 async fn the_list_etag_answers_304_while_nothing_changed() {
     let (_app, alice) = seeded().await;
-    let etag = alice.list_tasks().send().await.assert_status(200).etag();
-    alice
-        .list_tasks()
-        .if_none_match(&etag)
-        .send()
-        .await
-        .assert_status(304);
+    let etag = alice.list_tasks().expect(200).await.etag();
+    alice.list_tasks().if_none_match(&etag).expect(304).await;
 }
 
 #[tokio::test]
@@ -299,12 +288,7 @@ async fn a_create_changes_the_list_etag() {
     let (_app, alice) = seeded().await;
     let etag = alice.list_tasks().send().await.etag();
     alice.add_task("new").await;
-    alice
-        .list_tasks()
-        .if_none_match(&etag)
-        .send()
-        .await
-        .assert_status(200);
+    alice.list_tasks().if_none_match(&etag).expect(200).await;
 }
 
 #[tokio::test]
@@ -316,15 +300,9 @@ async fn an_update_changes_the_list_etag() {
     alice
         .put_task(oldest)
         .json(&json!({"title": "renamed"}))
-        .send()
-        .await
-        .assert_status(200);
-    alice
-        .list_tasks()
-        .if_none_match(&etag)
-        .send()
-        .await
-        .assert_status(200);
+        .expect(200)
+        .await;
+    alice.list_tasks().if_none_match(&etag).expect(200).await;
 }
 
 #[tokio::test]

@@ -120,7 +120,7 @@ async fn a_database_restart_under_write_load_loses_no_acknowledged_write() {
     cluster.halt();
     let down_at = Instant::now();
     // While it is down, readiness says so within its bound.
-    server.get("/health/ready").send().await.assert_status(503);
+    server.get("/health/ready").expect(503).await;
     assert!(
         down_at.elapsed() < Duration::from_secs(4),
         "readiness took {:?}",
@@ -223,7 +223,7 @@ async fn data_survives_a_server_restart() {
     let server = Server::start(&vars).await;
     // The same user and token, on the new server's address.
     let keeper = User::new(&server, keeper.id, keeper.token);
-    let listed = keeper.list_tasks().send().await.assert_status(200).tasks();
+    let listed = keeper.list_tasks().expect(200).await.tasks();
     assert_eq!(
         listed,
         vec![created],

@@ -48,21 +48,17 @@ async fn session_logs(cluster: &Cluster, log_format: &str) -> (String, String) {
     let name = format!("secret_{log_format}");
     let email = format!("{name}@example.com");
     let user = api.sign_up_with(&name, USER_PASSWORD).await;
-    api.login(&email, WRONG_PASSWORD)
-        .send()
-        .await
-        .assert_status(401);
+    api.login(&email, WRONG_PASSWORD).expect(401).await;
     let token = user.token.clone();
     user.add_task("t").await;
-    user.list_tasks().send().await.assert_status(200);
-    user.me().send().await.assert_status(200);
-    user.logout().send().await.assert_status(204);
-    user.list_tasks().send().await.assert_status(401);
+    user.list_tasks().expect(200).await;
+    user.me().expect(200).await;
+    user.logout().expect(204).await;
+    user.list_tasks().expect(401).await;
     user.with_token(&format!("{token}x"))
         .list_tasks()
-        .send()
-        .await
-        .assert_status(401);
+        .expect(401)
+        .await;
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

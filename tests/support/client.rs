@@ -154,12 +154,7 @@ impl User {
 
     /// Creates a task from `body`, asserting 201.
     pub async fn new_task(&self, body: Value) -> Task {
-        self.create_task()
-            .json(&body)
-            .send()
-            .await
-            .assert_status(201)
-            .task()
+        self.create_task().json(&body).expect(201).await.task()
     }
 
     /// Creates a task with only a title.
@@ -217,16 +212,8 @@ impl Api {
     /// Registers `name` with `password` (email `name@example.com`) and logs in.
     pub async fn sign_up_with(&self, name: &str, password: &str) -> User {
         let email = format!("{name}@example.com");
-        self.register(name, &email, password)
-            .send()
-            .await
-            .assert_status(201);
-        let login: LoginBody = self
-            .login(&email, password)
-            .send()
-            .await
-            .assert_status(200)
-            .json();
+        self.register(name, &email, password).expect(201).await;
+        let login: LoginBody = self.login(&email, password).expect(200).await.json();
         User::new(self, login.user.id, login.access_token)
     }
 
@@ -336,6 +323,16 @@ impl Call {
     /// Sends the request; the server must answer.
     pub async fn send(self) -> Reply {
         self.try_send().await.expect("the server answers")
+    }
+
+    /// Sends the request and asserts the answer's status.
+    pub async fn expect(self, status: u16) -> Reply {
+        self.send().await.assert_status(status)
+    }
+
+    /// Sends the request and asserts a problem+json answer with `status`.
+    pub async fn expect_problem(self, status: u16) -> Problem {
+        self.send().await.assert_problem(status)
     }
 }
 

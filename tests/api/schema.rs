@@ -83,7 +83,7 @@ async fn the_server_adopts_a_contract_database_with_rows_in_it() {
         .await
         .unwrap();
     assert_eq!(titles, vec!["Existing task"]);
-    assert_eq!(app.get("/health/ready").send().await.status(), 200);
+    assert_eq!(app.get("/health/ready").await.status(), 200);
 }
 
 #[tokio::test]

@@ -185,6 +185,16 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// The full URL of user `user`'s task list, for requests built by hand.
+    pub fn tasks_url(&self, user: i64) -> String {
+        self.url(&format!("/api/{user}/tasks"))
+    }
+
+    /// The full URL of one task of user `user`, for requests built by hand.
+    pub fn task_url(&self, user: i64, task: i64) -> String {
+        self.url(&format!("/api/{user}/tasks/{task}"))
+    }
+
     /// Any request to `path`, sent without a token.
     pub fn request(&self, method: Method, path: &str) -> Call {
         Call::new(self.client.clone(), method, self.url(path))
@@ -336,6 +346,16 @@ impl Call {
     }
 }
 
+/// `call.await` is `call.send().await`.
+impl std::future::IntoFuture for Call {
+    type Output = Reply;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// A whole response: status, headers and body.
 #[derive(Debug)]
 pub struct Reply {
@@ -387,6 +407,10 @@ impl Reply {
         assert!(body["type"].as_str().is_some(), "{body}");
         assert!(body["title"].as_str().is_some(), "{body}");
         body
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     /// A header's value, if present.

@@ -14,5 +14,7 @@ mod helpers;
 mod legacy;
 mod schema;
 mod spec;
+#[path = "../support/mod.rs"]
+mod support;
 mod tasks;
 mod tasks_list;

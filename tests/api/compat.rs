@@ -1,7 +1,7 @@
 //! The original backend's clients, end to end: the paths they called, the bodies they sent
 //! and the response fields they read, against this server.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -14,24 +14,22 @@ struct OldClient<'a> {
 }
 
 impl OldClient<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
-        let mut request = self.app.client.request(method.clone(), self.app.url(path));
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut call = self.app.request(method.clone(), path);
         if let Some(token) = &self.token {
-            request = request.header("Authorization", format!("Bearer {token}"));
+            call = call.bearer(token);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            call = call.json(body);
         }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let value = if text.is_empty() {
+        let reply = call.await;
+        let value = if reply.body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+            serde_json::from_slice(&reply.body).unwrap_or(Value::String(reply.text()))
         };
-        eprintln!("{method} {path} -> {}", status.as_u16());
-        (status, value)
+        eprintln!("{method} {path} -> {}", reply.status());
+        (reply.status(), value)
     }
 
     fn tasks(&self) -> String {
@@ -190,7 +188,7 @@ async fn the_original_frontend_works_end_to_end() {
     let (status, _) = client
         .call(Method::DELETE, &client.task(&created["id"]), None)
         .await;
-    assert!(status.is_success(), "{status}");
+    assert!((200..300).contains(&status), "{status}");
     let (status, list) = client.call(Method::GET, &client.tasks(), None).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);

@@ -3,56 +3,53 @@
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{JWT_SECRET, TestApp, problem};
+use crate::helpers::{Api, Call, JWT_SECRET, Reply, TestApp};
 
-async fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+/// A request to `path` with `token`.
+fn with_token(app: &Api, method: Method, path: &str, token: &str) -> Call {
+    app.request(method, path).bearer(token)
 }
 
-async fn get_bearer(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn post_bearer(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+/// An OAuth2 password form.
+fn form(app: &Api, path: &str, fields: &[(&str, &str)]) -> Call {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('@', "%40")))
+        .collect::<Vec<_>>()
+        .join("&");
+    app.post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
 }
 
 /// Asserts the deprecation marks of a legacy route's answer.
-fn assert_deprecated(response: &reqwest::Response, successor: &str) {
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-    let deprecation = header("deprecation");
+#[track_caller]
+fn assert_deprecated(reply: &Reply, successor: &str) {
+    let deprecation = reply.header("deprecation").unwrap_or_default();
     assert!(
         deprecation.starts_with('@') && deprecation[1..].parse::<i64>().is_ok(),
         "Deprecation: {deprecation:?}"
     );
     assert_eq!(
-        header("link"),
+        reply.header("link").unwrap_or_default(),
         format!("<{successor}>; rel=\"successor-version\"")
     );
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(body: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
 }
 
 fn credentials(name: &str) -> Value {
@@ -63,14 +60,11 @@ fn credentials(name: &str) -> Value {
 async fn both_legacy_registration_routes_create_the_account_and_log_in() {
     let app = TestApp::spawn().await;
     for (path, name) in [("/api/register", "alice"), ("/auth/signup", "Bob_2")] {
-        let response = post(&app, path, &credentials(name)).await;
-        assert_eq!(response.status(), 201, "{path}");
-        assert_deprecated(&response, "/api/auth/register");
-        let body: Value = response.json().await.unwrap();
-        let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-        keys.sort();
+        let reply = app.post(path).json(&credentials(name)).expect(201).await;
+        assert_deprecated(&reply, "/api/auth/register");
+        let body = reply.value();
         assert_eq!(
-            keys,
+            keys(&body),
             ["access_token", "email", "token_type", "user_id", "username"],
             "{body}"
         );
@@ -82,9 +76,10 @@ async fn both_legacy_registration_routes_create_the_account_and_log_in() {
         );
         let user_id = body["user_id"].as_str().expect("user_id is a string");
         let token = body["access_token"].as_str().unwrap();
-        let me = get_bearer(&app, "/api/auth/me", token).await;
-        assert_eq!(me.status(), 200);
-        let me: Value = me.json().await.unwrap();
+        let me = with_token(&app, Method::GET, "/api/auth/me", token)
+            .expect(200)
+            .await
+            .value();
         assert_eq!(me["id"].to_string(), user_id);
     }
 }
@@ -92,47 +87,46 @@ async fn both_legacy_registration_routes_create_the_account_and_log_in() {
 #[tokio::test]
 async fn every_legacy_login_route_answers_the_original_shape_with_a_working_token() {
     let app = TestApp::spawn().await;
-    let created = post(&app, "/api/auth/register", &credentials("carol")).await;
-    assert_eq!(created.status(), 201);
-    let user_id = created.json::<Value>().await.unwrap()["id"].to_string();
+    let created = app
+        .post("/api/auth/register")
+        .json(&credentials("carol"))
+        .expect(201)
+        .await;
+    let user_id = created.value()["id"].to_string();
     let json_body = json!({"email": "Carol@Example.com", "password": "password-of-carol"});
-    let form = [
+    let oauth2 = [
         ("grant_type", "password"),
         ("username", "carol@example.com"),
         ("password", "password-of-carol"),
     ];
     let attempts = [
-        ("/api/login", post(&app, "/api/login", &json_body).await),
-        ("/api/token", post(&app, "/api/token", &json_body).await),
+        ("/api/login", app.post("/api/login").json(&json_body).await),
+        ("/api/token", app.post("/api/token").json(&json_body).await),
+        ("/api/token (form)", form(&app, "/api/token", &oauth2).await),
         (
-            "/api/token (form)",
-            app.client
-                .post(app.url("/api/token"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap(),
+            "/auth/login",
+            app.post("/auth/login").json(&json_body).await,
         ),
-        ("/auth/login", post(&app, "/auth/login", &json_body).await),
     ];
-    for (route, response) in attempts {
-        assert_eq!(response.status(), 200, "{route}");
-        assert_deprecated(&response, "/api/auth/login");
-        let body: Value = response.json().await.unwrap();
-        let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(keys, ["access_token", "token_type", "user_id"], "{route}");
+    for (route, reply) in attempts {
+        let reply = reply.assert_status(200);
+        assert_deprecated(&reply, "/api/auth/login");
+        let body = reply.value();
+        assert_eq!(
+            keys(&body),
+            ["access_token", "token_type", "user_id"],
+            "{route}"
+        );
         assert_eq!(body["token_type"], "bearer");
         assert_eq!(body["user_id"].as_str(), Some(user_id.as_str()), "{route}");
         let token = body["access_token"].as_str().unwrap();
         for me in ["/api/me", "/auth/me", "/api/auth/me"] {
-            let response = get_bearer(&app, me, token).await;
-            assert_eq!(response.status(), 200, "{route} then {me}");
+            let reply = with_token(&app, Method::GET, me, token).expect(200).await;
             if me != "/api/auth/me" {
-                assert_deprecated(&response, "/api/auth/me");
+                assert_deprecated(&reply, "/api/auth/me");
             }
-            let user: Value = response.json().await.unwrap();
-            assert_eq!(user["username"], "carol");
+            let user = reply.value();
+            assert_eq!(user["username"], "carol", "{route} then {me}");
             assert_eq!(user["id"].to_string(), user_id);
             assert!(user.get("hashed_password").is_none());
         }
@@ -142,79 +136,82 @@ async fn every_legacy_login_route_answers_the_original_shape_with_a_working_toke
 #[tokio::test]
 async fn legacy_errors_are_problems_and_carry_the_deprecation_marks_too() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        post(&app, "/api/register", &credentials("dave"))
-            .await
-            .status(),
-        201
-    );
-    let again = post(&app, "/auth/signup", &credentials("dave")).await;
+    app.post("/api/register")
+        .json(&credentials("dave"))
+        .expect(201)
+        .await;
+    let again = app.post("/auth/signup").json(&credentials("dave")).await;
     assert_deprecated(&again, "/api/auth/register");
-    problem(again, 409).await;
+    again.assert_problem(409);
 
     let bad = json!({"username": "d", "email": "nope", "password": "short"});
-    let invalid = post(&app, "/api/register", &bad).await;
+    let invalid = app.post("/api/register").json(&bad).await;
     assert_deprecated(&invalid, "/api/auth/register");
-    let body = problem(invalid, 422).await;
-    assert_eq!(body["errors"].as_array().unwrap().len(), 3, "{body}");
+    let problem = invalid.assert_problem(422);
+    assert_eq!(problem.fields(), ["username", "email", "password"]);
 
     let wrong = json!({"email": "dave@example.com", "password": "not-the-password"});
     for path in ["/api/login", "/api/token", "/auth/login"] {
-        let response = post(&app, path, &wrong).await;
-        assert_deprecated(&response, "/api/auth/login");
-        let body = problem(response, 401).await;
-        assert_eq!(body["detail"], "Invalid email or password.");
+        let reply = app.post(path).json(&wrong).await;
+        assert_deprecated(&reply, "/api/auth/login");
+        assert_eq!(
+            reply.assert_problem(401).detail,
+            "Invalid email or password."
+        );
     }
-    let form = app
-        .client
-        .post(app.url("/api/token"))
-        .form(&[
-            ("username", "dave@example.com"),
-            ("password", "wrong-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    problem(form, 401).await;
+    let wrong_form = [
+        ("username", "dave@example.com"),
+        ("password", "wrong-password"),
+    ];
+    form(&app, "/api/token", &wrong_form)
+        .expect_problem(401)
+        .await;
 
     for path in ["/api/me", "/auth/me"] {
-        let response = app.get(path).await;
-        assert_deprecated(&response, "/api/auth/me");
-        problem(response, 401).await;
+        let reply = app.get(path).await;
+        assert_deprecated(&reply, "/api/auth/me");
+        reply.assert_problem(401);
     }
-    let response = post_bearer(&app, "/api/logout", "not-a-token").await;
-    assert_deprecated(&response, "/api/auth/logout");
-    problem(response, 401).await;
+    let reply = with_token(&app, Method::POST, "/api/logout", "not-a-token").await;
+    assert_deprecated(&reply, "/api/auth/logout");
+    reply.assert_problem(401);
 }
 
 #[tokio::test]
 async fn legacy_logout_answers_the_original_message_and_revokes_the_session() {
     let app = TestApp::spawn().await;
-    let registered = post(&app, "/api/register", &credentials("erin")).await;
-    let token = registered.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let response = post_bearer(&app, "/api/logout", &token).await;
-    assert_eq!(response.status(), 200);
-    assert_deprecated(&response, "/api/auth/logout");
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"message": "Logout successful"})
-    );
+    let registered = app
+        .post("/api/register")
+        .json(&credentials("erin"))
+        .expect(201)
+        .await
+        .value();
+    let token = registered["access_token"].as_str().unwrap();
+    let reply = with_token(&app, Method::POST, "/api/logout", token)
+        .expect(200)
+        .await;
+    assert_deprecated(&reply, "/api/auth/logout");
+    assert_eq!(reply.value(), json!({"message": "Logout successful"}));
     for path in ["/api/me", "/auth/me", "/api/auth/me"] {
-        problem(get_bearer(&app, path, &token).await, 401).await;
+        with_token(&app, Method::GET, path, token)
+            .expect_problem(401)
+            .await;
     }
-    problem(post_bearer(&app, "/api/logout", &token).await, 401).await;
+    with_token(&app, Method::POST, "/api/logout", token)
+        .expect_problem(401)
+        .await;
 }
 
 #[tokio::test]
 async fn canonical_routes_carry_no_deprecation_marks() {
     let app = TestApp::spawn().await;
-    let response = post(&app, "/api/auth/register", &credentials("fay")).await;
-    assert_eq!(response.status(), 201);
-    assert!(response.headers().get("deprecation").is_none());
-    assert!(response.headers().get("link").is_none());
+    let reply = app
+        .post("/api/auth/register")
+        .json(&credentials("fay"))
+        .expect(201)
+        .await;
+    assert!(reply.header("deprecation").is_none());
+    assert!(reply.header("link").is_none());
 }
 
 #[test]
@@ -296,31 +293,24 @@ async fn a_token_the_original_backend_issued_works_everywhere_until_logout_revok
     .unwrap();
     let user_id = i64::from(user_id);
     let token = original_backend_login(&app, user_id).await;
-    let tasks = format!("/api/{user_id}/tasks");
+    let gus = app.anonymous(user_id).with_token(&token);
 
     for path in ["/api/auth/me", "/api/me", "/auth/me"] {
-        let response = get_bearer(&app, path, &token).await;
-        assert_eq!(response.status(), 200, "{path}");
-        assert_eq!(response.json::<Value>().await.unwrap()["username"], "gus");
+        let me = gus.call(Method::GET, path).expect(200).await.value();
+        assert_eq!(me["username"], "gus", "{path}");
     }
-    let created = app
-        .client
-        .post(app.url(&tasks))
-        .bearer_auth(&token)
-        .json(&json!({"title": "Made with an old token"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let listed = get_bearer(&app, &tasks, &token).await;
-    assert_eq!(listed.status(), 200);
-    let listed: Value = listed.json().await.unwrap();
-    assert_eq!(listed[0]["title"], "Made with an old token");
+    gus.add_task("Made with an old token").await;
+    let listed = gus.list_tasks().expect(200).await.tasks();
+    assert_eq!(listed[0].title, "Made with an old token");
 
-    let logout = post_bearer(&app, "/api/logout", &token).await;
-    assert_eq!(logout.status(), 200);
-    for path in ["/api/auth/me", "/api/me", "/auth/me", tasks.as_str()] {
-        problem(get_bearer(&app, path, &token).await, 401).await;
+    gus.call(Method::POST, "/api/logout").expect(200).await;
+    for path in [
+        "/api/auth/me",
+        "/api/me",
+        "/auth/me",
+        gus.tasks_path().as_str(),
+    ] {
+        gus.call(Method::GET, path).expect_problem(401).await;
     }
     let revoked: bool = sqlx::query_scalar("SELECT revoked FROM session WHERE user_id = $1")
         .bind(i32::try_from(user_id).unwrap())
@@ -330,33 +320,31 @@ async fn a_token_the_original_backend_issued_works_everywhere_until_logout_revok
     assert!(revoked);
 
     // Another old token for the same account, revoked through the canonical route.
-    let second = original_backend_login(&app, user_id).await;
-    assert_eq!(get_bearer(&app, &tasks, &second).await.status(), 200);
-    assert_eq!(
-        post_bearer(&app, "/api/auth/logout", &second)
-            .await
-            .status(),
-        204
-    );
-    problem(get_bearer(&app, &tasks, &second).await, 401).await;
+    let second = gus.with_token(&original_backend_login(&app, user_id).await);
+    second.list_tasks().expect(200).await;
+    second.logout().expect(204).await;
+    second.list_tasks().expect_problem(401).await;
 }
 
 #[tokio::test]
 async fn an_old_token_signed_with_another_secret_or_without_its_session_is_refused() {
     let app = TestApp::spawn().await;
-    let registered = post(&app, "/api/register", &credentials("hal")).await;
-    let user_id: i64 = registered.json::<Value>().await.unwrap()["user_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let registered = app
+        .post("/api/register")
+        .json(&credentials("hal"))
+        .expect(201)
+        .await
+        .value();
+    let user_id: i64 = registered["user_id"].as_str().unwrap().parse().unwrap();
     let token = original_backend_login(&app, user_id).await;
     sqlx::query("DELETE FROM session WHERE user_id = $1")
         .bind(i32::try_from(user_id).unwrap())
         .execute(&app.pool)
         .await
         .unwrap();
-    problem(get_bearer(&app, "/api/me", &token).await, 401).await;
+    with_token(&app, Method::GET, "/api/me", &token)
+        .expect_problem(401)
+        .await;
 
     let claims =
         json!({"sub": user_id.to_string(), "exp": Utc::now().timestamp() + 600, "jti": "x"});
@@ -366,5 +354,7 @@ async fn an_old_token_signed_with_another_secret_or_without_its_session_is_refus
         &EncodingKey::from_secret(b"some-other-secret-some-other-secret!"),
     )
     .unwrap();
-    problem(get_bearer(&app, "/api/me", &forged).await, 401).await;
+    with_token(&app, Method::GET, "/api/me", &forged)
+        .expect_problem(401)
+        .await;
 }

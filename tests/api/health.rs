@@ -66,7 +66,7 @@ async fn readiness_is_503_when_the_database_refuses_connections() {
         .await
         .unwrap();
 
-    let response = app.get("/health/ready").await;
+    let response = app.get("/health/ready?probe=live").await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "2");
     let body: serde_json::Value = response.json().await.unwrap();
@@ -75,21 +75,23 @@ async fn readiness_is_503_when_the_database_refuses_connections() {
     assert_eq!(body["schema"]["ok"], false);
     assert!(!body["schema"]["problems"].as_array().unwrap().is_empty());
 
-    // Once the database is back, the same server is ready again without a restart.
+    // Once the database is back, the same server is ready again without a restart (live
+    // probes run at most once per second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     admin
         .execute(sqlx::AssertSqlSafe(format!(
             r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#
         )))
         .await
         .unwrap();
-    let response = app.get("/health/ready").await;
+    let response = app.get("/health/ready?probe=live").await;
     assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
 async fn readiness_answers_within_its_bound_when_the_database_hangs() {
     let app = TestApp::spawn().await;
-    // An exclusive lock on the migrations table makes the schema check wait indefinitely.
+    // An exclusive lock on the migrations table makes the live probe wait indefinitely.
     let mut locker = app.db.connect().await;
     locker.execute("BEGIN").await.unwrap();
     locker
@@ -97,7 +99,7 @@ async fn readiness_answers_within_its_bound_when_the_database_hangs() {
         .await
         .unwrap();
     let started = Instant::now();
-    let response = app.get("/health/ready").await;
+    let response = app.get("/health/ready?probe=live").await;
     let elapsed = started.elapsed();
     assert_eq!(response.status(), 503);
     assert!(

@@ -83,6 +83,9 @@ pub fn settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
         ("JWT_SECRET", JWT_SECRET),
         ("PORT", "0"),
         ("DB_CONNECT_TIMEOUT", "5s"),
+        // Parallel servers must not collide on the metrics port; tests/api/metrics.rs
+        // turns it on for itself.
+        ("METRICS_ADDR", "off"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

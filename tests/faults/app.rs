@@ -12,10 +12,14 @@ use tokio::{sync::oneshot, task::JoinHandle};
 pub const JWT_SECRET: &str = "fault-secret-fault-secret-fault-secret-00";
 
 pub fn settings(vars: &[(&str, &str)]) -> Settings {
-    let mut map: HashMap<String, String> = [("JWT_SECRET", JWT_SECRET), ("PORT", "0")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let mut map: HashMap<String, String> = [
+        ("JWT_SECRET", JWT_SECRET),
+        ("PORT", "0"),
+        ("METRICS_ADDR", "off"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     for (k, v) in vars {
         map.insert((*k).to_owned(), (*v).to_owned());
     }

@@ -103,7 +103,7 @@ fn make_server_cert(dir: &Path, ca: &str) {
 fn unreachable_message(result: Result<todo_api::startup::Application, StartupError>) -> String {
     match result {
         Err(e @ StartupError::Unreachable(_)) => {
-            assert_eq!(e.exit_code(), 3);
+            assert_eq!(e.exit_code() as u8, 3);
             e.to_string()
         }
         Err(other) => panic!("expected 'unreachable', got {other}"),

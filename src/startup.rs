@@ -216,7 +216,18 @@ impl Application {
         );
 
         let app_url = app_connection(&settings.database).await?;
-        let options = connect::pool_options(&settings.database, &app_url);
+        let mut options = connect::pool_options(&settings.database, &app_url);
+        if settings.database.statement_timeout.is_some()
+            && !connect::accepts_startup_options(&options, settings.database.connect_timeout).await
+        {
+            tracing::warn!(
+                "the pooler refuses the statement_timeout startup option, so statements are not \
+                 bounded by DB_STATEMENT_TIMEOUT: set it for the role instead \
+                 (ALTER ROLE <user> SET statement_timeout = '5s'), or let the pooler ignore \
+                 `options` (ignore_startup_parameters)"
+            );
+            options = app_url.connect_options().clone();
+        }
         let health = Arc::new(DbHealth::new(&ready.info, ready.report, options.clone()));
         let pool = connect::pool(&settings.database, options, health.clone());
         // One warm connection, so the first request does not pay for the handshake.

@@ -213,6 +213,21 @@ pub fn pool_options(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgConnect
     }
 }
 
+/// Whether the server, or a pooler in front of it, accepts `options`' startup parameters.
+/// PgBouncer refuses a startup parameter it does not know (`options` among them, unless its
+/// `ignore_startup_parameters` lists it) with a protocol violation, SQLSTATE 08P01. Any
+/// other failure is not about the options: the pool will meet and report it.
+pub async fn accepts_startup_options(options: &PgConnectOptions, timeout: Duration) -> bool {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            true
+        }
+        Ok(Err(sqlx::Error::Database(e))) => e.code().as_deref() != Some("08P01"),
+        _ => true,
+    }
+}
+
 /// The application's pool over `options`, sized and timed for a serverless database.
 ///
 /// A connection in steady use is handed out without a test: sqlx already pings every

@@ -15,5 +15,7 @@ mod readiness;
 mod refusals;
 mod schema;
 mod spec;
+#[path = "../support/mod.rs"]
+mod support;
 mod tasks;
 mod tasks_list;

@@ -3,17 +3,6 @@
 
 use crate::helpers::{TestApp, TestDb};
 
-async fn scrape(app: &TestApp, addr: std::net::SocketAddr) -> String {
-    let response = app
-        .client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
-}
-
 #[tokio::test]
 async fn metrics_count_requests_by_route_template_on_their_own_listener() {
     let db = TestDb::create().await;
@@ -24,22 +13,23 @@ async fn metrics_count_requests_by_route_template_on_their_own_listener() {
     let app = TestApp::run(app, std::sync::Arc::new(db)).await;
     assert_ne!(metrics_addr, app.addr);
 
-    let (user, token) = app.user("alice").await;
+    let alice = app.sign_up("alice").await;
     for _ in 0..3 {
-        let r = app
-            .client
-            .get(app.url(&format!("/api/{user}/tasks")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        alice.list_tasks().expect(200).await;
     }
     for n in 0..3 {
-        assert_eq!(app.get(&format!("/no/such/path/{n}")).await.status(), 404);
+        app.get(&format!("/no/such/path/{n}")).expect(404).await;
     }
 
-    let text = scrape(&app, metrics_addr).await;
+    let text = app
+        .client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let tasks_200 = text
         .lines()
         .find(|l| {
@@ -69,7 +59,7 @@ async fn metrics_count_requests_by_route_template_on_their_own_listener() {
         "{text}"
     );
     // The public port does not serve them.
-    assert_eq!(app.get("/metrics").await.status(), 404);
+    app.get("/metrics").expect(404).await;
 }
 
 #[tokio::test]

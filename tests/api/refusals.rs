@@ -4,20 +4,18 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use serde_json::Value;
 use sqlx::{Connection, Executor};
 
 use crate::{
     fake_pg::FakeGate,
-    helpers::{TestApp, TestDb, admin_url, problem},
+    helpers::{TestApp, TestDb, User, admin_url},
 };
 
 /// A server whose database connections go through a gate, and a user of it.
 pub struct Gated {
     pub app: TestApp,
     pub gate: FakeGate,
-    pub user: i64,
-    pub token: String,
+    pub alice: User,
 }
 
 pub async fn gated(overrides: &[(&str, &str)]) -> Gated {
@@ -36,63 +34,36 @@ pub async fn gated(overrides: &[(&str, &str)]) -> Gated {
     vars.extend_from_slice(overrides);
     let app = TestApp::build(&db, &vars).await.expect("the server starts");
     let app = TestApp::run(app, Arc::new(db)).await;
-    let (user, token) = app.user("alice").await;
-    Gated {
-        app,
-        gate,
-        user,
-        token,
-    }
+    let alice = app.sign_up("alice").await;
+    Gated { app, gate, alice }
 }
 
-impl Gated {
-    async fn list(&self) -> reqwest::Response {
-        self.app
-            .client
-            .get(self.app.url(&format!("/api/{}/tasks", self.user)))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-/// Refuses new connections with `code` (cutting the open ones), waits until the pool
-/// tests its idle connections again, and returns what a task request and readiness say.
-async fn refused_with(code: &str) -> (reqwest::Response, Value, Gated) {
+/// Refuses new connections with `code` (cutting the open ones), waits until the pool tests
+/// its idle connections again, and checks what a task request and readiness say.
+async fn assert_refusal(code: &str, cause: &str, words: &str, retry_after: &str) {
     let gated = gated(&[]).await;
-    assert_eq!(gated.list().await.status(), 200);
+    gated.alice.list_tasks().expect(200).await;
     gated.gate.refuse(code, "refused by the test");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let response = gated.list().await;
-    let ready = gated.app.get("/health/ready").await;
-    assert_eq!(ready.status(), 503, "readiness after {code}");
-    let ready: Value = ready.json().await.unwrap();
-    (response, ready, gated)
-}
 
-async fn assert_refusal(code: &str, cause: &str, words: &str, retry_after: &str) {
-    let (response, ready, gated) = refused_with(code).await;
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        Some(retry_after.to_owned()),
-        "{code}"
-    );
-    let body = problem(response, 503).await;
-    let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains(words), "{code}: {detail}");
+    let reply = gated.alice.list_tasks().send().await;
+    assert_eq!(reply.header("retry-after"), Some(retry_after), "{code}");
+    let problem = reply.assert_problem(503);
+    assert!(problem.detail.contains(words), "{code}: {}", problem.detail);
+    let ready = gated.app.get("/health/ready").expect(503).await.value();
     assert_eq!(ready["database"]["reachable"], false, "{ready}");
     assert_eq!(ready["database"]["cause"], cause, "{ready}");
-    assert_eq!(ready["database"]["detail"], detail, "{ready}");
+    assert_eq!(
+        ready["database"]["detail"],
+        problem.detail.as_str(),
+        "{ready}"
+    );
 
     // Once the database takes connections again, the same server serves again.
     gated.gate.open();
     let mut status = 0;
     for _ in 0..30 {
-        status = gated.list().await.status().as_u16();
+        status = gated.alice.list_tasks().send().await.status();
         if status == 200 {
             break;
         }
@@ -102,7 +73,7 @@ async fn assert_refusal(code: &str, cause: &str, words: &str, retry_after: &str)
         status, 200,
         "{code}: not served again after the refusal ended"
     );
-    assert_eq!(gated.app.get("/health/ready").await.status(), 200);
+    gated.app.get("/health/ready").expect(200).await;
 }
 
 #[tokio::test]
@@ -149,13 +120,7 @@ async fn an_admin_shutdown_57p01_at_connect_is_a_503() {
 #[tokio::test]
 async fn a_real_database_that_stops_allowing_connections_is_a_503_naming_the_cause() {
     let app = TestApp::spawn_on(TestDb::create().await, &[("DB_CONNECT_TIMEOUT", "1s")]).await;
-    let (user, token) = app.user("alice").await;
-    let list = || {
-        app.client
-            .get(app.url(&format!("/api/{user}/tasks")))
-            .bearer_auth(&token)
-            .send()
-    };
+    let alice = app.sign_up("alice").await;
     let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
     let name = &app.db.name;
     admin
@@ -172,15 +137,13 @@ async fn a_real_database_that_stops_allowing_connections_is_a_503_naming_the_cau
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let body = problem(list().await.unwrap(), 503).await;
+    let problem = alice.list_tasks().expect_problem(503).await;
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not accepting connections"),
-        "{body}"
+        problem.detail.contains("not accepting connections"),
+        "{}",
+        problem.detail
     );
-    let ready: Value = app.get("/health/ready").await.json().await.unwrap();
+    let ready = app.get("/health/ready").expect(503).await.value();
     assert_eq!(ready["database"]["cause"], "not_accepting_connections");
 
     admin
@@ -189,7 +152,7 @@ async fn a_real_database_that_stops_allowing_connections_is_a_503_naming_the_cau
         )))
         .await
         .unwrap();
-    assert_eq!(list().await.unwrap().status(), 200);
+    alice.list_tasks().expect(200).await;
 }
 
 #[tokio::test]
@@ -202,13 +165,7 @@ async fn a_statement_past_the_timeout_is_a_503_and_its_connection_serves_again()
         ],
     )
     .await;
-    let (user, token) = app.user("alice").await;
-    let list = || {
-        app.client
-            .get(app.url(&format!("/api/{user}/tasks")))
-            .bearer_auth(&token)
-            .send()
-    };
+    let alice = app.sign_up("alice").await;
     // An exclusive lock makes the listing wait until its statement times out.
     let mut locker = app.db.connect().await;
     locker.execute("BEGIN").await.unwrap();
@@ -216,19 +173,16 @@ async fn a_statement_past_the_timeout_is_a_503_and_its_connection_serves_again()
         .execute("LOCK TABLE task IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    let response = list().await.unwrap();
-    assert_eq!(response.headers()["retry-after"], "2");
-    let body = problem(response, 503).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("longer than"),
-        "{body}"
-    );
+    let reply = alice.list_tasks().send().await;
+    assert_eq!(reply.header("retry-after"), Some("2"));
+    let problem = reply.assert_problem(503);
+    assert!(problem.detail.contains("longer than"), "{}", problem.detail);
     // One slow statement is not an outage.
-    assert_eq!(app.get("/health/ready").await.status(), 200);
+    app.get("/health/ready").expect(200).await;
 
     locker.execute("ROLLBACK").await.unwrap();
     // The pool's only connection was given back clean.
-    assert_eq!(list().await.unwrap().status(), 200);
+    alice.list_tasks().expect(200).await;
 }
 
 #[tokio::test]
@@ -238,40 +192,26 @@ async fn one_users_stuck_requests_leave_connections_for_others() {
         &[("DB_MAX_CONNECTIONS", "3"), ("DB_CONNECT_TIMEOUT", "3s")],
     )
     .await;
-    let (alice, alice_token) = app.user("alice").await;
-    let (_, bob_token) = app.user("bob").await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
     let mut locker = app.db.connect().await;
     locker.execute("BEGIN").await.unwrap();
     locker
         .execute("LOCK TABLE task IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    // Eight of Alice's listings wait on the lock; without a per-user share they would
-    // hold every pooled connection.
+    // Eight of Alice's listings wait on the lock; without a per-user share they would hold
+    // every pooled connection.
     let stuck: Vec<_> = (0..8)
-        .map(|_| {
-            let request = app
-                .client
-                .get(app.url(&format!("/api/{alice}/tasks")))
-                .bearer_auth(&alice_token)
-                .send();
-            tokio::spawn(request)
-        })
+        .map(|_| tokio::spawn(alice.list_tasks().send()))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Bob is answered while the lock still holds Alice's listings: without a share of his
     // own he would wait for a connection until the acquire deadline and get a 503.
-    let me = app
-        .client
-        .get(app.url("/api/auth/me"))
-        .bearer_auth(&bob_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 200);
+    bob.me().expect(200).await;
     locker.execute("ROLLBACK").await.unwrap();
     for request in stuck {
-        let status = request.await.unwrap().unwrap().status().as_u16();
+        let status = request.await.unwrap().status();
         assert!(status == 200 || status == 503, "{status}");
     }
 }

@@ -259,9 +259,10 @@ pub fn pool(
             let health = health.clone();
             Box::pin(async move {
                 if meta.idle_for >= TRUST_IDLE_FOR || suspicious() {
+                    // A dead idle connection is expected (Neon closes them when it suspends
+                    // the compute): it is replaced, and only the replacement's fate counts.
                     if let Err(e) = conn.ping().await {
                         note_connection_lost();
-                        health.observe(&e);
                         return Err(e);
                     }
                     health.record_ok();

@@ -91,10 +91,10 @@ impl Refusal {
                 "The database is starting up (it may have been idle and is waking): retry in a few seconds."
             }
             Self::TooManyConnections => {
-                "The database has reached its connection limit: retry shortly."
+                "The database is serving as many clients as it allows: retry shortly."
             }
             Self::NotAccepting => {
-                "The database is not accepting connections right now: retry shortly."
+                "The database is not accepting new clients right now: retry shortly."
             }
             Self::DatabaseGone => {
                 "The service's database does not exist (it may have been deleted or renamed); the operators have to fix this, so retrying soon will not help."
@@ -103,13 +103,13 @@ impl Refusal {
                 "The database refused the service's credentials (they may have been rotated); the operators have to update them, so retrying soon will not help."
             }
             Self::AdminShutdown => {
-                "The database closed the connection (a restart or maintenance): retry shortly."
+                "The database was restarted or shut down for maintenance: retry shortly."
             }
             Self::StatementTimeout => {
                 "The request took longer than the database allows for one statement: retry, or narrow it (for example with a more specific search)."
             }
-            Self::ConnectionLost => "The connection to the database was lost: retry shortly.",
-            Self::Busy => "Every database connection is in use: retry shortly.",
+            Self::ConnectionLost => "The link to the database broke: retry shortly.",
+            Self::Busy => "The database is busy with other requests: retry shortly.",
             Self::UserShare => {
                 "This account already has as many requests at the database as one account may: let some finish, then retry."
             }

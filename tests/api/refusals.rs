@@ -83,7 +83,7 @@ async fn a_starting_database_57p03_is_a_503_that_says_it_is_starting() {
 
 #[tokio::test]
 async fn a_full_database_53300_is_a_503_that_names_the_connection_limit() {
-    assert_refusal("53300", "too_many_connections", "connection limit", "2").await;
+    assert_refusal("53300", "too_many_connections", "as many clients", "2").await;
 }
 
 #[tokio::test]
@@ -91,7 +91,7 @@ async fn a_database_not_accepting_connections_55000_is_a_503() {
     assert_refusal(
         "55000",
         "not_accepting_connections",
-        "not accepting connections",
+        "not accepting new clients",
         "2",
     )
     .await;
@@ -114,7 +114,7 @@ async fn a_refused_role_28000_is_a_503_not_a_500() {
 
 #[tokio::test]
 async fn an_admin_shutdown_57p01_at_connect_is_a_503() {
-    assert_refusal("57P01", "shut_down", "closed the connection", "2").await;
+    assert_refusal("57P01", "shut_down", "restarted or shut down", "2").await;
 }
 
 #[tokio::test]
@@ -139,7 +139,7 @@ async fn a_real_database_that_stops_allowing_connections_is_a_503_naming_the_cau
 
     let problem = alice.list_tasks().expect_problem(503).await;
     assert!(
-        problem.detail.contains("not accepting connections"),
+        problem.detail.contains("not accepting new clients"),
         "{}",
         problem.detail
     );

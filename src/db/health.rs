@@ -247,3 +247,74 @@ impl DbHealth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::{
+        io::Write,
+        sync::{Arc, Mutex},
+    };
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn health() -> DbHealth {
+        let info = ServerInfo {
+            version: "15.20 (Debian 15.20-1)".into(),
+            latency: Duration::from_millis(1),
+        };
+        let schema = SchemaReport {
+            version: Some(12),
+            expected_version: 12,
+            problems: Vec::new(),
+        };
+        DbHealth::new(&info, schema, PgConnectOptions::new())
+    }
+
+    #[test]
+    fn a_cause_is_logged_once_when_it_starts_and_once_when_it_ends() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let health = health();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..50 {
+                health.record(Refusal::Starting);
+            }
+            assert_eq!(health.snapshot().failure, Some(Refusal::Starting));
+            for _ in 0..50 {
+                health.record_ok();
+            }
+        });
+        assert_eq!(health.snapshot().failure, None);
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("database unavailable") && text.contains("starting"));
+        assert!(text.contains("database available again"));
+    }
+
+    #[test]
+    fn a_slow_statement_or_a_full_pool_is_not_an_outage() {
+        let health = health();
+        health.record(Refusal::StatementTimeout);
+        health.record(Refusal::Busy);
+        health.record(Refusal::UserShare);
+        assert_eq!(health.snapshot().failure, None);
+    }
+}

@@ -17,7 +17,7 @@ use super::{
     },
     body::JsonBody,
 };
-use crate::{auth::BearerAuth, startup::AppState};
+use crate::{auth::BearerAuth, state::AppState};
 
 /// When these routes were deprecated (RFC 9745: `@` and seconds since the epoch;
 /// 2026-11-25T00:00:00Z).

@@ -106,7 +106,7 @@ async fn the_server_refuses_to_build_on_conflicting_data() {
     let (db, _conn) = legacy_db().await;
     match TestApp::build(&db, &[]).await {
         Err(e) => {
-            assert_eq!(e.exit_code(), 4);
+            assert_eq!(e.exit_code() as u8, 4);
             assert!(e.to_string().contains("2 conflicts"), "{e}");
         }
         Ok(_) => panic!("the server started on conflicting data"),

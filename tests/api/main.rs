@@ -9,9 +9,14 @@ mod clients;
 mod compat;
 mod conflicts;
 mod cors;
+mod fake_pg;
 mod health;
 mod helpers;
 mod legacy;
+mod metrics;
+mod panics;
+mod readiness;
+mod refusals;
 mod schema;
 mod spec;
 #[path = "../support/mod.rs"]

@@ -22,6 +22,43 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// Neon compute to wake or a pooled connection to be replaced.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
+/// Seconds a client should wait after the server shed its request for being busy.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// A request refused by a rate limit, with what the limit is and when it resets.
+///
+/// Sent as `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields in the syntax of
+/// draft-ietf-httpapi-ratelimit-headers-10 (structured-field lists of named policies):
+/// `RateLimit-Policy: "login";q=5;w=900` and `RateLimit: "login";r=0;t=123`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limited {
+    /// The policy's name: a token of lower-case letters and dashes.
+    pub policy: &'static str,
+    /// Requests allowed per window.
+    pub quota: u32,
+    pub window_secs: u64,
+    /// Seconds until the window resets (at least 1).
+    pub retry_after_secs: u64,
+    pub detail: &'static str,
+}
+
+impl Limited {
+    fn write_headers(&self, headers: &mut poem::http::HeaderMap) {
+        let retry = self.retry_after_secs.max(1);
+        headers.insert(header::RETRY_AFTER, retry.into());
+        let policy = format!(
+            "\"{}\";q={};w={}",
+            self.policy, self.quota, self.window_secs
+        );
+        let state = format!("\"{}\";r=0;t={retry}", self.policy);
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+            if let Ok(value) = header::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+}
+
 /// RFC 9457 problem details: the body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
 #[oai(example)]
@@ -132,11 +169,11 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
-    #[error("too many requests")]
-    TooManyRequests {
-        retry_after_secs: u64,
-        detail: String,
-    },
+    #[error("too many requests ({})", .0.policy)]
+    TooManyRequests(Limited),
+    /// A resource of the server's own (not the database) is saturated: shed the request.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -196,12 +233,13 @@ impl ApiError {
                 validation_detail(errors),
                 Some(errors.clone()),
             ),
-            Self::TooManyRequests { detail, .. } => (
+            Self::TooManyRequests(limited) => (
                 "too-many-requests",
                 "Too many requests",
-                detail.clone(),
+                limited.detail.into(),
                 None,
             ),
+            Self::Busy(detail) => ("busy", "Server busy", (*detail).into(), None),
             Self::Unavailable(_) => (
                 "unavailable",
                 "Service unavailable",
@@ -244,8 +282,8 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -269,10 +307,10 @@ impl ResponseError for ApiError {
                     header::HeaderValue::from_static(why.challenge()),
                 );
             }
-            Self::TooManyRequests {
-                retry_after_secs, ..
-            } => {
-                headers.insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            Self::TooManyRequests(limited) => limited.write_headers(headers),
+            Self::Busy(what) => {
+                tracing::warn!(what, "request shed");
+                headers.insert(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.into());
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());

@@ -8,5 +8,6 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod maintenance;
+pub mod server;
 pub mod startup;
 pub mod telemetry;

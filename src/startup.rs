@@ -7,15 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use poem::{
-    Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
 use sqlx::PgPool;
+use tokio::net::TcpListener;
 
 use crate::{
+    api::client::TrustedProxies,
     auth::token::JwtKeys,
-    config::{ConfigError, DatabaseSettings, Settings},
+    config::{ConfigError, ConnectionSettings, DatabaseSettings, RegistrationLimits, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
         pooler::{self, Pooler},
@@ -33,6 +31,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub max_connections: u32,
     pub jwt: JwtKeys,
+    pub registrations: RegistrationLimits,
 }
 
 /// Why the server could not start. Each maps to a documented exit code.
@@ -177,10 +176,12 @@ pub struct Application {
     /// Where the application's queries go (DATABASE_URL, or the direct URL instead of an
     /// unsafe pooler).
     app_url: DatabaseUrl,
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
     cors_allowed_origins: Vec<String>,
+    trusted_proxies: TrustedProxies,
+    connections: ConnectionSettings,
 }
 
 impl Application {
@@ -222,15 +223,10 @@ impl Application {
         }
 
         let bind = SocketAddr::new(settings.http.host, settings.http.port);
-        let acceptor = TcpListener::bind(bind)
-            .into_acceptor()
+        let listener = TcpListener::bind(bind)
             .await
             .map_err(|e| StartupError::Other(format!("cannot listen on {bind}: {e}")))?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .unwrap_or(bind);
+        let addr = listener.local_addr().unwrap_or(bind);
         tracing::info!(
             %addr,
             startup_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -238,14 +234,17 @@ impl Application {
         );
         Ok(Self {
             app_url,
-            acceptor,
+            listener,
             addr,
             state: AppState {
                 pool,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
+                registrations: settings.registrations,
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
+            trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),
+            connections: settings.http.connections,
         })
     }
 
@@ -268,10 +267,16 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let pool = self.state.pool.clone();
         let maintenance = tokio::spawn(crate::maintenance::run_periodically(pool.clone()));
-        let routes = crate::api::routes(self.state, &self.cors_allowed_origins);
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes, shutdown, Some(SHUTDOWN_GRACE))
-            .await;
+        let routes =
+            crate::api::routes(self.state, &self.cors_allowed_origins, self.trusted_proxies);
+        let result = crate::server::serve(
+            self.listener,
+            routes,
+            self.connections,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         maintenance.abort();
         pool.close().await;
         tracing::info!("stopped");

@@ -6,6 +6,8 @@ use std::time::Instant;
 use poem::{Endpoint, IntoResponse, Request, Response, Result, http::HeaderValue};
 use tracing::Instrument;
 
+use super::client::{ClientAddr, TrustedProxies};
+
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// A client's request id is kept if it is short printable ASCII, else one is generated.
@@ -23,11 +25,20 @@ fn request_id(req: &Request) -> HeaderValue {
         })
 }
 
-pub async fn trace_request<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+/// Resolves the client's address (kept in the request's extensions for the rate limits),
+/// logs one line per request with it, and sets the headers every response carries.
+pub async fn trace_request<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    proxies: &TrustedProxies,
+) -> Result<Response> {
     let id = request_id(&req);
+    let client = proxies.client_of(&req);
+    req.extensions_mut().insert(ClientAddr(client));
     let span = tracing::info_span!(
         "request",
         request_id = id.to_str().unwrap_or("-"),
+        client = %client,
         method = %req.method(),
         path = req.uri().path(),
     );
@@ -44,7 +55,13 @@ pub async fn trace_request<E: Endpoint>(next: E, req: Request) -> Result<Respons
         } else {
             tracing::info!(status, latency_ms, "request finished");
         }
-        response.headers_mut().insert(REQUEST_ID, id);
+        let headers = response.headers_mut();
+        headers.insert(REQUEST_ID, id);
+        // Browsers must take every body for what its Content-Type says, never sniff it.
+        headers.insert(
+            poem::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         Ok(response)
     }
     .instrument(span)

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod conditional;
 pub mod health;
 pub mod middleware;
@@ -54,7 +55,12 @@ pub fn spec_yaml() -> String {
 }
 
 /// Every route, with error rendering, request ids and tracing, CORS and shared state.
-pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint + 'static {
+pub fn routes(
+    state: AppState,
+    cors_allowed_origins: &[String],
+    proxies: client::TrustedProxies,
+) -> impl Endpoint + 'static {
+    let proxies = std::sync::Arc::new(proxies);
     let api = service();
     let allow = std::sync::Arc::new(middleware::AllowIndex::from_spec(&api.spec()));
     let docs = api.swagger_ui();
@@ -96,6 +102,9 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
             let allow = allow.clone();
             async move { middleware::allow_on_405(next, req, &allow).await }
         })
-        .around(middleware::trace_request)
+        .around(move |next, req| {
+            let proxies = proxies.clone();
+            async move { middleware::trace_request(next, req, &proxies).await }
+        })
         .with(cors)
 }

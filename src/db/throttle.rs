@@ -1,54 +1,66 @@
-//! Failed-login counters, kept in PostgreSQL so every instance sees the same counts.
+//! Attempt counters for rate limits, kept in PostgreSQL so every instance sees the same
+//! counts.
 //!
-//! Each key (`email:…`, `client:…`) counts failures in a fixed window that starts at its
-//! first failure; a window that has ended counts as zero.
+//! Each key (`client:…`, `account:…`, `register:…`) counts attempts in a fixed window that
+//! starts at its first attempt; a window that has ended counts as zero. An attempt is counted
+//! *before* the work it guards, in one statement, so parallel requests cannot all slip under
+//! a limit: each one gets its own count back.
 
 use std::time::Duration;
 
 use sqlx::PgExecutor;
 
-/// The longest any key stays blocked: reached its limit, with `retry_after` left.
-pub async fn blocked(
-    db: impl PgExecutor<'_>,
-    keys: &[String],
-    limits: &[i32],
-    window: Duration,
-) -> Result<Option<Duration>, sqlx::Error> {
-    let secs: Option<f64> = sqlx::query_scalar(
-        "SELECT max(extract(epoch FROM t.window_start + make_interval(secs => $3)
-                                   - timezone('utc', now())))::float8
-         FROM login_throttle t
-         JOIN unnest($1::text[], $2::int[]) AS k(key, max_failures) ON k.key = t.key
-         WHERE t.failures >= k.max_failures
-           AND t.window_start + make_interval(secs => $3) > timezone('utc', now())",
-    )
-    .bind(keys)
-    .bind(limits)
-    .bind(window.as_secs_f64())
-    .fetch_one(db)
-    .await?;
-    Ok(secs.map(|s| Duration::from_secs_f64(s.max(0.0))))
+/// One key's state after an attempt was counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    pub key: String,
+    /// Attempts in the current window, this one included.
+    pub attempts: i32,
+    /// Until the window ends.
+    pub resets_in: Duration,
 }
 
-/// Counts one failure against each key.
-pub async fn record_failure(
+/// Counts one attempt against each key and returns the counts, this attempt included.
+pub async fn count(
     db: impl PgExecutor<'_>,
     keys: &[String],
     window: Duration,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO login_throttle (key, failures, window_start)
-         SELECT key, 1, timezone('utc', now()) FROM unnest($1::text[]) AS key
+) -> Result<Vec<Counted>, sqlx::Error> {
+    // Sorted keys lock their rows in one order, so two statements cannot deadlock.
+    let rows: Vec<(String, i32, f64)> = sqlx::query_as(
+        "INSERT INTO login_throttle AS t (key, failures, window_start)
+         SELECT key, 1, timezone('utc', now()) FROM unnest($1::text[]) AS key ORDER BY key
          ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN login_throttle.window_start + make_interval(secs => $2)
-                                <= timezone('utc', now())
-                           THEN 1 ELSE login_throttle.failures + 1 END,
-           window_start = CASE WHEN login_throttle.window_start + make_interval(secs => $2)
+           failures = CASE WHEN t.window_start + make_interval(secs => $2) <= timezone('utc', now())
+                           THEN 1 ELSE t.failures + 1 END,
+           window_start = CASE WHEN t.window_start + make_interval(secs => $2)
                                     <= timezone('utc', now())
-                               THEN timezone('utc', now()) ELSE login_throttle.window_start END",
+                               THEN timezone('utc', now()) ELSE t.window_start END
+         RETURNING key, failures,
+           extract(epoch FROM t.window_start + make_interval(secs => $2)
+                              - timezone('utc', now()))::float8",
     )
     .bind(keys)
     .bind(window.as_secs_f64())
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, attempts, secs)| Counted {
+            key,
+            attempts,
+            resets_in: Duration::from_secs_f64(secs.max(0.0)),
+        })
+        .collect())
+}
+
+/// Takes back one counted attempt from each key (an attempt that turned out legitimate).
+pub async fn refund(db: impl PgExecutor<'_>, keys: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH gone AS (DELETE FROM login_throttle WHERE key = ANY($1) AND failures <= 1)
+         UPDATE login_throttle SET failures = failures - 1 WHERE key = ANY($1) AND failures > 1",
+    )
+    .bind(keys)
     .execute(db)
     .await?;
     Ok(())

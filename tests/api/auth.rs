@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::Executor;
 
-use crate::helpers::{JWT_SECRET, TestApp, problem};
+use crate::helpers::{JWT_SECRET, TestApp, TestDb, problem};
 
 impl TestApp {
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
@@ -231,7 +231,8 @@ async fn duplicate_usernames_and_emails_in_any_case_are_409() {
 
 #[tokio::test]
 async fn a_hundred_concurrent_registrations_of_one_email_create_exactly_one_account() {
-    let app = TestApp::spawn().await;
+    let limits = [("REGISTRATION_LIMIT_PER_CLIENT", "1000")];
+    let app = TestApp::spawn_on(TestDb::create().await, &limits).await;
     let attempts = (0..100).map(|i| {
         let client = app.client.clone();
         let url = app.url("/api/auth/register");
@@ -369,7 +370,7 @@ async fn repeated_failures_for_one_email_are_throttled_then_recover() {
         200
     );
     let left: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE key LIKE 'email:%'")
+        sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE key LIKE 'account-client:%'")
             .fetch_one(&app.pool)
             .await
             .unwrap();
@@ -378,7 +379,7 @@ async fn repeated_failures_for_one_email_are_throttled_then_recover() {
 
 #[tokio::test]
 async fn many_failures_from_one_client_across_emails_are_throttled() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_on(TestDb::create().await, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
     let attempt = |i: usize, ip: &'static str| {
         app.client
             .post(app.url("/api/auth/login"))
@@ -601,10 +602,11 @@ async fn maintenance_deletes_expired_sessions_and_ended_throttle_windows_only() 
         .unwrap();
     assert_eq!(sessions.len(), 1);
     assert_ne!(sessions[0], "old");
-    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM login_throttle")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM login_throttle WHERE key LIKE 'email:%'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(keys, vec!["email:new@example.com"]);
 }
 

@@ -618,6 +618,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
                 headers: {
@@ -627,7 +642,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -653,9 +668,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. */
+            /** @description Logged in. The token is a credential: `Cache-Control: no-store`. */
             200: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -700,11 +717,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. */
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -720,7 +741,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -769,7 +790,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -820,7 +841,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -941,7 +962,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1052,7 +1073,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1145,7 +1166,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1261,7 +1282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1352,7 +1373,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1468,7 +1489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

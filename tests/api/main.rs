@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod clients;
+mod connections;
 mod cors;
 mod health;
 mod helpers;

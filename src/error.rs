@@ -4,7 +4,7 @@
 
 use poem::{
     IntoResponse, Response,
-    error::{MethodNotAllowedError, NotFoundError, ResponseError},
+    error::{CorsError, MethodNotAllowedError, NotFoundError, ResponseError},
     http::{StatusCode, header},
 };
 use poem_openapi::{
@@ -153,6 +153,18 @@ impl AuthFailure {
 pub enum ApiError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A request header that decides what happens cannot be read.
+    #[error("bad header {name}")]
+    BadHeader {
+        name: &'static str,
+        message: &'static str,
+    },
+    /// A cross-origin request the server's CORS policy refuses.
+    #[error("CORS refused: {0}")]
+    CorsRefused(&'static str),
+    /// A protocol-level refusal with no better description (414, 431, …).
+    #[error("refused with {0}")]
+    Refused(StatusCode),
     #[error("unauthorized: {0:?}")]
     Unauthorized(AuthFailure),
     #[error("forbidden")]
@@ -192,6 +204,24 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (kind, title, detail, errors) = match self {
             Self::BadRequest(d) => ("bad-request", "Bad request", d.clone(), None),
+            Self::BadHeader { name, message } => (
+                "bad-header",
+                "Bad request header",
+                format!("The `{name}` header {message}."),
+                Some(vec![FieldError::new(*name, *message)]),
+            ),
+            Self::CorsRefused(detail) => (
+                "cors",
+                "Cross-origin request refused",
+                (*detail).into(),
+                None,
+            ),
+            Self::Refused(status) => (
+                "protocol",
+                status.canonical_reason().unwrap_or("Bad request"),
+                refused_detail(*status).into(),
+                None,
+            ),
             Self::Unauthorized(why) => ("unauthorized", "Unauthorized", why.detail().into(), None),
             Self::Forbidden => (
                 "forbidden",
@@ -263,6 +293,19 @@ impl ApiError {
     }
 }
 
+fn refused_detail(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        414 => "The URL is too long.",
+        431 => "The request's headers are too large.",
+        405 => "This path does not support that method.",
+        406 => "The server cannot produce a response in a format the request accepts.",
+        408 => "The request took too long to arrive.",
+        411 => "The request needs a `Content-Length`.",
+        415 => "The body's content type is not supported here.",
+        _ => "The request could not be understood.",
+    }
+}
+
 fn validation_detail(errors: &[FieldError]) -> String {
     match errors {
         [one] => format!("`{}` {}.", one.field, one.message.trim_end_matches('.')),
@@ -273,7 +316,9 @@ fn validation_detail(errors: &[FieldError]) -> String {
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::CorsRefused(_) => StatusCode::FORBIDDEN,
+            Self::Refused(status) => *status,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -390,8 +435,23 @@ pub fn from_poem_error(err: poem::Error) -> ApiError {
     if err.is::<ParseRequestPayloadError>() {
         return ApiError::BadRequest("The body is not valid JSON.".into());
     }
+    if let Some(e) = err.downcast_ref::<CorsError>() {
+        return ApiError::CorsRefused(match e {
+            CorsError::OriginNotAllowed => {
+                "Requests from this web page's origin are not allowed: the server's \
+                 CORS_ALLOWED_ORIGINS does not list it."
+            }
+            CorsError::MethodNotAllowed => "That method is not allowed from another origin.",
+            CorsError::HeadersNotAllowed => {
+                "A request header asked for is not allowed from another origin."
+            }
+        });
+    }
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        s @ (StatusCode::URI_TOO_LONG | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE) => {
+            ApiError::Refused(s)
+        }
         StatusCode::NOT_FOUND => ApiError::NotFound("There is nothing at this path.".into()),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::UNAUTHORIZED => ApiError::Unauthorized(AuthFailure::Missing),

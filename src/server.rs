@@ -163,6 +163,9 @@ async fn serve_connection<E: Endpoint + 'static>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // Above the limits the routes answer with a problem (see `api::middleware`), so that
+        // hyper's own refusals, which have empty bodies, are only for extreme requests.
+        .max_headers(200)
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);

@@ -3,10 +3,17 @@
 
 use std::time::Instant;
 
-use poem::{Endpoint, IntoResponse, Request, Response, Result, http::HeaderValue};
+use poem::{
+    Endpoint, IntoResponse, Request, Response, Result,
+    http::{HeaderValue, StatusCode},
+};
 use tracing::Instrument;
 
-use super::client::{ClientAddr, TrustedProxies};
+use super::{
+    client::{ClientAddr, TrustedProxies},
+    conditional::check_request_headers,
+};
+use crate::error::{ApiError, from_poem_error};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -44,9 +51,10 @@ pub async fn trace_request<E: Endpoint>(
     );
     async move {
         let started = Instant::now();
+        // Errors from layers outside the routes (CORS) become problems here too.
         let mut response = match next.call(req).await {
             Ok(r) => r.into_response(),
-            Err(e) => e.into_response(),
+            Err(e) => from_poem_error(e).into_response(),
         };
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -66,6 +74,34 @@ pub async fn trace_request<E: Endpoint>(
     }
     .instrument(span)
     .await
+}
+
+/// Longest URL served (path and query); longer is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes (names and values) served; more is a 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses, as problems, a request whose URL or headers are too large (414, 431), or whose
+/// conditional or idempotency headers cannot be read (400), before anything else looks at
+/// it. hyper refuses still larger requests itself, with an empty body: these limits are
+/// lower than its own so that a client almost always gets a problem it can read.
+pub async fn strict_headers<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let uri_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return Ok(ApiError::Refused(StatusCode::URI_TOO_LONG).into_response());
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Ok(ApiError::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).into_response());
+    }
+    match check_request_headers(req.headers()) {
+        Ok(()) => next.call(req).await.map(IntoResponse::into_response),
+        Err(e) => Ok(e.into_response()),
+    }
 }
 
 /// The methods each documented path supports, for the `Allow` header a 405 must carry

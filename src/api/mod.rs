@@ -102,9 +102,10 @@ pub fn routes(
             let allow = allow.clone();
             async move { middleware::allow_on_405(next, req, &allow).await }
         })
+        .around(middleware::strict_headers)
+        .with(cors)
         .around(move |next, req| {
             let proxies = proxies.clone();
             async move { middleware::trace_request(next, req, &proxies).await }
         })
-        .with(cors)
 }

@@ -7,6 +7,7 @@ mod cli;
 mod clients;
 mod connections;
 mod cors;
+mod hardening;
 mod health;
 mod helpers;
 mod limits;

@@ -1,0 +1,254 @@
+//! Hostile requests: unreadable conditional headers, refused origins, oversized requests,
+//! forged tokens, and the headers every response carries.
+
+use reqwest::header::HeaderValue;
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{JWT_SECRET, TestApp, problem},
+    tasks::User,
+};
+
+/// Unreadable values of a conditional header: a non-ASCII byte, and bad syntax.
+fn malformed() -> Vec<HeaderValue> {
+    vec![
+        HeaderValue::from_bytes(b"\"1-1\xff\"").unwrap(),
+        HeaderValue::from_static("1-1"),
+        HeaderValue::from_static("\"1-1"),
+        HeaderValue::from_static("W/1-1"),
+    ]
+}
+
+async fn one_task(app: &TestApp, alice: &User) -> (String, String) {
+    let task = app.create_task(alice, json!({"title": "Original"})).await;
+    let url = app.task_url(alice.id, task["id"].as_i64().unwrap());
+    // Make the first ETag stale.
+    let put = app
+        .client
+        .put(&url)
+        .bearer_auth(&alice.token)
+        .json(&json!({"title": "Current"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let stale = format!("\"{}-1\"", task["id"]);
+    (url, stale)
+}
+
+async fn title_of(app: &TestApp, alice: &User, url: &str) -> Option<String> {
+    let got = app
+        .client
+        .get(url)
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    if got.status() == 404 {
+        return None;
+    }
+    let body: Value = got.json().await.unwrap();
+    body["title"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_stale_put_with_an_unreadable_if_match_is_400_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.login_user("alice").await;
+    let (url, _) = one_task(&app, &alice).await;
+    for value in malformed() {
+        let response = app
+            .client
+            .put(&url)
+            .bearer_auth(&alice.token)
+            .header("if-match", value.clone())
+            .json(&json!({"title": "Overwritten"}))
+            .send()
+            .await
+            .unwrap();
+        let body = problem(response, 400).await;
+        assert_eq!(body["errors"][0]["field"], "If-Match", "{value:?}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("If-Match"));
+    }
+    assert_eq!(
+        title_of(&app, &alice, &url).await.as_deref(),
+        Some("Current")
+    );
+}
+
+#[tokio::test]
+async fn a_stale_delete_or_complete_with_an_unreadable_if_match_is_400_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.login_user("alice").await;
+    let (url, stale) = one_task(&app, &alice).await;
+    for value in malformed() {
+        let deleted = app
+            .client
+            .delete(&url)
+            .bearer_auth(&alice.token)
+            .header("if-match", value.clone())
+            .send()
+            .await
+            .unwrap();
+        problem(deleted, 400).await;
+        let completed = app
+            .client
+            .patch(format!("{url}/complete"))
+            .bearer_auth(&alice.token)
+            .header("if-match", value)
+            .send()
+            .await
+            .unwrap();
+        problem(completed, 400).await;
+    }
+    assert_eq!(
+        title_of(&app, &alice, &url).await.as_deref(),
+        Some("Current")
+    );
+    // The well-formed stale ETag is still a 412.
+    let deleted = app
+        .client
+        .delete(&url)
+        .bearer_auth(&alice.token)
+        .header("if-match", stale)
+        .send()
+        .await
+        .unwrap();
+    problem(deleted, 412).await;
+}
+
+#[tokio::test]
+async fn an_unreadable_if_none_match_is_400() {
+    let app = TestApp::spawn().await;
+    let alice = app.login_user("alice").await;
+    let (url, _) = one_task(&app, &alice).await;
+    for target in [url.clone(), app.tasks_url(alice.id)] {
+        for value in malformed() {
+            let response = app
+                .client
+                .get(&target)
+                .bearer_auth(&alice.token)
+                .header("if-none-match", value)
+                .send()
+                .await
+                .unwrap();
+            let body = problem(response, 400).await;
+            assert_eq!(body["errors"][0]["field"], "If-None-Match");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_create_retried_with_an_unreadable_idempotency_key_is_400_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.login_user("alice").await;
+    let keys = [
+        HeaderValue::from_bytes(b"key-\xe9").unwrap(),
+        HeaderValue::from_static("key with spaces"),
+        HeaderValue::from_str(&"k".repeat(256)).unwrap(),
+    ];
+    for key in keys {
+        for _ in 0..2 {
+            let response = app
+                .client
+                .post(app.tasks_url(alice.id))
+                .bearer_auth(&alice.token)
+                .header("idempotency-key", key.clone())
+                .json(&json!({"title": "Once"}))
+                .send()
+                .await
+                .unwrap();
+            let body = problem(response, 400).await;
+            assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
+        }
+    }
+    assert_eq!(app.task_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_refused_origin_gets_a_problem_with_a_request_id() {
+    let app = TestApp::spawn().await;
+    for request in [
+        app.client.get(app.url("/health/live")),
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/1/tasks"))
+            .header("access-control-request-method", "GET"),
+    ] {
+        let response = request
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().contains_key("x-request-id"));
+        assert!(
+            !response
+                .headers()
+                .contains_key("access-control-allow-origin")
+        );
+        let body = problem(response, 403).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("origin"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_overlong_url_is_a_414_problem_and_oversized_headers_a_431_problem() {
+    let app = TestApp::spawn().await;
+    let long = app
+        .get(&format!("/health/live?q={}", "a".repeat(9000)))
+        .await;
+    problem(long, 414).await;
+    let big = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-padding", "b".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    problem(big, 431).await;
+}
+
+#[tokio::test]
+async fn every_response_forbids_content_sniffing() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/health/live",
+        "/nowhere",
+        "/openapi.json",
+        "/docs",
+        "/api/auth/me",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_claiming_rs256_is_refused() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let alice = app.login_user("alice").await;
+    let enc = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": alice.id.to_string(), "jti": "x", "iat": now, "exp": now + 600});
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(JWT_SECRET);
+    let forged = format!(
+        "{}.{}.{signature}",
+        enc(&json!({"alg": "RS256", "typ": "JWT"})),
+        enc(&claims)
+    );
+    let response = app
+        .client
+        .get(app.url("/api/auth/me"))
+        .bearer_auth(forged)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 401).await;
+}

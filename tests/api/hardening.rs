@@ -252,3 +252,66 @@ async fn a_token_claiming_rs256_is_refused() {
         .unwrap();
     problem(response, 401).await;
 }
+
+#[tokio::test]
+async fn text_logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let db = crate::helpers::TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::helpers::run_binary(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("JWT_SECRET", JWT_SECRET),
+            ("LOG_FORMAT", "text"),
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("INFO"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+#[tokio::test]
+async fn request_log_lines_name_the_client_address() {
+    let db = crate::helpers::TestDb::create().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_todo-api"))
+        .env_clear()
+        .envs([
+            ("DATABASE_URL", db.url.as_str()),
+            ("JWT_SECRET", JWT_SECRET),
+            ("PORT", port.as_str()),
+            ("LOG_FORMAT", "json"),
+        ])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let live = format!("http://127.0.0.1:{port}/health/live");
+    let mut served = false;
+    for _ in 0..200 {
+        if reqwest::get(&live).await.is_ok_and(|r| r.status() == 200) {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(served, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("request finished") && l.contains("/health/live"))
+        .unwrap_or_else(|| panic!("no request line in {err}"));
+    let line: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(line["span"]["client"], "127.0.0.1", "{line}");
+}

@@ -4,10 +4,7 @@
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{JWT_SECRET, TestApp, problem},
-    tasks::User,
-};
+use crate::helpers::{JWT_SECRET, TestApp, User, problem};
 
 /// Unreadable values of a conditional header: a non-ASCII byte, and bad syntax.
 fn malformed() -> Vec<HeaderValue> {
@@ -19,43 +16,37 @@ fn malformed() -> Vec<HeaderValue> {
     ]
 }
 
-async fn one_task(app: &TestApp, alice: &User) -> (String, String) {
-    let task = app.create_task(alice, json!({"title": "Original"})).await;
-    let url = app.task_url(alice.id, task["id"].as_i64().unwrap());
-    // Make the first ETag stale.
-    let put = app
-        .client
-        .put(&url)
-        .bearer_auth(&alice.token)
+/// Alice, and the URL of a task of hers whose first ETag is stale: (url, stale ETag).
+async fn alice_with_a_changed_task(app: &TestApp) -> (User, String, String) {
+    let alice = app.sign_up("alice").await;
+    let task = alice.add_task("Original").await;
+    alice
+        .put_task(task.id)
         .json(&json!({"title": "Current"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
-    let stale = format!("\"{}-1\"", task["id"]);
-    (url, stale)
+        .expect(200)
+        .await;
+    let url = app.task_url(alice.id, task.id);
+    (alice, url, format!("\"{}-1\"", task.id))
 }
 
-async fn title_of(app: &TestApp, alice: &User, url: &str) -> Option<String> {
-    let got = app
+async fn title_of(app: &TestApp, alice: &User, url: &str) -> String {
+    let got: Value = app
         .client
         .get(url)
         .bearer_auth(&alice.token)
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    if got.status() == 404 {
-        return None;
-    }
-    let body: Value = got.json().await.unwrap();
-    body["title"].as_str().map(str::to_owned)
+    got["title"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn a_stale_put_with_an_unreadable_if_match_is_400_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let (url, _) = one_task(&app, &alice).await;
+    let (alice, url, _) = alice_with_a_changed_task(&app).await;
     for value in malformed() {
         let response = app
             .client
@@ -70,17 +61,13 @@ async fn a_stale_put_with_an_unreadable_if_match_is_400_and_changes_nothing() {
         assert_eq!(body["errors"][0]["field"], "If-Match", "{value:?}: {body}");
         assert!(body["detail"].as_str().unwrap().contains("If-Match"));
     }
-    assert_eq!(
-        title_of(&app, &alice, &url).await.as_deref(),
-        Some("Current")
-    );
+    assert_eq!(title_of(&app, &alice, &url).await, "Current");
 }
 
 #[tokio::test]
 async fn a_stale_delete_or_complete_with_an_unreadable_if_match_is_400_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let (url, stale) = one_task(&app, &alice).await;
+    let (alice, url, stale) = alice_with_a_changed_task(&app).await;
     for value in malformed() {
         let deleted = app
             .client
@@ -101,10 +88,7 @@ async fn a_stale_delete_or_complete_with_an_unreadable_if_match_is_400_and_chang
             .unwrap();
         problem(completed, 400).await;
     }
-    assert_eq!(
-        title_of(&app, &alice, &url).await.as_deref(),
-        Some("Current")
-    );
+    assert_eq!(title_of(&app, &alice, &url).await, "Current");
     // The well-formed stale ETag is still a 412.
     let deleted = app
         .client
@@ -120,8 +104,7 @@ async fn a_stale_delete_or_complete_with_an_unreadable_if_match_is_400_and_chang
 #[tokio::test]
 async fn an_unreadable_if_none_match_is_400() {
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let (url, _) = one_task(&app, &alice).await;
+    let (alice, url, _) = alice_with_a_changed_task(&app).await;
     for target in [url.clone(), app.tasks_url(alice.id)] {
         for value in malformed() {
             let response = app
@@ -141,7 +124,7 @@ async fn an_unreadable_if_none_match_is_400() {
 #[tokio::test]
 async fn a_create_retried_with_an_unreadable_idempotency_key_is_400_and_creates_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
+    let alice = app.sign_up("alice").await;
     let keys = [
         HeaderValue::from_bytes(b"key-\xe9").unwrap(),
         HeaderValue::from_static("key with spaces"),
@@ -196,18 +179,13 @@ async fn a_refused_origin_gets_a_problem_with_a_request_id() {
 #[tokio::test]
 async fn an_overlong_url_is_a_414_problem_and_oversized_headers_a_431_problem() {
     let app = TestApp::spawn().await;
-    let long = app
-        .get(&format!("/health/live?q={}", "a".repeat(9000)))
+    app.get(&format!("/health/live?q={}", "a".repeat(9000)))
+        .expect_problem(414)
         .await;
-    problem(long, 414).await;
-    let big = app
-        .client
-        .get(app.url("/health/live"))
-        .header("x-padding", "b".repeat(40 * 1024))
-        .send()
-        .await
-        .unwrap();
-    problem(big, 431).await;
+    app.get("/health/live")
+        .header("x-padding", &"b".repeat(40 * 1024))
+        .expect_problem(431)
+        .await;
 }
 
 #[tokio::test]
@@ -220,10 +198,10 @@ async fn every_response_forbids_content_sniffing() {
         "/docs",
         "/api/auth/me",
     ] {
-        let response = app.get(path).await;
+        let reply = app.get(path).await;
         assert_eq!(
-            response.headers()["x-content-type-options"],
-            "nosniff",
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
             "{path}"
         );
     }
@@ -233,7 +211,7 @@ async fn every_response_forbids_content_sniffing() {
 async fn a_token_claiming_rs256_is_refused() {
     use base64::Engine;
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
+    let alice = app.sign_up("alice").await;
     let enc = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"sub": alice.id.to_string(), "jti": "x", "iat": now, "exp": now + 600});

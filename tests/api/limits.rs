@@ -1,68 +1,53 @@
 //! Rate limits on logins and registrations, as a hostile client meets them.
 
-use serde_json::{Value, json};
-
-use crate::helpers::{TestApp, TestDb, problem};
+use crate::helpers::{Api, Call, Reply, TestApp, TestDb};
 
 const BEHIND_PROXY: (&str, &str) = ("TRUSTED_PROXIES", "127.0.0.1");
 
-impl TestApp {
-    /// A login as if from `client` (believed only when the server trusts this peer).
-    async fn login_from(&self, client: &str, email: &str, password: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/auth/login"))
-            .header("x-forwarded-for", client)
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap()
-    }
+/// A server on a fresh database with `vars` set.
+async fn app_with(vars: &[(&str, &str)]) -> TestApp {
+    TestApp::spawn_on(TestDb::create().await, vars).await
+}
 
-    async fn register_from(&self, client: &str, name: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/auth/register"))
-            .header("x-forwarded-for", client)
-            .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": "password-of-someone"}))
-            .send()
-            .await
-            .unwrap()
-    }
+/// A login as if from `client` (believed only when the server trusts this peer).
+fn login_from(api: &Api, client: &str, email: &str, password: &str) -> Call {
+    api.login(email, password).header("x-forwarded-for", client)
+}
 
-    async fn accounts(&self) -> i64 {
-        sqlx::query_scalar(r#"SELECT count(*) FROM "user""#)
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
-    }
+fn register_from(api: &Api, client: &str, name: &str) -> Call {
+    api.register(name, &format!("{name}@example.com"), "password-of-someone")
+        .header("x-forwarded-for", client)
+}
+
+async fn accounts(app: &TestApp) -> i64 {
+    sqlx::query_scalar(r#"SELECT count(*) FROM "user""#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 /// `n` wrong passwords for one account, all at once, from `client`: their statuses.
-async fn parallel_guesses(app: &TestApp, client: &str, email: &str, n: usize) -> Vec<u16> {
-    let url = app.url("/api/auth/login");
+async fn parallel_guesses(api: &Api, client: &str, email: &str, n: usize) -> Vec<u16> {
     let handles: Vec<_> = (0..n)
         .map(|i| {
-            let request = app
-                .client
-                .post(&url)
-                .header("x-forwarded-for", client)
-                .json(&json!({"email": email, "password": format!("guess-number-{i}")}));
-            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+            let call = login_from(api, client, email, &format!("guess-number-{i}"));
+            tokio::spawn(call.send())
         })
         .collect();
     let mut statuses = Vec::new();
     for h in handles {
-        statuses.push(h.await.unwrap());
+        statuses.push(h.await.unwrap().status());
     }
     statuses
 }
 
-/// Asserts a 429 carries everything a client needs to back off, and returns its policy.
-async fn assert_limited(response: reqwest::Response) -> String {
-    let headers = response.headers().clone();
-    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+/// Asserts a 429 carries everything a client needs to back off; returns the policy's name.
+#[track_caller]
+fn assert_limited(reply: Reply) -> String {
+    let retry_after: u64 = reply.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
-    let policy = headers["ratelimit-policy"].to_str().unwrap().to_owned();
-    let state = headers["ratelimit"].to_str().unwrap().to_owned();
+    let policy = reply.header("ratelimit-policy").unwrap().to_owned();
+    let state = reply.header("ratelimit").unwrap().to_owned();
     let name = policy.split(';').next().unwrap().to_owned();
     assert!(name.starts_with('"') && name.ends_with('"'), "{policy}");
     assert!(
@@ -70,7 +55,7 @@ async fn assert_limited(response: reqwest::Response) -> String {
         "{policy}"
     );
     assert_eq!(state, format!("{name};r=0;t={retry_after}"));
-    problem(response, 429).await;
+    reply.assert_problem(429);
     name.trim_matches('"').to_owned()
 }
 
@@ -78,6 +63,7 @@ async fn assert_limited(response: reqwest::Response) -> String {
 async fn a_hundred_parallel_wrong_passwords_get_at_most_five_401s_and_the_rest_429() {
     let app = TestApp::spawn().await;
     app.register("alice", "alice@example.com", "correct horse")
+        .expect(201)
         .await;
     let statuses = parallel_guesses(&app, "-", "alice@example.com", 100).await;
     let unauthorized = statuses.iter().filter(|s| **s == 401).count();
@@ -89,13 +75,14 @@ async fn a_hundred_parallel_wrong_passwords_get_at_most_five_401s_and_the_rest_4
     assert_eq!(unauthorized + limited, 100, "{statuses:?}");
     // Even the right password is refused now from this address, with the limit named.
     let blocked = app.login("alice@example.com", "correct horse").await;
-    assert_eq!(assert_limited(blocked).await, "login-account-client");
+    assert_eq!(assert_limited(blocked), "login-account-client");
 }
 
 #[tokio::test]
 async fn the_owner_logs_in_from_another_address_after_strangers_failures() {
-    let app = TestApp::spawn_on(TestDb::create().await, &[BEHIND_PROXY]).await;
+    let app = app_with(&[BEHIND_PROXY]).await;
     app.register("alice", "alice@example.com", "correct horse")
+        .expect(201)
         .await;
     for stranger in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
         let statuses = parallel_guesses(&app, stranger, "alice@example.com", 30).await;
@@ -104,14 +91,11 @@ async fn the_owner_logs_in_from_another_address_after_strangers_failures() {
             "{statuses:?}"
         );
     }
-    let stranger = app
-        .login_from("203.0.113.1", "alice@example.com", "correct horse")
+    let stranger = login_from(&app, "203.0.113.1", "alice@example.com", "correct horse").await;
+    assert_eq!(assert_limited(stranger), "login-account-client");
+    login_from(&app, "198.51.100.20", "alice@example.com", "correct horse")
+        .expect(200)
         .await;
-    assert_eq!(assert_limited(stranger).await, "login-account-client");
-    let owner = app
-        .login_from("198.51.100.20", "alice@example.com", "correct horse")
-        .await;
-    assert_eq!(owner.status(), 200);
 }
 
 #[tokio::test]
@@ -120,12 +104,16 @@ async fn rotating_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_cli
     let mut statuses = Vec::new();
     for i in 0..25 {
         let forged = format!("198.51.100.{i}");
-        let response = app
-            .login_from(&forged, &format!("user{i}@example.com"), "guess-guess")
-            .await;
-        statuses.push(response.status().as_u16());
+        let reply = login_from(
+            &app,
+            &forged,
+            &format!("user{i}@example.com"),
+            "guess-guess",
+        )
+        .await;
+        statuses.push(reply.status());
         if i == 24 {
-            assert_eq!(assert_limited(response).await, "login-client");
+            assert_eq!(assert_limited(reply), "login-client");
         }
     }
     assert_eq!(&statuses[..20], &[401; 20], "{statuses:?}");
@@ -134,34 +122,38 @@ async fn rotating_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_cli
 
 #[tokio::test]
 async fn a_trusted_proxy_is_believed_for_the_rightmost_untrusted_hop_only() {
-    let app = TestApp::spawn_on(TestDb::create().await, &[BEHIND_PROXY]).await;
+    let app = app_with(&[BEHIND_PROXY]).await;
     // A client that puts a different address in front each time is still the hop the
     // proxy saw.
     for i in 0..20 {
         let chain = format!("192.0.2.{i}, 203.0.113.50");
-        let response = app
-            .login_from(&chain, &format!("user{i}@example.com"), "guess-guess")
+        login_from(&app, &chain, &format!("user{i}@example.com"), "guess-guess")
+            .expect(401)
             .await;
-        assert_eq!(response.status(), 401);
     }
-    let again = app
-        .login_from("192.0.2.99, 203.0.113.50", "x@example.com", "guess-guess")
+    let again = login_from(
+        &app,
+        "192.0.2.99, 203.0.113.50",
+        "x@example.com",
+        "guess-guess",
+    )
+    .await;
+    assert_eq!(assert_limited(again), "login-client");
+    login_from(&app, "203.0.113.51", "x@example.com", "guess-guess")
+        .expect(401)
         .await;
-    assert_eq!(assert_limited(again).await, "login-client");
-    let someone_else = app
-        .login_from("203.0.113.51", "x@example.com", "guess-guess")
-        .await;
-    assert_eq!(someone_else.status(), 401);
 }
 
 #[tokio::test]
 async fn a_successful_login_does_not_count_against_its_client() {
     let app = TestApp::spawn().await;
     app.register("alice", "alice@example.com", "correct horse")
+        .expect(201)
         .await;
     for _ in 0..25 {
-        let response = app.login("alice@example.com", "correct horse").await;
-        assert_eq!(response.status(), 200);
+        app.login("alice@example.com", "correct horse")
+            .expect(200)
+            .await;
     }
     let counted: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum(failures), 0)::int8 FROM login_throttle WHERE key LIKE 'client:%'",
@@ -176,11 +168,14 @@ async fn a_successful_login_does_not_count_against_its_client() {
 async fn the_token_response_is_not_stored_by_caches() {
     let app = TestApp::spawn().await;
     app.register("alice", "alice@example.com", "correct horse")
+        .expect(201)
         .await;
-    let response = app.login("alice@example.com", "correct horse").await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let spec: Value = serde_json::from_str(&todo_api::api::spec_json()).unwrap();
+    let reply = app
+        .login("alice@example.com", "correct horse")
+        .expect(200)
+        .await;
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let spec: serde_json::Value = serde_json::from_str(&todo_api::api::spec_json()).unwrap();
     let ok = &spec["paths"]["/api/auth/login"]["post"]["responses"]["200"];
     let documented = ok["headers"].as_object().unwrap();
     assert!(
@@ -193,82 +188,72 @@ async fn the_token_response_is_not_stored_by_caches() {
 
 #[tokio::test]
 async fn registrations_are_limited_per_client_then_globally() {
-    let limits = [
+    let app = app_with(&[
         BEHIND_PROXY,
         ("REGISTRATION_LIMIT_PER_CLIENT", "3"),
         ("REGISTRATION_LIMIT_GLOBAL", "5"),
-    ];
-    let app = TestApp::spawn_on(TestDb::create().await, &limits).await;
+    ])
+    .await;
     for i in 0..3 {
-        let created = app
-            .register_from("203.0.113.1", &format!("a{i}_user"))
+        register_from(&app, "203.0.113.1", &format!("a{i}_user"))
+            .expect(201)
             .await;
-        assert_eq!(created.status(), 201);
     }
     // A flood from one address is refused, and does not use up everyone else's quota.
     for i in 0..20 {
-        let refused = app.register_from("203.0.113.1", &format!("flood{i}")).await;
-        assert_eq!(refused.status(), 429);
-        if i == 0 {
-            assert_eq!(assert_limited(refused).await, "register-client");
-        }
+        let refused = register_from(&app, "203.0.113.1", &format!("flood{i}")).await;
+        assert_eq!(assert_limited(refused), "register-client");
     }
     for i in 0..2 {
-        let created = app
-            .register_from("203.0.113.2", &format!("b{i}_user"))
+        register_from(&app, "203.0.113.2", &format!("b{i}_user"))
+            .expect(201)
             .await;
-        assert_eq!(created.status(), 201);
     }
-    let refused = app.register_from("203.0.113.3", "c0_user").await;
-    assert_eq!(assert_limited(refused).await, "register-global");
-    assert_eq!(app.accounts().await, 5);
+    let refused = register_from(&app, "203.0.113.3", "c0_user").await;
+    assert_eq!(assert_limited(refused), "register-global");
+    assert_eq!(accounts(&app).await, 5);
 }
 
 #[tokio::test]
 async fn a_registration_flood_is_shed_as_busy_while_logins_still_work() {
-    let limits = [
+    let app = app_with(&[
         ("REGISTRATION_LIMIT_PER_CLIENT", "100000"),
         ("REGISTRATION_LIMIT_GLOBAL", "100000"),
-    ];
-    let app = TestApp::spawn_on(TestDb::create().await, &limits).await;
+    ])
+    .await;
     app.register("alice", "alice@example.com", "correct horse")
+        .expect(201)
         .await;
-    let url = app.url("/api/auth/register");
     let flood: Vec<_> = (0..300)
         .map(|i| {
-            let request = app.client.post(&url).json(&json!({
-                "username": format!("flood{i}"),
-                "email": format!("flood{i}@example.com"),
-                "password": "password-of-a-flood",
-            }));
-            tokio::spawn(async move {
-                let response = request.send().await.unwrap();
-                let status = response.status().as_u16();
-                let retry_after = response.headers().get("retry-after").cloned();
-                let body: Value = response.json().await.unwrap_or_default();
-                (status, retry_after, body)
-            })
+            let call = app.register(
+                &format!("flood{i}"),
+                &format!("flood{i}@example.com"),
+                "password-of-a-flood",
+            );
+            tokio::spawn(call.send())
         })
         .collect();
     // Logins have hashing threads of their own: they go through during the flood.
     for _ in 0..3 {
-        let login = app.login("alice@example.com", "correct horse").await;
-        assert_eq!(login.status(), 200);
+        app.login("alice@example.com", "correct horse")
+            .expect(200)
+            .await;
     }
     let mut shed = 0;
     for h in flood {
-        let (status, retry_after, body) = h.await.unwrap();
-        match status {
-            201 => {}
-            503 => {
-                shed += 1;
-                assert!(retry_after.is_some());
-                let detail = body["detail"].as_str().unwrap();
-                assert!(detail.contains("busy"), "{detail}");
-                assert!(!detail.contains("database is unavailable"), "{detail}");
-            }
-            other => panic!("{other}: {body}"),
+        let reply = h.await.unwrap();
+        if reply.status() == 201 {
+            continue;
         }
+        assert!(reply.header("retry-after").is_some());
+        let problem = reply.assert_problem(503);
+        assert!(problem.detail.contains("busy"), "{problem:?}");
+        assert!(
+            !problem.detail.contains("database is unavailable"),
+            "{problem:?}"
+        );
+        shed += 1;
     }
     assert!(shed > 0, "the registration queue never filled");
 }

@@ -95,8 +95,7 @@ pub async fn admit_login(
 /// A successful login: its account starts afresh from this client, and its attempt does
 /// not count against the client or the account.
 pub async fn login_succeeded(pool: &PgPool, attempt: LoginAttempt) -> Result<(), ApiError> {
-    throttle::reset(pool, &attempt.account_client).await?;
-    throttle::refund(pool, &attempt.refundable).await?;
+    throttle::settle(pool, &attempt.account_client, &attempt.refundable).await?;
     Ok(())
 }
 

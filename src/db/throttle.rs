@@ -54,23 +54,25 @@ pub async fn count(
         .collect())
 }
 
-/// Takes back one counted attempt from each key (an attempt that turned out legitimate).
-pub async fn refund(db: impl PgExecutor<'_>, keys: &[String]) -> Result<(), sqlx::Error> {
+/// Forgets `reset` entirely, and takes back one counted attempt from each of `refund` (an
+/// attempt that turned out legitimate), in one statement.
+pub async fn settle(
+    db: impl PgExecutor<'_>,
+    reset: &str,
+    refund: &[String],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "WITH gone AS (DELETE FROM login_throttle WHERE key = ANY($1) AND failures <= 1)
-         UPDATE login_throttle SET failures = failures - 1 WHERE key = ANY($1) AND failures > 1",
+        "WITH gone AS (
+           DELETE FROM login_throttle
+           WHERE key = $1 OR (key = ANY($2) AND failures <= 1)
+         )
+         UPDATE login_throttle SET failures = failures - 1
+         WHERE key = ANY($2) AND key <> $1 AND failures > 1",
     )
-    .bind(keys)
+    .bind(reset)
+    .bind(refund)
     .execute(db)
     .await?;
-    Ok(())
-}
-
-pub async fn reset(db: impl PgExecutor<'_>, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-        .bind(key)
-        .execute(db)
-        .await?;
     Ok(())
 }
 

@@ -298,7 +298,7 @@ pub async fn log_in(
         }
         (Verified::Yes, Some(user)) => user,
     };
-    limits::login_succeeded(&state.pool, attempt).await?;
+    limits::login_succeeded(&state.pool, attempt, user.id).await?;
     let issued = state.jwt.issue(user.id).map_err(ApiError::internal)?;
     sessions::insert(
         &state.pool,

@@ -3,8 +3,9 @@
 //! Logins: an attempt is counted before the password is checked, per (account, client) and
 //! per client; a refused attempt goes no further. Attempts that pass those are also counted
 //! per account, across all clients: past a soft threshold each one is answered more slowly,
-//! and only a much higher ceiling refuses, so strangers guessing from elsewhere slow the
-//! owner down rather than lock them out. A successful login takes its attempt back.
+//! and past a much higher ceiling only clients the account has logged in from before may
+//! still try, so strangers guessing from elsewhere slow the owner down but cannot lock them
+//! out. A successful login takes its attempt back and remembers its client.
 //!
 //! Registrations: counted per client, then (only if the client is within its limit) against
 //! a global ceiling, before the password is hashed.
@@ -16,6 +17,7 @@ use sqlx::PgPool;
 use crate::{
     config::RegistrationLimits,
     db::throttle::{self, Counted},
+    domain::ids::UserId,
     error::{ApiError, Limited},
 };
 
@@ -31,10 +33,13 @@ pub const LOGIN_PER_ACCOUNT_UNDELAYED: u32 = 10;
 pub const LOGIN_PER_ACCOUNT_CEILING: u32 = 100;
 /// The longest an attempt is held back.
 pub const MAX_LOGIN_DELAY: Duration = Duration::from_secs(8);
+/// A client an account logged in from stays known for this long after its last login.
+pub const KNOWN_CLIENT_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The keys a login attempt was counted against, to refund them when it succeeds.
 #[derive(Debug)]
 pub struct LoginAttempt {
+    client: String,
     account_client: String,
     refundable: [String; 2],
 }
@@ -80,22 +85,39 @@ pub async fn admit_login(
 
     let account_key = format!("account:{email}");
     let counted = throttle::count(pool, std::slice::from_ref(&account_key), WINDOW).await?;
-    refuse_beyond(&counted, &account_key, &ACCOUNT)?;
+    if let Err(refused) = refuse_beyond(&counted, &account_key, &ACCOUNT) {
+        let client = client.to_string();
+        if !throttle::is_known_client(pool, &email, &client, KNOWN_CLIENT_FOR).await? {
+            return Err(refused);
+        }
+    }
     let attempts = counted.first().map_or(0, |c| c.attempts);
     if let Some(delay) = login_delay(attempts) {
         tracing::info!(attempts, delay_ms = delay.as_millis(), "login held back");
         tokio::time::sleep(delay).await;
     }
     Ok(LoginAttempt {
+        client: client.to_string(),
         account_client,
         refundable: [client_key, account_key],
     })
 }
 
-/// A successful login: its account starts afresh from this client, and its attempt does
-/// not count against the client or the account.
-pub async fn login_succeeded(pool: &PgPool, attempt: LoginAttempt) -> Result<(), ApiError> {
-    throttle::settle(pool, &attempt.account_client, &attempt.refundable).await?;
+/// A successful login of `user`: its account starts afresh from this client, its attempt
+/// does not count against the client or the account, and the client is known from now on.
+pub async fn login_succeeded(
+    pool: &PgPool,
+    attempt: LoginAttempt,
+    user: UserId,
+) -> Result<(), ApiError> {
+    throttle::settle(
+        pool,
+        &attempt.account_client,
+        &attempt.refundable,
+        user,
+        &attempt.client,
+    )
+    .await?;
     Ok(())
 }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use sqlx::PgExecutor;
 
+use crate::domain::ids::UserId;
+
 /// One key's state after an attempt was counted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Counted {
@@ -54,26 +56,72 @@ pub async fn count(
         .collect())
 }
 
-/// Forgets `reset` entirely, and takes back one counted attempt from each of `refund` (an
-/// attempt that turned out legitimate), in one statement.
+/// After a successful login of `user` from `client`: forgets `reset` entirely, takes back
+/// one counted attempt from each of `refund`, and remembers the client as one the account
+/// uses, in one statement.
 pub async fn settle(
     db: impl PgExecutor<'_>,
     reset: &str,
     refund: &[String],
+    user: UserId,
+    client: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH gone AS (
            DELETE FROM login_throttle
            WHERE key = $1 OR (key = ANY($2) AND failures <= 1)
+         ), known AS (
+           INSERT INTO login_known_client (user_id, client, last_login)
+           VALUES ($3, $4, timezone('utc', now()))
+           ON CONFLICT (user_id, client) DO UPDATE SET last_login = excluded.last_login
          )
          UPDATE login_throttle SET failures = failures - 1
          WHERE key = ANY($2) AND key <> $1 AND failures > 1",
     )
     .bind(reset)
     .bind(refund)
+    .bind(user.0)
+    .bind(client)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Whether the account with this (lower-case) email has logged in from `client` within
+/// `within`.
+pub async fn is_known_client(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    client: &str,
+    within: Duration,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM login_known_client k JOIN "user" u ON u.id = k.user_id
+             WHERE lower(u.email) = $1 AND k.client = $2
+               AND k.last_login > timezone('utc', now()) - make_interval(secs => $3)
+           )"#,
+    )
+    .bind(email)
+    .bind(client)
+    .bind(within.as_secs_f64())
+    .fetch_one(db)
+    .await
+}
+
+/// Forgets clients unused for `within`.
+pub async fn delete_stale_known_clients(
+    db: impl PgExecutor<'_>,
+    within: Duration,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM login_known_client
+         WHERE last_login <= timezone('utc', now()) - make_interval(secs => $1)",
+    )
+    .bind(within.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Forgets windows that have ended.

@@ -257,3 +257,34 @@ async fn a_registration_flood_is_shed_as_busy_while_logins_still_work() {
     }
     assert!(shed > 0, "the registration queue never filled");
 }
+
+#[tokio::test]
+async fn past_the_account_ceiling_only_addresses_the_owner_used_before_may_try() {
+    let app = app_with(&[BEHIND_PROXY]).await;
+    app.register("alice", "alice@example.com", "correct horse")
+        .expect(201)
+        .await;
+    login_from(&app, "198.51.100.20", "alice@example.com", "correct horse")
+        .expect(200)
+        .await;
+    // Twenty-one strangers, each within its own per-address limit, pass the account's
+    // ceiling of a hundred attempts together.
+    let strangers: Vec<String> = (1..=21).map(|i| format!("203.0.113.{i}")).collect();
+    let handles: Vec<_> = strangers
+        .iter()
+        .flat_map(|s| (0..5).map(move |n| (s.clone(), n)))
+        .map(|(stranger, n)| {
+            let call = login_from(&app, &stranger, "alice@example.com", &format!("guess-{n}"));
+            tokio::spawn(call.send())
+        })
+        .collect();
+    for h in handles {
+        let status = h.await.unwrap().status();
+        assert!(status == 401 || status == 429, "{status}");
+    }
+    let newcomer = login_from(&app, "192.0.2.7", "alice@example.com", "correct horse").await;
+    assert_eq!(assert_limited(newcomer), "login-account");
+    login_from(&app, "198.51.100.20", "alice@example.com", "correct horse")
+        .expect(200)
+        .await;
+}

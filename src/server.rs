@@ -180,7 +180,14 @@ async fn serve_connection<E: Endpoint + 'static>(
             limits.header_read_timeout.saturating_sub(quiet)
         };
         tokio::select! {
-            _ = conn.as_mut() => return,
+            ended = conn.as_mut() => {
+                // Header timeouts, malformed requests and resets end here; hyper has already
+                // answered what it could.
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
             changed = stop.changed(), if !shutting_down => {
                 if changed.is_err() || *stop.borrow() {
                     shutting_down = true;

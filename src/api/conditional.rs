@@ -35,6 +35,11 @@ pub fn check_request_headers(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What [`is_etag_list`] accepts, as the OpenAPI document states it (without the empty list
+/// elements RFC 9110 tolerates).
+pub const ETAG_LIST_PATTERN: &str =
+    r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#;
+
 /// `*`, or `1#entity-tag` with `entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE` (RFC 9110
 /// §8.8.3), where `etagc` is here visible ASCII other than `"`: no ETag this server sends
 /// holds anything else.
@@ -93,6 +98,7 @@ pub fn if_none_match_hits(header: Option<&str>, current: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -120,6 +126,33 @@ mod tests {
             assert!(!is_etag_list(bad.as_bytes()), "{bad}");
         }
         assert!(!is_etag_list(b"\"\xff\""));
+    }
+
+    #[test]
+    fn what_the_documented_pattern_matches_is_accepted() {
+        let re = regex::Regex::new(ETAG_LIST_PATTERN).unwrap();
+        for sample in [
+            "*",
+            " * ",
+            "\"7-3\"",
+            "W/\"abc\"",
+            "\"a\", W/\"b\"",
+            "\"\"",
+            "\"a\",\"b\"",
+            "7-3",
+            "\"a",
+            "",
+            "*, \"a\"",
+            "\"caf\u{e9}\"",
+            "\"a\" \"b\"",
+            "W/ \"a\"",
+        ] {
+            assert_eq!(
+                re.is_match(sample),
+                is_etag_list(sample.as_bytes()),
+                "{sample:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Request ids and one log line per request. Headers and bodies are never logged: they
 //! carry tokens and passwords.
 
-use std::time::Instant;
+use std::{panic::AssertUnwindSafe, time::Instant};
 
+use futures_util::FutureExt;
 use poem::{
     Endpoint, IntoResponse, Request, Response, Result,
     http::{HeaderValue, StatusCode},
@@ -13,7 +14,7 @@ use super::{
     client::{ClientAddr, TrustedProxies},
     conditional::check_request_headers,
 };
-use crate::error::{ApiError, from_poem_error};
+use crate::error::{ApiError, PROBLEM_CONTENT_TYPE, from_poem_error};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -33,15 +34,20 @@ fn request_id(req: &Request) -> HeaderValue {
 }
 
 /// Resolves the client's address (kept in the request's extensions for the rate limits),
-/// logs one line per request with it, and sets the headers every response carries.
+/// logs one line per request with it, records its metrics, and sets the headers every
+/// response carries.
 pub async fn trace_request<E: Endpoint>(
     next: E,
     mut req: Request,
+    routes: &RouteIndex,
     proxies: &TrustedProxies,
 ) -> Result<Response> {
     let id = request_id(&req);
     let client = proxies.client_of(&req);
     req.extensions_mut().insert(ClientAddr(client));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let route = routes.template(req.uri().path()).to_owned();
+    let method = req.method().to_string();
     let span = tracing::info_span!(
         "request",
         request_id = id.to_str().unwrap_or("-"),
@@ -57,12 +63,14 @@ pub async fn trace_request<E: Endpoint>(
             Err(e) => from_poem_error(e).into_response(),
         };
         let status = response.status().as_u16();
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed().as_secs_f64();
+        let latency_ms = elapsed * 1000.0;
         if status >= 500 {
             tracing::warn!(status, latency_ms, "request finished");
         } else {
             tracing::info!(status, latency_ms, "request finished");
         }
+        crate::instruments::request(&method, &route, status, elapsed);
         let headers = response.headers_mut();
         headers.insert(REQUEST_ID, id);
         // Browsers must take every body for what its Content-Type says, never sniff it.
@@ -104,11 +112,53 @@ pub async fn strict_headers<E: Endpoint>(next: E, req: Request) -> Result<Respon
     }
 }
 
-/// The methods each documented path supports, for the `Allow` header a 405 must carry
-/// (RFC 9110 §15.5.6). Built from the OpenAPI document, so it cannot drift from the routes.
-pub struct AllowIndex(Vec<(regex::Regex, String)>);
+/// The request's id, as `trace_request` settled it.
+#[derive(Clone)]
+struct RequestId(HeaderValue);
 
-impl AllowIndex {
+/// Turns a panic below into a 500 problem; inside CORS, so the answer keeps its CORS
+/// headers.
+pub async fn catch_panics<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let id = req.extensions().get::<RequestId>().map_or_else(
+        || "-".to_owned(),
+        |r| r.0.to_str().unwrap_or("-").to_owned(),
+    );
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(answer) => answer.map(IntoResponse::into_response),
+        Err(panic) => Ok(panic_response(panic.as_ref(), &id)),
+    }
+}
+
+/// A handler panicked: one error line, and a 500 problem naming the request id, so the
+/// client still gets an answer (with its CORS headers) and support can find the log line.
+fn panic_response(panic: &(dyn std::any::Any + Send), request_id: &str) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(not a string)".to_owned());
+    tracing::error!(panic = %message, "a handler panicked");
+    let mut problem = ApiError::Internal(message).problem();
+    problem.detail = format!(
+        "Something went wrong on our side; it has been logged under request id {request_id}."
+    );
+    Response::builder()
+        .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+        .content_type(PROBLEM_CONTENT_TYPE)
+        .body(serde_json::to_vec(&problem).unwrap_or_default())
+}
+
+/// Each documented path's template and methods: the template labels metrics (so
+/// `/api/7/tasks` and `/api/8/tasks` are one series), the methods fill the `Allow` header a
+/// 405 must carry (RFC 9110 §15.5.6). Built from the OpenAPI document, so it cannot drift
+/// from the routes.
+pub struct RouteIndex(Vec<(regex::Regex, String, String)>);
+
+/// The metrics label of every path that is not a route: unmatched paths must not create
+/// a series each.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+impl RouteIndex {
     pub fn from_spec(spec_json: &str) -> Self {
         let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
         let paths = spec["paths"].as_object().cloned().unwrap_or_default();
@@ -136,7 +186,7 @@ impl AllowIndex {
                     methods.push("HEAD".into());
                 }
                 methods.push("OPTIONS".into());
-                Some((re, methods.join(", ")))
+                Some((re, template.clone(), methods.join(", ")))
             })
             .collect();
         Self(index)
@@ -145,8 +195,21 @@ impl AllowIndex {
     pub fn allowed(&self, path: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|(re, _)| re.is_match(path))
-            .map(|(_, methods)| methods.as_str())
+            .find(|(re, ..)| re.is_match(path))
+            .map(|(_, _, methods)| methods.as_str())
+    }
+
+    /// The route template `path` belongs to, e.g. `/api/{user_id}/tasks`.
+    pub fn template(&self, path: &str) -> &str {
+        if let Some((_, template, _)) = self.0.iter().find(|(re, ..)| re.is_match(path)) {
+            return template;
+        }
+        match path {
+            "/openapi.json" => "/openapi.json",
+            "/openapi.yaml" => "/openapi.yaml",
+            p if p == "/docs" || p.starts_with("/docs/") => "/docs",
+            _ => UNMATCHED_ROUTE,
+        }
     }
 }
 
@@ -154,7 +217,7 @@ impl AllowIndex {
 pub async fn allow_on_405<E: Endpoint>(
     next: E,
     req: Request,
-    index: &AllowIndex,
+    index: &RouteIndex,
 ) -> Result<Response> {
     let path = req.uri().path().to_owned();
     let mut response = match next.call(req).await {

@@ -7,10 +7,15 @@ mod cli;
 mod clients;
 mod connections;
 mod cors;
+mod fake_pg;
 mod hardening;
 mod health;
 mod helpers;
 mod limits;
+mod metrics;
+mod panics;
+mod readiness;
+mod refusals;
 mod schema;
 mod spec;
 #[path = "../support/mod.rs"]

@@ -12,10 +12,12 @@ use serde::Deserialize;
 use super::{
     ApiTags,
     auth::{
-        self, LoginError, LoginRequest, RegisterError, RegisterRequest, SessionError, TokenType,
-        User,
+        self, LoginError, LoginRequest, NO_STORE, RegisterError, RegisterRequest, SessionError,
+        TokenType, User,
     },
     body::JsonBody,
+    client::ClientAddr,
+    text::LoginEmailText,
 };
 use crate::{auth::BearerAuth, state::AppState};
 
@@ -186,7 +188,12 @@ pub enum TokenRequest {
 pub enum LegacyRegisterResponse {
     /// The account was created, and this is its first token.
     #[oai(status = 201)]
-    Created(Json<LegacyRegistration>),
+    Created(
+        Json<LegacyRegistration>,
+        /// Always `no-store`: the body is a credential.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 // Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
@@ -207,7 +214,12 @@ pub enum LegacyRegisterResponse {
 pub enum LegacyLoginResponse {
     /// Logged in.
     #[oai(status = 200)]
-    Ok(Json<LegacyToken>),
+    Ok(
+        Json<LegacyToken>,
+        /// Always `no-store`: the body is a credential.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 // Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
@@ -266,9 +278,10 @@ impl LegacyApi {
     async fn register(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: JsonBody<RegisterRequest>,
     ) -> Result<LegacyRegisterResponse, RegisterError> {
-        register(&state, &body.0).await
+        register(&state, req, &body.0).await
     }
 
     /// Create an account and log in (use `POST /api/auth/register`).
@@ -283,9 +296,10 @@ impl LegacyApi {
     async fn signup(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: JsonBody<RegisterRequest>,
     ) -> Result<LegacyRegisterResponse, RegisterError> {
-        register(&state, &body.0).await
+        register(&state, req, &body.0).await
     }
 
     /// Exchange email and password for an access token (use `POST /api/auth/login`).
@@ -301,7 +315,7 @@ impl LegacyApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LegacyLoginResponse, LoginError> {
-        log_in(&state, req, body.0.email.as_str(), &body.0.password).await
+        log_in(&state, req, &body.0).await
     }
 
     /// Exchange credentials for an access token (use `POST /api/auth/login`).
@@ -320,12 +334,14 @@ impl LegacyApi {
         req: &Request,
         body: TokenRequest,
     ) -> Result<LegacyLoginResponse, LoginError> {
-        match body {
-            TokenRequest::Json(json) => {
-                log_in(&state, req, json.0.email.as_str(), &json.0.password).await
-            }
-            TokenRequest::Form(form) => log_in(&state, req, &form.username, &form.password).await,
-        }
+        let credentials = match body {
+            TokenRequest::Json(json) => json.0,
+            TokenRequest::Form(form) => LoginRequest {
+                email: LoginEmailText(form.0.username),
+                password: form.0.password,
+            },
+        };
+        log_in(&state, req, &credentials).await
     }
 
     /// Exchange email and password for an access token (use `POST /api/auth/login`).
@@ -343,7 +359,7 @@ impl LegacyApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LegacyLoginResponse, LoginError> {
-        log_in(&state, req, body.0.email.as_str(), &body.0.password).await
+        log_in(&state, req, &body.0).await
     }
 
     /// The account the token belongs to (use `GET /api/auth/me`).
@@ -403,31 +419,36 @@ impl LegacyApi {
 
 async fn register(
     state: &AppState,
+    req: &Request,
     body: &RegisterRequest,
 ) -> Result<LegacyRegisterResponse, RegisterError> {
-    let user = auth::create_account(state, body).await?;
+    let user = auth::register_account(state, ClientAddr::of(req), body).await?;
     let issued = auth::open_session(state, user.id).await?;
-    Ok(LegacyRegisterResponse::Created(Json(LegacyRegistration {
+    let registration = LegacyRegistration {
         access_token: issued.token,
         token_type: TokenType::Bearer,
         user_id: user.id.to_string(),
         username: user.username,
         email: user.email,
-    })))
+    };
+    Ok(LegacyRegisterResponse::Created(
+        Json(registration),
+        NO_STORE.into(),
+    ))
 }
 
 async fn log_in(
     state: &AppState,
     req: &Request,
-    email: &str,
-    password: &str,
+    credentials: &LoginRequest,
 ) -> Result<LegacyLoginResponse, LoginError> {
-    let (issued, user) = auth::log_in(state, req, email, password).await?;
-    Ok(LegacyLoginResponse::Ok(Json(LegacyToken {
-        access_token: issued.token,
+    let login = auth::log_in(state, ClientAddr::of(req), credentials).await?;
+    let token = LegacyToken {
+        access_token: login.access_token,
         token_type: TokenType::Bearer,
-        user_id: user.id.to_string(),
-    })))
+        user_id: login.user.id.to_string(),
+    };
+    Ok(LegacyLoginResponse::Ok(Json(token), NO_STORE.into()))
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ async fn both_legacy_registration_routes_create_the_account_and_log_in() {
     for (path, name) in [("/api/register", "alice"), ("/auth/signup", "Bob_2")] {
         let reply = app.post(path).json(&credentials(name)).expect(201).await;
         assert_deprecated(&reply, "/api/auth/register");
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
         let body = reply.value();
         assert_eq!(
             keys(&body),
@@ -111,6 +112,7 @@ async fn every_legacy_login_route_answers_the_original_shape_with_a_working_toke
     for (route, reply) in attempts {
         let reply = reply.assert_status(200);
         assert_deprecated(&reply, "/api/auth/login");
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{route}");
         let body = reply.value();
         assert_eq!(
             keys(&body),

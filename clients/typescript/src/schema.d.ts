@@ -899,6 +899,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
                 headers: {
@@ -908,7 +923,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -934,9 +949,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. */
+            /** @description Logged in. The token is a credential: `Cache-Control: no-store`. */
             200: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -981,11 +998,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. */
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1001,7 +1022,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1050,7 +1071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1101,7 +1122,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1175,6 +1196,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
                 headers: {
@@ -1222,7 +1252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1333,7 +1363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1378,6 +1408,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -1426,7 +1465,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1542,7 +1581,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1576,6 +1615,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -1633,7 +1681,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1749,7 +1797,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1830,6 +1878,8 @@ export interface operations {
             /** @description The account was created, and this is its first token. */
             201: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
@@ -1876,6 +1926,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
                 headers: {
@@ -1885,7 +1950,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1914,6 +1979,8 @@ export interface operations {
             /** @description The account was created, and this is its first token. */
             201: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
@@ -1960,6 +2027,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
                 headers: {
@@ -1969,7 +2051,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1998,6 +2080,8 @@ export interface operations {
             /** @description Logged in. */
             200: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
@@ -2046,11 +2130,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. */
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2066,7 +2154,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2097,6 +2185,8 @@ export interface operations {
             /** @description Logged in. */
             200: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
@@ -2145,11 +2235,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. */
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2165,7 +2259,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2194,6 +2288,8 @@ export interface operations {
             /** @description Logged in. */
             200: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
@@ -2242,11 +2338,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. */
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2262,7 +2362,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2317,7 +2417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2372,7 +2472,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2427,7 +2527,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

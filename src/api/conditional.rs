@@ -1,5 +1,31 @@
 //! ETags and conditional request headers (RFC 9110 §13).
 
+use crate::domain::field::{Facts, FieldRule};
+
+/// An `If-Match` or `If-None-Match` value: ETags from earlier responses, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityTags(String);
+
+impl EntityTags {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FieldRule for EntityTags {
+    const FACTS: Facts = Facts::text(
+        "one or more ETags from earlier responses, like \"7-3\", or *",
+        "\"7-3\"",
+    )
+    .min(1)
+    .max(1000)
+    .pattern(".");
+
+    fn parse(raw: &str) -> Option<Self> {
+        (!raw.is_empty() && raw.len() <= 1000).then(|| Self(raw.to_owned()))
+    }
+}
+
 /// A task's strong ETag: its id and version, which every update increments.
 pub fn task_etag(id: i32, version: i32) -> String {
     format!("\"{id}-{version}\"")

@@ -3,13 +3,13 @@
 pub mod auth;
 pub mod body;
 pub mod conditional;
+pub mod field;
 pub mod health;
 pub mod middleware;
 pub mod nullable;
 pub mod responses;
 pub mod serde_json_payload;
 pub mod tasks;
-pub mod text;
 pub mod timestamp;
 
 use poem::{Endpoint, EndpointExt, Route, middleware::Cors};

@@ -11,7 +11,10 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-use super::due_date::DueDate;
+use super::{
+    due_date::DueDate,
+    field::{Facts, FieldRule},
+};
 
 pub const MAX_LEN: usize = 100;
 pub const MAX_INTERVAL: u32 = 365;
@@ -26,21 +29,12 @@ enum Freq {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecurrenceRule {
+    /// As given, trimmed: what is stored.
+    text: String,
     freq: Freq,
     interval: u32,
     /// Weekdays the rule falls on (Monday = 0); empty means "the same as the due date".
     by_day: BTreeSet<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RecurrenceError {
-    #[error("must be at most {MAX_LEN} characters")]
-    TooLong,
-    #[error(
-        "is not a recurrence rule the server understands: use daily, weekly, monthly, yearly, \
-         weekdays, 'every N days|weeks|months', or an RRULE such as FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE"
-    )]
-    Unknown,
 }
 
 const WEEKDAY_CODES: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
@@ -60,31 +54,32 @@ pub const PATTERN: &str = concat!(
 static PATTERN_RE: std::sync::LazyLock<Option<regex::Regex>> =
     std::sync::LazyLock::new(|| regex::Regex::new(PATTERN).ok());
 
-impl RecurrenceRule {
-    pub fn parse(input: &str) -> Result<Self, RecurrenceError> {
-        if input.chars().count() > MAX_LEN {
-            return Err(RecurrenceError::TooLong);
-        }
-        if !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(input)) {
-            return Err(RecurrenceError::Unknown);
+impl FieldRule for RecurrenceRule {
+    const FACTS: Facts = Facts::text(
+        "how the task repeats: daily, weekly, monthly, yearly, weekdays, \"every N days\" \
+         (or weeks, months, years; N from 1 to 365) or an RRULE like \
+         FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE, at most 100 characters",
+        "weekly",
+    )
+    .min(1)
+    .max(MAX_LEN)
+    .pattern(PATTERN);
+
+    fn parse(input: &str) -> Option<Self> {
+        if input.chars().count() > MAX_LEN
+            || !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(input))
+        {
+            return None;
         }
         let text = input.trim().to_ascii_lowercase();
         let words: Vec<&str> = text.split_whitespace().collect();
-        let rule = |freq, interval| Self {
-            freq,
-            interval,
-            by_day: BTreeSet::new(),
-        };
-        let parsed = match words.as_slice() {
+        let rule = |freq, interval| (freq, interval, BTreeSet::new());
+        let (freq, interval, by_day) = match words.as_slice() {
             ["daily"] => Some(rule(Freq::Daily, 1)),
             ["weekly"] => Some(rule(Freq::Weekly, 1)),
             ["monthly"] => Some(rule(Freq::Monthly, 1)),
             ["yearly"] => Some(rule(Freq::Yearly, 1)),
-            ["weekdays"] => Some(Self {
-                freq: Freq::Daily,
-                interval: 1,
-                by_day: (0..5).collect(),
-            }),
+            ["weekdays"] => Some((Freq::Daily, 1, (0..5).collect())),
             ["every", n, unit] => parse_interval(n).and_then(|n| {
                 let freq = match *unit {
                     "day" | "days" => Freq::Daily,
@@ -97,8 +92,20 @@ impl RecurrenceRule {
             }),
             [single] if single.contains('=') => parse_rrule(single),
             _ => None,
-        };
-        parsed.ok_or(RecurrenceError::Unknown)
+        }?;
+        Some(Self {
+            text: input.trim().to_owned(),
+            freq,
+            interval,
+            by_day,
+        })
+    }
+}
+
+impl RecurrenceRule {
+    /// The rule as stored: as given, trimmed.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// The next occurrence strictly after `due`, in the same form (a date stays a date; a
@@ -150,7 +157,7 @@ fn parse_interval(raw: &str) -> Option<u32> {
         .filter(|n| (1..=MAX_INTERVAL).contains(n))
 }
 
-fn parse_rrule(lower: &str) -> Option<RecurrenceRule> {
+fn parse_rrule(lower: &str) -> Option<(Freq, u32, BTreeSet<u32>)> {
     let body = lower.strip_prefix("rrule:").unwrap_or(lower);
     let (mut freq, mut interval, mut by_day) = (None, None, None);
     for part in body.split(';') {
@@ -184,11 +191,7 @@ fn parse_rrule(lower: &str) -> Option<RecurrenceRule> {
     if !by_day.is_empty() && !matches!(freq, Freq::Daily | Freq::Weekly) {
         return None;
     }
-    Some(RecurrenceRule {
-        freq,
-        interval: interval.unwrap_or(1),
-        by_day,
-    })
+    Some((freq, interval.unwrap_or(1), by_day))
 }
 
 #[cfg(test)]
@@ -225,7 +228,7 @@ mod tests {
             "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR",
             "FREQ=WEEKLY;BYDAY=MO,MO",
         ] {
-            assert!(RecurrenceRule::parse(ok).is_ok(), "{ok}");
+            assert!(RecurrenceRule::parse(ok).is_some(), "{ok}");
         }
     }
 
@@ -254,15 +257,11 @@ mod tests {
             "FREQ=WEEKLY;INTERVAL=0",
             "\"; drop table task; --",
         ] {
-            assert_eq!(
-                RecurrenceRule::parse(bad),
-                Err(RecurrenceError::Unknown),
-                "{bad}"
-            );
+            assert_eq!(RecurrenceRule::parse(bad), None, "{bad}");
         }
         assert_eq!(
             RecurrenceRule::parse(&format!("FREQ=DAILY;{}", "x".repeat(95))),
-            Err(RecurrenceError::TooLong)
+            None
         );
     }
 
@@ -317,7 +316,7 @@ mod tests {
         ] {
             assert_eq!(
                 re.is_match(text),
-                RecurrenceRule::parse(text).is_ok(),
+                RecurrenceRule::parse(text).is_some(),
                 "{text}"
             );
         }
@@ -354,9 +353,9 @@ mod tests {
         fn everything_the_pattern_matches_parses(text in "[ a-zA-Z0-9;:=,]{0,40}") {
             let re = regex::Regex::new(PATTERN).unwrap();
             if re.is_match(&text) {
-                prop_assert!(RecurrenceRule::parse(&text).is_ok(), "{}", text);
+                prop_assert!(RecurrenceRule::parse(&text).is_some(), "{}", text);
             } else {
-                prop_assert!(RecurrenceRule::parse(&text).is_err(), "{}", text);
+                prop_assert!(RecurrenceRule::parse(&text).is_none(), "{}", text);
             }
         }
 

@@ -202,6 +202,9 @@ pub struct Fields {
     pub tags: Option<String>,
     pub recursion_pattern: Option<String>,
     pub completed: bool,
+    /// When the task last became completed; `None` while it is open (and on rows completed
+    /// before the server kept this).
+    pub completed_at: Option<NaiveDateTime>,
     /// Completing this task created its next occurrence (so it happens once).
     pub next_occurrence_created: bool,
 }
@@ -281,7 +284,7 @@ fn required<R: FieldRule>(
 
 impl Draft {
     /// The fields of a new task: `title` is required, the rest take their defaults.
-    pub fn create(&self) -> Result<Fields, Vec<Refusal>> {
+    pub fn create(&self, now: NaiveDateTime) -> Result<Fields, Vec<Refusal>> {
         let mut refusals = Refusals::default();
         if self.title == Given::Absent {
             refusals.note::<()>(
@@ -289,8 +292,9 @@ impl Draft {
                 Err(format!("is required and {}", Title::refusal())),
             );
         }
-        let fields = self.apply_to(&Fields::default(), false, &mut refusals);
-        refusals.finish(fields)
+        let new = Fields::default();
+        let fields = self.apply_to(&new, false, &mut refusals);
+        refusals.finish(completion_time(&new, fields, now))
     }
 
     /// `current` with this draft applied. With `stored`, a field sent back with its
@@ -341,6 +345,7 @@ impl Draft {
             recursion_pattern: recursion_pattern
                 .unwrap_or_else(|| current.recursion_pattern.clone()),
             completed: completed.unwrap_or(current.completed),
+            completed_at: current.completed_at,
             next_occurrence_created: current.next_occurrence_created,
         }
     }
@@ -349,33 +354,47 @@ impl Draft {
 impl Task {
     /// The task edited as `draft` says. Every field is checked; a value sent back exactly as
     /// stored passes even where today's rules would refuse it as new input.
-    pub fn edit(&self, draft: &Draft, today: NaiveDate) -> Result<Change, Vec<Refusal>> {
+    pub fn edit(&self, draft: &Draft, now: NaiveDateTime) -> Result<Change, Vec<Refusal>> {
         let mut refusals = Refusals::default();
         let fields = draft.apply_to(&self.fields, true, &mut refusals);
-        refusals.finish(self.becomes(fields, today))
+        refusals.finish(self.becomes(fields, now))
     }
 
     /// Completes (`true`) or reopens (`false`) the task; `None` toggles it.
-    pub fn complete(&self, completed: Option<bool>, today: NaiveDate) -> Change {
+    pub fn complete(&self, completed: Option<bool>, now: NaiveDateTime) -> Change {
         let fields = Fields {
             completed: completed.unwrap_or(!self.fields.completed),
             ..self.fields.clone()
         };
-        self.becomes(fields, today)
+        self.becomes(fields, now)
     }
 
     /// The task with `fields` written: when this completes a recurring task that has not
     /// yet created its next occurrence, that occurrence comes too.
-    fn becomes(&self, mut fields: Fields, today: NaiveDate) -> Change {
+    fn becomes(&self, fields: Fields, now: NaiveDateTime) -> Change {
         let completing = fields.completed && !self.fields.completed;
+        let mut fields = completion_time(&self.fields, fields, now);
         let next_occurrence = (completing && !self.fields.next_occurrence_created)
-            .then(|| next_occurrence(&fields, today))
+            .then(|| next_occurrence(&fields, now.date()))
             .flatten();
         fields.next_occurrence_created |= next_occurrence.is_some();
         Change {
             fields,
             next_occurrence,
         }
+    }
+}
+
+/// `next` with its completion time: `now` when it becomes completed, none while open.
+fn completion_time(previous: &Fields, next: Fields, now: NaiveDateTime) -> Fields {
+    let completed_at = match (previous.completed, next.completed) {
+        (_, false) => None,
+        (false, true) => Some(now),
+        (true, true) => previous.completed_at,
+    };
+    Fields {
+        completed_at,
+        ..next
     }
 }
 
@@ -393,6 +412,7 @@ pub fn next_occurrence(done: &Fields, today: NaiveDate) -> Option<Fields> {
     Some(Fields {
         due_date: Some(rule.next_due(&due).as_str().to_owned()),
         completed: false,
+        completed_at: None,
         next_occurrence_created: false,
         ..done.clone()
     })
@@ -507,8 +527,11 @@ mod tests {
         }
     }
 
-    fn today() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    fn today() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, 25)
+            .unwrap()
+            .and_hms_opt(9, 30, 0)
+            .unwrap()
     }
 
     fn text(s: &str) -> Given {
@@ -527,7 +550,7 @@ mod tests {
             ..Draft::default()
         };
         let fields: Vec<&str> = draft
-            .create()
+            .create(today())
             .unwrap_err()
             .iter()
             .map(|r| r.field)
@@ -552,7 +575,7 @@ mod tests {
             due_date: text("next friday"),
             ..Draft::default()
         };
-        let refusals = draft.create().unwrap_err();
+        let refusals = draft.create(today()).unwrap_err();
         assert_eq!(
             refusals[0].message,
             "must be a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z"
@@ -613,5 +636,26 @@ mod tests {
         assert!(!reopened.fields.completed);
         let again = stored(reopened.fields).complete(None, today());
         assert_eq!(again.next_occurrence, None);
+    }
+
+    #[test]
+    fn completed_at_is_set_on_completion_and_cleared_on_reopening() {
+        let task = stored(Fields {
+            title: "t".into(),
+            ..Fields::default()
+        });
+        let done = task.complete(Some(true), today()).fields;
+        assert_eq!(done.completed_at, Some(today()));
+        let later = today() + chrono::Duration::hours(1);
+        let still = stored(done.clone()).complete(Some(true), later).fields;
+        assert_eq!(still.completed_at, Some(today()));
+        let reopened = stored(done).complete(Some(false), later).fields;
+        assert_eq!(reopened.completed_at, None);
+        let created = Draft {
+            title: text("t"),
+            completed: Given::Flag(true),
+            ..Draft::default()
+        };
+        assert_eq!(created.create(today()).unwrap().completed_at, Some(today()));
     }
 }

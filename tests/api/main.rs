@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod clients;
+mod completed_at;
 mod cors;
 mod health;
 mod helpers;

@@ -491,6 +491,7 @@ export interface components {
          *     accepted back unchanged, and drives nothing (a free-text recurrence repeats nothing).
          * @example {
          *       "completed": false,
+         *       "completed_at": null,
          *       "created_at": "2026-11-23T00:00:00Z",
          *       "description": "The ones on the balcony",
          *       "due_date": "2026-12-01",
@@ -535,6 +536,12 @@ export interface components {
              */
             recursion_pattern: string | null;
             completed: boolean;
+            /**
+             * Format: date-time
+             * @description When the task became completed (read-only: set by completing it); `null` while it is
+             *     open, and on tasks completed before the server recorded it.
+             */
+            completed_at: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */

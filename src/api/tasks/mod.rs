@@ -218,7 +218,7 @@ impl TasksApi {
         idempotency_key: Header<Option<Param<IdempotencyKey>>>,
     ) -> Result<CreateTaskResponse, CreateTaskError> {
         auth.0.require(user_id.0)?;
-        let fields = body.0.draft().create();
+        let fields = body.0.draft().create(chrono::Utc::now().naive_utc());
         let key = header("Idempotency-Key", idempotency_key);
         let (fields, key) = both(fields.map_err(ApiError::from), key)?;
         let (task, version) =

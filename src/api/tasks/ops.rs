@@ -2,7 +2,7 @@
 //! let the domain decide, write with the version read (retrying when another write came
 //! first), and create idempotently.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDateTime, Utc};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -45,8 +45,8 @@ pub fn not_found() -> ApiError {
     ApiError::NotFound("There is no such task.".into())
 }
 
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
 }
 
 /// 412 unless `if_match` lets a write to `task` proceed.
@@ -140,7 +140,7 @@ pub async fn edit(
     if_match: Option<&str>,
 ) -> Result<Task, ApiError> {
     change(pool, user_id, id, if_match, |task| {
-        task.edit(draft, today()).map_err(ApiError::from)
+        task.edit(draft, now()).map_err(ApiError::from)
     })
     .await
 }
@@ -154,7 +154,7 @@ pub async fn complete(
     if_match: Option<&str>,
 ) -> Result<Task, ApiError> {
     change(pool, user_id, id, if_match, |task| {
-        Ok(task.complete(completed, today()))
+        Ok(task.complete(completed, now()))
     })
     .await
 }

@@ -43,6 +43,10 @@ pub struct Task {
     #[oai(nullable)]
     pub recursion_pattern: Nullable<String>,
     pub completed: bool,
+    /// When the task became completed (read-only: set by completing it); `null` while it is
+    /// open, and on tasks completed before the server recorded it.
+    #[oai(nullable)]
+    pub completed_at: Nullable<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -60,6 +64,7 @@ impl Example for Task {
             tags: Nullable(Some("home,garden".into())),
             recursion_pattern: Nullable(Some("weekly".into())),
             completed: false,
+            completed_at: Nullable(None),
             created_at: at,
             updated_at: at,
         }
@@ -79,6 +84,7 @@ impl From<task::Task> for Task {
             tags: f.tags.into(),
             recursion_pattern: f.recursion_pattern.into(),
             completed: f.completed,
+            completed_at: f.completed_at.map(Timestamp::from_db).into(),
             created_at: Timestamp::from_db(task.created_at),
             updated_at: Timestamp::from_db(task.updated_at),
         }
@@ -210,6 +216,7 @@ mod serde_tests {
             recursion_pattern: Nullable(None),
             priority: Priority::Low,
             completed: true,
+            completed_at: Nullable(Some(full.created_at)),
             ..full.clone()
         };
         for task in [full, empty] {

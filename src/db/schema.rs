@@ -52,6 +52,7 @@ const TABLES: &[(&str, &[Column])] = &[
             col("version", "integer", true),
             col("next_occurrence_created", "boolean", true),
             col("completed_at", TS, false),
+            col("recurrence_anchor", "date", false),
         ],
     ),
     (

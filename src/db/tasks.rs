@@ -12,7 +12,7 @@ use crate::domain::{
 macro_rules! task_columns {
     () => {
         "id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, \
-         completed_at, next_occurrence_created, version, created_at, updated_at"
+         completed_at, recurrence_anchor, next_occurrence_created, version, created_at, updated_at"
     };
 }
 
@@ -23,8 +23,8 @@ pub async fn insert(
 ) -> Result<Task, sqlx::Error> {
     sqlx::query_as(concat!(
         "INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern,
-                           completed, completed_at, next_occurrence_created)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+                           completed, completed_at, recurrence_anchor, next_occurrence_created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
         task_columns!()
     ))
     .bind(user_id)
@@ -36,6 +36,7 @@ pub async fn insert(
     .bind(&task.recursion_pattern)
     .bind(task.completed)
     .bind(task.completed_at)
+    .bind(task.recurrence_anchor)
     .bind(task.next_occurrence_created)
     .fetch_one(db)
     .await
@@ -67,7 +68,7 @@ pub async fn update(
     sqlx::query_as(concat!(
         "UPDATE task SET title = $4, description = $5, due_date = $6, priority = $7, tags = $8,
                 recursion_pattern = $9, completed = $10, completed_at = $11,
-                next_occurrence_created = $12
+                recurrence_anchor = $12, next_occurrence_created = $13
          WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING ",
         task_columns!()
     ))
@@ -82,6 +83,7 @@ pub async fn update(
     .bind(&fields.recursion_pattern)
     .bind(fields.completed)
     .bind(fields.completed_at)
+    .bind(fields.recurrence_anchor)
     .bind(fields.next_occurrence_created)
     .fetch_optional(db)
     .await

@@ -5,7 +5,8 @@
 //! `FREQ=…;INTERVAL=…;BYDAY=…` in that order and upper case (optionally prefixed `RRULE:`;
 //! BYDAY only with DAILY or WEEKLY; a day listed twice counts once). `FREQ=DAILY;INTERVAL=N;BYDAY=…` is the first listed
 //! weekday at least N days on. Months are added on the calendar and clamped to the
-//! month's end: Jan 31 monthly is Feb 28 (29 in leap years).
+//! month's end, counted from the series' anchor (its first due date), so a series keeps its
+//! day: Jan 31 monthly is Feb 28 (29 in leap years), then Mar 31, Apr 30.
 
 use std::collections::BTreeSet;
 
@@ -110,11 +111,38 @@ impl RecurrenceRule {
 
     /// The next occurrence strictly after `due`, in the same form (a date stays a date; a
     /// date-time keeps its time of day and offset). Past year 9999 it stays put.
-    pub fn next_due(&self, due: &DueDate) -> DueDate {
-        self.next_date(due.date())
+    /// Monthly and yearly rules count from `anchor`, the series' first due date, when it
+    /// is given and not after `due`.
+    pub fn next_due(&self, due: &DueDate, anchor: Option<NaiveDate>) -> DueDate {
+        let from = due.date();
+        let anchored = anchor
+            .filter(|a| *a <= from)
+            .and_then(|a| self.next_from_anchor(a, from));
+        anchored
+            .or_else(|| self.next_date(from))
             .filter(|date| date.year() <= 9999)
             .and_then(|date| due.on(date))
             .unwrap_or_else(|| due.clone())
+    }
+
+    /// The first date of the series from `anchor` strictly after `from`, for rules that
+    /// step in months.
+    fn next_from_anchor(&self, anchor: NaiveDate, from: NaiveDate) -> Option<NaiveDate> {
+        let step = match self.freq {
+            Freq::Monthly => self.interval,
+            Freq::Yearly => self.interval.checked_mul(12)?,
+            Freq::Daily | Freq::Weekly => return None,
+        };
+        let months = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+        let elapsed = u32::try_from(months(from) - months(anchor)).ok()?;
+        let mut k = (elapsed / step).max(1);
+        loop {
+            let candidate = anchor.checked_add_months(Months::new(k.checked_mul(step)?))?;
+            if candidate > from {
+                return Some(candidate);
+            }
+            k = k.checked_add(1)?;
+        }
     }
 
     fn next_date(&self, from: NaiveDate) -> Option<NaiveDate> {
@@ -205,7 +233,7 @@ mod tests {
     fn next(rule: &str, due: &str) -> String {
         RecurrenceRule::parse(rule)
             .unwrap()
-            .next_due(&DueDate::parse(due).unwrap())
+            .next_due(&DueDate::parse(due).unwrap(), None)
             .as_str()
             .to_owned()
     }
@@ -297,10 +325,62 @@ mod tests {
         );
     }
 
+    /// The due dates of a series from `first`, each computed from the one before and the
+    /// series' anchor.
+    fn series(rule: &str, first: &str, n: usize) -> Vec<String> {
+        let rule = RecurrenceRule::parse(rule).unwrap();
+        let first = DueDate::parse(first).unwrap();
+        let anchor = first.date();
+        let mut due = first;
+        (0..n)
+            .map(|_| {
+                due = rule.next_due(&due, Some(anchor));
+                due.as_str().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_monthly_series_keeps_its_day_of_the_month() {
+        assert_eq!(
+            series("monthly", "2027-01-31", 4),
+            ["2027-02-28", "2027-03-31", "2027-04-30", "2027-05-31"]
+        );
+        assert_eq!(
+            series("monthly", "2028-01-31", 2),
+            ["2028-02-29", "2028-03-31"]
+        );
+        assert_eq!(
+            series("every 2 months", "2026-12-31T08:00:00Z", 2),
+            ["2027-02-28T08:00:00Z", "2027-04-30T08:00:00Z"]
+        );
+    }
+
+    #[test]
+    fn a_yearly_series_on_february_29_returns_to_it_in_leap_years() {
+        assert_eq!(
+            series("yearly", "2028-02-29", 4),
+            ["2029-02-28", "2030-02-28", "2031-02-28", "2032-02-29"]
+        );
+    }
+
+    #[test]
+    fn an_anchor_after_the_due_date_is_ignored() {
+        let rule = RecurrenceRule::parse("monthly").unwrap();
+        let due = DueDate::parse("2027-01-15").unwrap();
+        let anchor = NaiveDate::from_ymd_opt(2027, 3, 31);
+        assert_eq!(rule.next_due(&due, anchor).as_str(), "2027-02-15");
+    }
+
     #[test]
     fn the_end_of_time_does_not_panic() {
         let due = DueDate::parse("9999-12-31").unwrap();
-        assert_eq!(RecurrenceRule::parse("yearly").unwrap().next_due(&due), due);
+        assert_eq!(
+            RecurrenceRule::parse("yearly")
+                .unwrap()
+                .next_due(&due, None),
+            due
+        );
     }
 
     #[test]
@@ -367,7 +447,7 @@ mod tests {
             } else {
                 DueDate::from_date(date)
             };
-            let next = rule.next_due(&due);
+            let next = rule.next_due(&due, None);
             prop_assert!(next.instant() > due.instant());
             prop_assert_eq!(next.is_date_only(), !with_time);
             if with_time {
@@ -380,7 +460,7 @@ mod tests {
         #[test]
         fn monthly_keeps_the_day_or_clamps_to_the_month_end(date in dates(), n in 1u32..=24) {
             let rule = RecurrenceRule::parse(&format!("every {n} months")).unwrap();
-            let next = rule.next_due(&DueDate::from_date(date)).date();
+            let next = rule.next_due(&DueDate::from_date(date), None).date();
             let target = date.checked_add_months(Months::new(n)).unwrap();
             prop_assert_eq!((next.year(), next.month()), (target.year(), target.month()));
             let month_end = NaiveDate::from_ymd_opt(next.year(), next.month(), 28)
@@ -395,7 +475,7 @@ mod tests {
 
         #[test]
         fn weekdays_never_land_on_a_weekend(date in dates()) {
-            let next = RecurrenceRule::parse("weekdays").unwrap().next_due(&DueDate::from_date(date)).date();
+            let next = RecurrenceRule::parse("weekdays").unwrap().next_due(&DueDate::from_date(date), None).date();
             prop_assert!(!matches!(next.weekday(), Weekday::Sat | Weekday::Sun));
             prop_assert!((next - date).num_days() <= 3);
         }
@@ -403,7 +483,7 @@ mod tests {
         #[test]
         fn by_day_rules_land_on_a_listed_day(days in proptest::sample::subsequence(WEEKDAY_CODES.to_vec(), 1..=7), n in 1u32..=5, date in dates()) {
             let rule = RecurrenceRule::parse(&format!("FREQ=WEEKLY;INTERVAL={n};BYDAY={}", days.join(","))).unwrap();
-            let next = rule.next_due(&DueDate::from_date(date)).date();
+            let next = rule.next_due(&DueDate::from_date(date), None).date();
             let code = WEEKDAY_CODES[next.weekday().num_days_from_monday() as usize];
             prop_assert!(days.contains(&code));
             prop_assert!((next - date).num_days() <= 7 * i64::from(n) + 6);

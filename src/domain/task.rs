@@ -205,6 +205,9 @@ pub struct Fields {
     /// When the task last became completed; `None` while it is open (and on rows completed
     /// before the server kept this).
     pub completed_at: Option<NaiveDateTime>,
+    /// The first due date of the recurring series this task belongs to, which monthly and
+    /// yearly rules count from; `None` when the task starts its series (its own due date).
+    pub recurrence_anchor: Option<NaiveDate>,
     /// Completing this task created its next occurrence (so it happens once).
     pub next_occurrence_created: bool,
 }
@@ -346,6 +349,7 @@ impl Draft {
                 .unwrap_or_else(|| current.recursion_pattern.clone()),
             completed: completed.unwrap_or(current.completed),
             completed_at: current.completed_at,
+            recurrence_anchor: current.recurrence_anchor,
             next_occurrence_created: current.next_occurrence_created,
         }
     }
@@ -374,6 +378,12 @@ impl Task {
     fn becomes(&self, fields: Fields, now: NaiveDateTime) -> Change {
         let completing = fields.completed && !self.fields.completed;
         let mut fields = completion_time(&self.fields, fields, now);
+        // A new due date or rule starts a new series.
+        if fields.due_date != self.fields.due_date
+            || fields.recursion_pattern != self.fields.recursion_pattern
+        {
+            fields.recurrence_anchor = None;
+        }
         let next_occurrence = (completing && !self.fields.next_occurrence_created)
             .then(|| next_occurrence(&fields, now.date()))
             .flatten();
@@ -409,8 +419,10 @@ pub fn next_occurrence(done: &Fields, today: NaiveDate) -> Option<Fields> {
         .as_deref()
         .and_then(DueDate::parse)
         .unwrap_or_else(|| DueDate::from_date(today));
+    let anchor = done.recurrence_anchor.unwrap_or(due.date());
     Some(Fields {
-        due_date: Some(rule.next_due(&due).as_str().to_owned()),
+        due_date: Some(rule.next_due(&due, Some(anchor)).as_str().to_owned()),
+        recurrence_anchor: Some(anchor),
         completed: false,
         completed_at: None,
         next_occurrence_created: false,
@@ -636,6 +648,42 @@ mod tests {
         assert!(!reopened.fields.completed);
         let again = stored(reopened.fields).complete(None, today());
         assert_eq!(again.next_occurrence, None);
+    }
+
+    #[test]
+    fn occurrences_of_a_monthly_series_keep_the_first_due_day() {
+        let mut task = stored(Fields {
+            title: "Rent".into(),
+            due_date: Some("2027-01-31".into()),
+            recursion_pattern: Some("monthly".into()),
+            ..Fields::default()
+        });
+        let mut dues = Vec::new();
+        for _ in 0..3 {
+            let next = task.complete(Some(true), today()).next_occurrence.unwrap();
+            dues.push(next.due_date.clone().unwrap());
+            task = stored(next);
+        }
+        assert_eq!(dues, ["2027-02-28", "2027-03-31", "2027-04-30"]);
+    }
+
+    #[test]
+    fn a_new_due_date_starts_a_new_series() {
+        let task = stored(Fields {
+            title: "Rent".into(),
+            due_date: Some("2027-02-28".into()),
+            recursion_pattern: Some("monthly".into()),
+            recurrence_anchor: NaiveDate::from_ymd_opt(2027, 1, 31),
+            ..Fields::default()
+        });
+        let draft = Draft {
+            due_date: text("2027-02-15"),
+            ..Draft::default()
+        };
+        let edited = task.edit(&draft, today()).unwrap().fields;
+        assert_eq!(edited.recurrence_anchor, None);
+        let kept = task.edit(&Draft::default(), today()).unwrap().fields;
+        assert_eq!(kept.recurrence_anchor, task.fields.recurrence_anchor);
     }
 
     #[test]

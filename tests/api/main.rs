@@ -9,6 +9,7 @@ mod completed_at;
 mod cors;
 mod health;
 mod helpers;
+mod recurrence;
 mod schema;
 mod spec;
 mod tasks;

@@ -95,6 +95,8 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub http: HttpSettings,
     pub log_format: LogFormat,
+    /// How many tasks one user may hold (`MAX_TASKS_PER_USER`).
+    pub max_tasks_per_user: u32,
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -124,6 +126,13 @@ impl Settings {
             jwt: jwt_settings(env)?,
             http: http_settings(env)?,
             log_format: log_format(env)?,
+            max_tasks_per_user: parse_int(
+                env,
+                "MAX_TASKS_PER_USER",
+                crate::limits::DEFAULT_MAX_TASKS_PER_USER,
+                1,
+                10_000_000,
+            )?,
         })
     }
 }

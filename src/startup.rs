@@ -33,6 +33,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub max_connections: u32,
     pub jwt: JwtKeys,
+    pub max_tasks_per_user: u32,
 }
 
 /// Why the server could not start. Each maps to a documented exit code.
@@ -244,6 +245,7 @@ impl Application {
                 pool,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
+                max_tasks_per_user: settings.max_tasks_per_user,
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
         })

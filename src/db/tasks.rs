@@ -21,10 +21,26 @@ pub async fn insert(
     user_id: UserId,
     task: &Fields,
 ) -> Result<Task, sqlx::Error> {
+    insert_within(db, user_id, task, None)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Inserts a task unless its owner already holds `quota` tasks (`None` when they do). Two
+/// concurrent inserts can both pass a quota of one left: a quota bounds, it does not count
+/// exactly.
+pub async fn insert_within(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    task: &Fields,
+    quota: Option<u32>,
+) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as(concat!(
         "INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern,
                            completed, completed_at, recurrence_anchor, next_occurrence_created)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+         WHERE $12::bigint IS NULL OR (SELECT count(*) FROM task WHERE user_id = $1) < $12
+         RETURNING ",
         task_columns!()
     ))
     .bind(user_id)
@@ -38,7 +54,8 @@ pub async fn insert(
     .bind(task.completed_at)
     .bind(task.recurrence_anchor)
     .bind(task.next_occurrence_created)
-    .fetch_one(db)
+    .bind(quota.map(i64::from))
+    .fetch_optional(db)
     .await
 }
 

@@ -12,5 +12,6 @@ mod helpers;
 mod recurrence;
 mod schema;
 mod spec;
+mod task_rules;
 mod tasks;
 mod tasks_list;

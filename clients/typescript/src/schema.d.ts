@@ -82,7 +82,10 @@ export interface paths {
         /** List the user's tasks, newest first unless sorted otherwise, one page at a time. */
         get: operations["list_tasks"];
         put?: never;
-        /** Create a task. */
+        /**
+         * Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+         *     beyond that, 409.
+         */
         post: operations["create_task"];
         delete?: never;
         options?: never;
@@ -1090,6 +1093,15 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with existing data. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -94,7 +94,7 @@ pub enum DeleteTaskResponse {
 }
 
 problems!(ListTasksError: 401, 403, 404, 422, 503);
-problems!(CreateTaskError: 400, 401, 403, 404, 413, 422, 503);
+problems!(CreateTaskError: 400, 401, 403, 404, 409, 413, 422, 503);
 problems!(GetTaskError: 401, 403, 404, 422, 503);
 problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 422, 503);
 problems!(DeleteTaskError: 401, 403, 404, 412, 422, 503);
@@ -200,7 +200,8 @@ impl TasksApi {
         Ok(ListTasksResponse::Ok(SerdeJson(tasks), total, etag, next))
     }
 
-    /// Create a task.
+    /// Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+    /// beyond that, 409.
     #[oai(
         path = "/api/:user_id/tasks",
         method = "post",
@@ -221,15 +222,22 @@ impl TasksApi {
         let fields = body.0.draft().create(chrono::Utc::now().naive_utc());
         let key = header("Idempotency-Key", idempotency_key);
         let (fields, key) = both(fields.map_err(ApiError::from), key)?;
-        let (task, version) =
-            match ops::create(&state.pool, user_id.0, &fields, key.as_ref()).await? {
-                Created::New(task) => {
-                    tracing::info!(task_id = %task.id, "task created");
-                    let version = task.version;
-                    (Task::from(task), version)
-                }
-                Created::Replayed(task) => (task, 1),
-            };
+        let (task, version) = match ops::create(
+            &state.pool,
+            user_id.0,
+            &fields,
+            key.as_ref(),
+            state.max_tasks_per_user,
+        )
+        .await?
+        {
+            Created::New(task) => {
+                tracing::info!(task_id = %task.id, "task created");
+                let version = task.version;
+                (Task::from(task), version)
+            }
+            Created::Replayed(task) => (task, 1),
+        };
         let location = format!("/api/{}/tasks/{}", user_id.0, task.id);
         let etag = task_etag(task.id.0, version);
         Ok(CreateTaskResponse::Created(SerdeJson(task), location, etag))

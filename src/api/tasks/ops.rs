@@ -64,16 +64,37 @@ pub enum Created {
     Replayed(types::Task),
 }
 
-/// Creates a task. With an idempotency key, a retry with the same body gets the first
-/// response and creates nothing; with another body it is a 422.
+/// Inserts a task, unless its owner holds `quota` already (409).
+async fn insert(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: UserId,
+    fields: &Fields,
+    quota: u32,
+) -> Result<Task, ApiError> {
+    tasks::insert_within(db, user_id, fields, Some(quota))
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(
+                format!(
+                    "You have {quota} tasks, as many as one account may hold: delete some \
+                     before creating more."
+                ),
+                Vec::new(),
+            )
+        })
+}
+
+/// Creates a task, within the owner's quota. With an idempotency key, a retry with the
+/// same body gets the first response and creates nothing; with another body it is a 422.
 pub async fn create(
     pool: &PgPool,
     user_id: UserId,
     fields: &Fields,
     key: Option<&IdempotencyKey>,
+    quota: u32,
 ) -> Result<Created, ApiError> {
     let Some(IdempotencyKey(key)) = key else {
-        return Ok(Created::New(tasks::insert(pool, user_id, fields).await?));
+        return Ok(Created::New(insert(pool, user_id, fields, quota).await?));
     };
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(fields).map_err(ApiError::internal)?,
@@ -98,7 +119,7 @@ pub async fn create(
             .map_err(|e| ApiError::internal(e.into_message()))?;
         return Ok(Created::Replayed(first));
     }
-    let task = tasks::insert(&mut *tx, user_id, fields).await?;
+    let task = insert(&mut *tx, user_id, fields, quota).await?;
     let body = types::Task::from(task.clone())
         .to_json()
         .unwrap_or_default();

@@ -12,6 +12,8 @@ mod helpers;
 mod recurrence;
 mod schema;
 mod spec;
+#[path = "../support/mod.rs"]
+mod support;
 mod task_rules;
 mod tasks;
 mod tasks_list;

@@ -353,6 +353,7 @@ mod tests {
         assert_eq!(s.database.connect_timeout, Duration::from_secs(5));
         assert_eq!(s.jwt.ttl, Duration::from_secs(86_400));
         assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.max_tasks_per_user, 10_000);
     }
 
     #[test]
@@ -380,6 +381,8 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "http://localhost:3000/app"),
             ("HOST", "my host"),
             ("LOG_FORMAT", "xml"),
+            ("MAX_TASKS_PER_USER", "0"),
+            ("MAX_TASKS_PER_USER", "many"),
         ] {
             let err = Settings::from_env(&env(&[
                 ("DATABASE_URL", "postgres://u:p@localhost/db"),

@@ -337,7 +337,7 @@ impl Draft {
         let completed = match &self.completed {
             Given::Absent => None,
             Given::Flag(done) => Some(*done),
-            _ => refusals.note("completed", Err("must be true or false".into())),
+            _ => refusals.note("completed", Err(bool::refusal())),
         };
         Fields {
             title: title.unwrap_or_else(|| current.title.clone()),

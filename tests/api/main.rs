@@ -7,9 +7,14 @@ mod cli;
 mod clients;
 mod completed_at;
 mod cors;
+mod fake_pg;
 mod health;
 mod helpers;
+mod metrics;
+mod panics;
+mod readiness;
 mod recurrence;
+mod refusals;
 mod schema;
 mod spec;
 #[path = "../support/mod.rs"]

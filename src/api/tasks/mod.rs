@@ -34,7 +34,7 @@ use crate::{
     },
     error::ApiError,
     problems,
-    startup::AppState,
+    state::AppState,
 };
 
 #[derive(ApiResponse)]

@@ -11,6 +11,7 @@ pub mod instruments;
 pub mod limits;
 pub mod maintenance;
 pub mod secret;
+pub mod server;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

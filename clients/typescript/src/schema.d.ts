@@ -740,6 +740,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
                 headers: {
@@ -749,7 +764,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -775,9 +790,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. */
+            /** @description Logged in. The token is a credential: `Cache-Control: no-store`. */
             200: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -822,11 +839,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. */
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -842,7 +863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -891,7 +912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -942,7 +963,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1016,6 +1037,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
                 headers: {
@@ -1063,7 +1093,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1183,7 +1213,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1228,6 +1258,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -1276,7 +1315,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1392,7 +1431,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1426,6 +1465,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -1483,7 +1531,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1599,7 +1647,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

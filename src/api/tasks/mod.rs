@@ -93,11 +93,11 @@ pub enum DeleteTaskResponse {
     Deleted,
 }
 
-problems!(ListTasksError: 401, 403, 404, 422, 503);
+problems!(ListTasksError: 400, 401, 403, 404, 422, 503);
 problems!(CreateTaskError: 400, 401, 403, 404, 409, 413, 422, 503);
-problems!(GetTaskError: 401, 403, 404, 422, 503);
+problems!(GetTaskError: 400, 401, 403, 404, 422, 503);
 problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 422, 503);
-problems!(DeleteTaskError: 401, 403, 404, 412, 422, 503);
+problems!(DeleteTaskError: 400, 401, 403, 404, 412, 422, 503);
 
 /// A header parameter's value, or a 422 naming it.
 fn header<R: FieldRule>(

@@ -17,9 +17,9 @@ use super::{
     },
     body::JsonBody,
     client::ClientAddr,
-    text::LoginEmailText,
+    field::Field,
 };
-use crate::{auth::BearerAuth, state::AppState};
+use crate::{auth::BearerAuth, domain::field::Given, state::AppState};
 
 /// When these routes were deprecated (RFC 9745: `@` and seconds since the epoch;
 /// 2026-11-25T00:00:00Z).
@@ -337,8 +337,8 @@ impl LegacyApi {
         let credentials = match body {
             TokenRequest::Json(json) => json.0,
             TokenRequest::Form(form) => LoginRequest {
-                email: LoginEmailText(form.0.username),
-                password: form.0.password,
+                email: Field::from(Given::Text(form.0.username)),
+                password: Field::from(Given::Text(form.0.password)),
             },
         };
         log_in(&state, req, &credentials).await

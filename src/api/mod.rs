@@ -5,6 +5,7 @@ pub mod body;
 pub mod client;
 pub mod conditional;
 pub mod fair_share;
+pub mod field;
 pub mod health;
 pub mod legacy;
 pub mod middleware;
@@ -12,7 +13,6 @@ pub mod nullable;
 pub mod responses;
 pub mod serde_json_payload;
 pub mod tasks;
-pub mod text;
 pub mod timestamp;
 
 use poem::{Endpoint, EndpointExt, Route, middleware::Cors};

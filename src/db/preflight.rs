@@ -45,7 +45,8 @@ enum Object {
     Trigger(&'static str, &'static str),
 }
 
-/// (migration, what it creates), for the objects a contract database does not have.
+/// (migration, what it creates), for the objects a contract database does not have. A new
+/// migration that creates something adds it here.
 const CREATED: &[(i64, Object)] = &[
     (3, Object::Index("user_email_lower_key")),
     (3, Object::Index("user_username_lower_key")),
@@ -62,6 +63,11 @@ const CREATED: &[(i64, Object)] = &[
     (6, Object::Index("task_user_due_idx")),
     (6, Object::Table("idempotency_key")),
     (6, Object::Index("idempotency_key_created_at_idx")),
+    (7, Object::Column("task", "completed_at")),
+    (8, Object::Column("task", "recurrence_anchor")),
+    (10, Object::Table("login_known_client")),
+    (12, Object::Index("task_title_trgm_idx")),
+    (12, Object::Index("task_description_trgm_idx")),
 ];
 
 impl Object {

@@ -108,8 +108,7 @@ def main() -> None:
             if stale:
                 sys.exit(
                     "clients/python/todo_api_client is out of date with openapi/openapi.json "
-                    "(regenerate with scripts/generate); differing files:\n  "
-                    + "\n  ".join(stale)
+                    "(regenerate with scripts/generate); differing files:\n  " + "\n  ".join(stale)
                 )
             print("clients/python/todo_api_client matches openapi/openapi.json")
             return

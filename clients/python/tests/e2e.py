@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from todo_api_client import Client
 from todo_api_client.api.accounts import login, logout, me, register
@@ -265,9 +266,15 @@ def main() -> None:
     for _ in range(2):
         equal(expect(me.sync_detailed(client=resilient), 200).id, user_id, "GET /me with the new token")
     equal(logins, 1, "one new login for three requests")
+    # Threads that meet the 401 together share one new login.
+    equal(int(logout.sync_detailed(client=resilient).status_code), 204, "logout")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(lambda _: expect(me.sync_detailed(client=resilient), 200).id, range(3)))
+    equal(together, [user_id] * 3, "GET /me from three threads")
+    equal(logins, 2, "one more login for three concurrent requests")
     passed(
         "on_unauthorized: the revoked token's 401 logged in again once; the PUT sent again with the "
-        "new token, then GET /me 200 twice"
+        "new token, then GET /me 200 twice; after another logout, 3 concurrent requests shared 1 new login"
     )
 
 

@@ -6,6 +6,7 @@ revoked. Everything here uses only the generated package and httpx.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -130,6 +131,9 @@ class BearerAuth(httpx.Auth):
     """Sends `Authorization: Bearer <token>`. On a 401, calls `on_unauthorized` (which logs
     in again and returns the new token, or returns None to give up) and sends the request
     once more with the new token. Without `on_unauthorized` a 401 is simply returned.
+
+    Threads that meet a 401 together call `on_unauthorized` once; a request sent with a token
+    that has been replaced since is sent again with the new one.
     """
 
     requires_request_body = True
@@ -137,17 +141,21 @@ class BearerAuth(httpx.Auth):
     def __init__(self, token: str, on_unauthorized: Callable[[], str | None] | None = None) -> None:
         self.token = token
         self.on_unauthorized = on_unauthorized
+        self._lock = threading.Lock()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token}"
+        sent_with = self.token
+        request.headers["Authorization"] = f"Bearer {sent_with}"
         response = yield request
         if response.status_code != 401 or self.on_unauthorized is None:
             return
-        token = self.on_unauthorized()
-        if token is None:
-            return
-        self.token = token
-        request.headers["Authorization"] = f"Bearer {token}"
+        with self._lock:
+            if self.token == sent_with:
+                token = self.on_unauthorized()
+                if token is None:
+                    return
+                self.token = token
+        request.headers["Authorization"] = f"Bearer {self.token}"
         yield request
 
 

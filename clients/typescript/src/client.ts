@@ -46,30 +46,43 @@ export function createTodoClient(baseUrl: string, auth?: string | TodoClientOpti
   return client;
 }
 
-/** Sets `Authorization` on each request; on a 401, asks `onUnauthorized` and retries once. */
+/**
+ * Sets `Authorization` on each request; on a 401, asks `onUnauthorized` for a new token and
+ * sends the request once more. Requests that meet a 401 together share one call of the hook,
+ * and one sent with a token already replaced is simply sent again with the new one.
+ */
 function bearer({ token, onUnauthorized }: TodoClientOptions): Middleware {
   let current = token;
-  const copies = new Map<string, Request>();
+  let renewing: Promise<string | undefined> | undefined;
+  // A copy of each request whose body is still unread, and the token it was sent with.
+  const copies = new Map<string, { request: Request; sentWith: string | undefined }>();
   return {
     onRequest({ request, id }) {
       if (current !== undefined) request.headers.set("Authorization", `Bearer ${current}`);
-      // A copy whose body is still unread, in case the request has to be sent again.
-      if (onUnauthorized) copies.set(id, request.clone());
+      if (onUnauthorized) copies.set(id, { request: request.clone(), sentWith: current });
       return request;
     },
     async onResponse({ response, id, options }) {
       const copy = copies.get(id);
       copies.delete(id);
       if (response.status !== 401 || !onUnauthorized || !copy) return undefined;
-      const problem = (await response
-        .clone()
-        .json()
-        .catch(() => undefined)) as Problem | undefined;
-      const renewed = await onUnauthorized(problem);
-      if (renewed === undefined) return undefined;
-      current = renewed;
-      copy.headers.set("Authorization", `Bearer ${renewed}`);
-      return options.fetch(copy);
+      if (copy.sentWith === current) {
+        if (renewing === undefined) {
+          const problem = (await response
+            .clone()
+            .json()
+            .catch(() => undefined)) as Problem | undefined;
+          renewing = Promise.resolve(onUnauthorized(problem)).finally(() => {
+            renewing = undefined;
+          });
+        }
+        const renewed = await renewing;
+        if (renewed === undefined) return undefined;
+        current = renewed;
+      }
+      if (current === undefined) return undefined;
+      copy.request.headers.set("Authorization", `Bearer ${current}`);
+      return options.fetch(copy.request);
     },
     onError({ id }) {
       copies.delete(id);

@@ -234,6 +234,13 @@ for (let i = 0; i < 2; i++) {
   assert.equal(meAgain.id, userId);
 }
 assert.equal(logins, 1, "one new login for three requests");
+// Requests that meet the 401 together share one new login.
+await expectOk(resilient.POST("/api/auth/logout"), 204);
+const together = await Promise.all(
+  [1, 2, 3].map(async () => (await expectOk(resilient.GET("/api/auth/me"), 200)).data.id),
+);
+assert.deepEqual(together, [userId, userId, userId]);
+assert.equal(logins, 2, "one more login for three concurrent requests");
 passed(
-  `onUnauthorized: the revoked token's 401 (an UnauthorizedError from taskPages) logged in again once; the PUT sent again with the new token, then GET /me 200 twice`,
+  `onUnauthorized: the revoked token's 401 (an UnauthorizedError from taskPages) logged in again once; the PUT sent again with the new token, then GET /me 200 twice; after another logout, 3 concurrent requests shared 1 new login`,
 );

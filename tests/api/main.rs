@@ -10,5 +10,7 @@ mod health;
 mod helpers;
 mod schema;
 mod spec;
+#[path = "../support/mod.rs"]
+mod support;
 mod tasks;
 mod tasks_list;

@@ -317,6 +317,25 @@ fn the_committed_python_client_is_generated_from_the_committed_spec() {
     );
 }
 
+#[test]
+fn the_python_helpers_and_scripts_type_check_strictly_and_pass_ruff() {
+    // mypy's settings (strict, which files) are in clients/python/pyproject.toml.
+    let mypy = python_run(&["-m", "mypy"], &[], Duration::from_secs(180));
+    assert!(mypy.ok, "mypy failed:\n{}", mypy.output);
+    let lint = python_run(&["-m", "ruff", "check", "."], &[], Duration::from_secs(60));
+    assert!(lint.ok, "ruff check failed:\n{}", lint.output);
+    let format = python_run(
+        &["-m", "ruff", "format", "--check", "."],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert!(
+        format.ok,
+        "ruff format --check failed (run ruff format in clients/python):\n{}",
+        format.output
+    );
+}
+
 #[tokio::test]
 async fn the_python_client_goes_through_a_whole_session_against_the_live_server() {
     let app = TestApp::spawn().await;

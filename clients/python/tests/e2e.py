@@ -12,6 +12,7 @@ import secrets
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from todo_api_client import Client
 from todo_api_client.api.accounts import login, logout, me, register
@@ -49,7 +50,7 @@ def equal(actual: object, expected: object, what: str) -> None:
     check(actual == expected, f"{what}: expected {expected!r}, got {actual!r}")
 
 
-def problem(response: Response[object], status: int) -> ProblemError:
+def problem(response: Response[Any], status: int) -> ProblemError:
     """The problem+json error `response` must be."""
     equal(int(response.status_code), status, "status")
     equal(response.headers.get("content-type"), "application/problem+json", "content type")

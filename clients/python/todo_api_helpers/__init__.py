@@ -62,7 +62,7 @@ class Unauthorized(ProblemError):
     """401: no token, or one that is malformed, expired or revoked (logged out). Log in again."""
 
 
-def expect(response: Response[T | Problem | Any], status: int | None = None) -> T:
+def expect(response: Response[Problem | T], status: int | None = None) -> T:
     """The parsed body of a successful response (of `status`, when given).
 
     Raises `Unauthorized` for a 401 and `ProblemError` for any other error.

@@ -9,7 +9,7 @@ use crate::{
     db::sessions,
     domain::ids::UserId,
     error::{ApiError, AuthFailure},
-    startup::AppState,
+    state::AppState,
 };
 
 /// The user a valid token belongs to, and the token's session id.

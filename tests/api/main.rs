@@ -6,8 +6,13 @@ mod auth;
 mod cli;
 mod clients;
 mod cors;
+mod fake_pg;
 mod health;
 mod helpers;
+mod metrics;
+mod panics;
+mod readiness;
+mod refusals;
 mod schema;
 mod spec;
 #[path = "../support/mod.rs"]

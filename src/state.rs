@@ -1,0 +1,17 @@
+//! What every request shares: the pool, what is known of the database's health, the
+//! per-user share of connections, and the token keys.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::{api::fair_share::UserSlots, auth::token::JwtKeys, db::health::DbHealth};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub max_connections: u32,
+    pub jwt: JwtKeys,
+    pub health: Arc<DbHealth>,
+    pub user_slots: Arc<UserSlots>,
+}

@@ -9,6 +9,7 @@ from .login_request import LoginRequest
 from .login_response import LoginResponse
 from .pool_health import PoolHealth
 from .priority import Priority
+from .probe import Probe
 from .problem import Problem
 from .readiness import Readiness
 from .ready_status import ReadyStatus
@@ -31,6 +32,7 @@ __all__ = (
     "LoginResponse",
     "PoolHealth",
     "Priority",
+    "Probe",
     "Problem",
     "Readiness",
     "ReadyStatus",

@@ -18,13 +18,18 @@ class DatabaseHealth:
     """The database as this instance sees it.
 
     Example:
-        {'latency_ms': 1.8, 'pool': {'idle': 1, 'in_use': 1, 'max': 10, 'size': 2}, 'reachable': True, 'server_version':
-            '17.5'}
+        {'cause': None, 'detail': None, 'latency_ms': 1.8, 'pool': {'idle': 1, 'in_use': 1, 'max': 10, 'size': 2},
+            'reachable': True, 'server_version': '17'}
 
     Attributes:
-        reachable (bool): Whether a query succeeded within the readiness bound.
-        latency_ms (float | None): Round trip of a trivial query, in milliseconds; `null` when unreachable.
-        server_version (None | str): PostgreSQL's `server_version`; `null` when unreachable.
+        reachable (bool): Whether the last contact with the database succeeded.
+        latency_ms (float | None): Round trip of the last probe (at startup, or `?probe=live`), in milliseconds; `null`
+            when unreachable.
+        server_version (None | str): PostgreSQL's major version; `null` when unreachable. (The exact build is in
+            `todo-api check` and the metrics.)
+        cause (None | str): Why the last contact failed, e.g. `starting`, `too_many_connections`,
+            `credentials_refused`; `null` when it succeeded.
+        detail (None | str): The cause in a sentence; `null` when the last contact succeeded.
         pool (PoolHealth): The connection pool of this instance. Example: {'idle': 1, 'in_use': 1, 'max': 10, 'size':
             2}.
     """
@@ -32,6 +37,8 @@ class DatabaseHealth:
     reachable: bool
     latency_ms: float | None
     server_version: None | str
+    cause: None | str
+    detail: None | str
     pool: PoolHealth
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -44,6 +51,12 @@ class DatabaseHealth:
         server_version: None | str
         server_version = self.server_version
 
+        cause: None | str
+        cause = self.cause
+
+        detail: None | str
+        detail = self.detail
+
         pool = self.pool.to_dict()
 
         field_dict: dict[str, Any] = {}
@@ -53,6 +66,8 @@ class DatabaseHealth:
                 "reachable": reachable,
                 "latency_ms": latency_ms,
                 "server_version": server_version,
+                "cause": cause,
+                "detail": detail,
                 "pool": pool,
             }
         )
@@ -80,12 +95,28 @@ class DatabaseHealth:
 
         server_version = _parse_server_version(d.pop("server_version"))
 
+        def _parse_cause(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        cause = _parse_cause(d.pop("cause"))
+
+        def _parse_detail(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        detail = _parse_detail(d.pop("detail"))
+
         pool = PoolHealth.from_dict(d.pop("pool"))
 
         database_health = cls(
             reachable=reachable,
             latency_ms=latency_ms,
             server_version=server_version,
+            cause=cause,
+            detail=detail,
             pool=pool,
         )
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -21,25 +22,36 @@ class Readiness:
     """Whether the server can serve requests, and why not.
 
     Example:
-        {'database': {'latency_ms': 1.8, 'pool': {'idle': 1, 'in_use': 1, 'max': 10, 'size': 2}, 'reachable': True,
-            'server_version': '17.5'}, 'schema': {'expected_version': 6, 'ok': True, 'problems': [], 'version': 6},
-            'status': 'ready'}
+        {'age_seconds': 3.2, 'database': {'cause': None, 'detail': None, 'latency_ms': 1.8, 'pool': {'idle': 1,
+            'in_use': 1, 'max': 10, 'size': 2}, 'reachable': True, 'server_version': '17'}, 'observed_at':
+            '2026-11-18T11:06:40Z', 'schema': {'checked_at': '2026-11-18T11:06:40Z', 'expected_version': 6, 'ok': True,
+            'problems': [], 'version': 6}, 'status': 'ready'}
 
     Attributes:
         status (ReadyStatus):
-        database (DatabaseHealth): The database as this instance sees it. Example: {'latency_ms': 1.8, 'pool': {'idle':
-            1, 'in_use': 1, 'max': 10, 'size': 2}, 'reachable': True, 'server_version': '17.5'}.
-        schema (SchemaHealth): The schema check: migrations applied and structure as expected. Example:
-            {'expected_version': 6, 'ok': True, 'problems': [], 'version': 6}.
+        observed_at (datetime.datetime): When the database was last heard from (a request, a new connection, or a live
+            probe).
+        age_seconds (float): Seconds since `observed_at`.
+        database (DatabaseHealth): The database as this instance sees it. Example: {'cause': None, 'detail': None,
+            'latency_ms': 1.8, 'pool': {'idle': 1, 'in_use': 1, 'max': 10, 'size': 2}, 'reachable': True, 'server_version':
+            '17'}.
+        schema (SchemaHealth): The schema check: migrations applied and structure as expected. Example: {'checked_at':
+            '2026-11-18T11:06:40Z', 'expected_version': 6, 'ok': True, 'problems': [], 'version': 6}.
     """
 
     status: ReadyStatus
+    observed_at: datetime.datetime
+    age_seconds: float
     database: DatabaseHealth
     schema: SchemaHealth
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         status = self.status.value
+
+        observed_at = self.observed_at.isoformat()
+
+        age_seconds = self.age_seconds
 
         database = self.database.to_dict()
 
@@ -50,6 +62,8 @@ class Readiness:
         field_dict.update(
             {
                 "status": status,
+                "observed_at": observed_at,
+                "age_seconds": age_seconds,
                 "database": database,
                 "schema": schema,
             }
@@ -65,12 +79,18 @@ class Readiness:
         d = dict(src_dict)
         status = ReadyStatus(d.pop("status"))
 
+        observed_at = datetime.datetime.fromisoformat(d.pop("observed_at"))
+
+        age_seconds = d.pop("age_seconds")
+
         database = DatabaseHealth.from_dict(d.pop("database"))
 
         schema = SchemaHealth.from_dict(d.pop("schema"))
 
         readiness = cls(
             status=status,
+            observed_at=observed_at,
+            age_seconds=age_seconds,
             database=database,
             schema=schema,
         )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar, cast
 
@@ -14,19 +15,21 @@ class SchemaHealth:
     """The schema check: migrations applied and structure as expected.
 
     Example:
-        {'expected_version': 6, 'ok': True, 'problems': [], 'version': 6}
+        {'checked_at': '2026-11-18T11:06:40Z', 'expected_version': 6, 'ok': True, 'problems': [], 'version': 6}
 
     Attributes:
         ok (bool):
         version (int | None): Highest migration applied; `null` when the database cannot be reached.
         expected_version (int): Highest migration this build knows.
         problems (list[str]): What is wrong, one sentence each.
+        checked_at (datetime.datetime): When the schema was verified (at startup; `todo-api check` verifies it again).
     """
 
     ok: bool
     version: int | None
     expected_version: int
     problems: list[str]
+    checked_at: datetime.datetime
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -39,6 +42,8 @@ class SchemaHealth:
 
         problems = self.problems
 
+        checked_at = self.checked_at.isoformat()
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -47,6 +52,7 @@ class SchemaHealth:
                 "version": version,
                 "expected_version": expected_version,
                 "problems": problems,
+                "checked_at": checked_at,
             }
         )
 
@@ -68,11 +74,14 @@ class SchemaHealth:
 
         problems = cast(list[str], d.pop("problems"))
 
+        checked_at = datetime.datetime.fromisoformat(d.pop("checked_at"))
+
         schema_health = cls(
             ok=ok,
             version=version,
             expected_version=expected_version,
             problems=problems,
+            checked_at=checked_at,
         )
 
         schema_health.additional_properties = d

@@ -5,15 +5,30 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.probe import Probe
 from ...models.readiness import Readiness
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
-def _get_kwargs() -> dict[str, Any]:
+def _get_kwargs(
+    *,
+    probe: Probe | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_probe: str | Unset = UNSET
+    if not isinstance(probe, Unset):
+        json_probe = probe.value
+
+    params["probe"] = json_probe
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/health/ready",
+        "params": params,
     }
 
     return _kwargs
@@ -52,8 +67,16 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
+    probe: Probe | Unset = UNSET,
 ) -> Response[Readiness]:
-    """Readiness: the database is reachable and its schema verified.
+    """Readiness: the last known state of the database, the pool and the schema.
+
+     By default it costs the database nothing: it reports what requests and the pool last
+    met, so probing an idle server lets Neon suspend its compute. `?probe=live` runs one
+    cheap query first (one transaction), at most once per second for all callers.
+
+    Args:
+        probe (Probe | Unset): How `/health/ready` learns the state.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -63,7 +86,9 @@ def sync_detailed(
         Response[Readiness]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        probe=probe,
+    )
 
     response = client.get_httpx_client().request(
         **kwargs,
@@ -75,8 +100,16 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
+    probe: Probe | Unset = UNSET,
 ) -> Readiness | None:
-    """Readiness: the database is reachable and its schema verified.
+    """Readiness: the last known state of the database, the pool and the schema.
+
+     By default it costs the database nothing: it reports what requests and the pool last
+    met, so probing an idle server lets Neon suspend its compute. `?probe=live` runs one
+    cheap query first (one transaction), at most once per second for all callers.
+
+    Args:
+        probe (Probe | Unset): How `/health/ready` learns the state.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -88,14 +121,23 @@ def sync(
 
     return sync_detailed(
         client=client,
+        probe=probe,
     ).parsed
 
 
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
+    probe: Probe | Unset = UNSET,
 ) -> Response[Readiness]:
-    """Readiness: the database is reachable and its schema verified.
+    """Readiness: the last known state of the database, the pool and the schema.
+
+     By default it costs the database nothing: it reports what requests and the pool last
+    met, so probing an idle server lets Neon suspend its compute. `?probe=live` runs one
+    cheap query first (one transaction), at most once per second for all callers.
+
+    Args:
+        probe (Probe | Unset): How `/health/ready` learns the state.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -105,7 +147,9 @@ async def asyncio_detailed(
         Response[Readiness]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        probe=probe,
+    )
 
     response = await client.get_async_httpx_client().request(**kwargs)
 
@@ -115,8 +159,16 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
+    probe: Probe | Unset = UNSET,
 ) -> Readiness | None:
-    """Readiness: the database is reachable and its schema verified.
+    """Readiness: the last known state of the database, the pool and the schema.
+
+     By default it costs the database nothing: it reports what requests and the pool last
+    met, so probing an idle server lets Neon suspend its compute. `?probe=live` runs one
+    cheap query first (one transaction), at most once per second for all callers.
+
+    Args:
+        probe (Probe | Unset): How `/health/ready` learns the state.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,5 +181,6 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            probe=probe,
         )
     ).parsed

@@ -1,11 +1,14 @@
 //! What every request shares: the pool, what is known of the database's health, the
-//! per-user share of connections, and the token keys.
+//! per-user share of connections, the token keys, and the registration limits.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{api::fair_share::UserSlots, auth::token::JwtKeys, db::health::DbHealth};
+use crate::{
+    api::fair_share::UserSlots, auth::token::JwtKeys, config::RegistrationLimits,
+    db::health::DbHealth,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +17,5 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub health: Arc<DbHealth>,
     pub user_slots: Arc<UserSlots>,
+    pub registrations: RegistrationLimits,
 }

@@ -134,6 +134,7 @@ constrained_text!(
 );
 
 constrained_text!(
-    /// A header value that must not be empty.
-    HeaderText, pattern = ".", min = 1, max = 1000
+    /// `*`, or a comma-separated list of ETags as sent in `ETag` headers (`"12-3"`,
+    /// `W/"…"`).
+    EtagListText, pattern = super::conditional::ETAG_LIST_PATTERN, min = 1, max = 1000
 );

@@ -5,10 +5,13 @@
 mod auth;
 mod cli;
 mod clients;
+mod connections;
 mod cors;
 mod fake_pg;
+mod hardening;
 mod health;
 mod helpers;
+mod limits;
 mod metrics;
 mod panics;
 mod readiness;

@@ -665,6 +665,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
                 headers: {
@@ -674,7 +689,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -700,9 +715,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. */
+            /** @description Logged in. The token is a credential: `Cache-Control: no-store`. */
             200: {
                 headers: {
+                    /** @description Always `no-store`: the body is a credential. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -747,11 +764,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. */
+            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -767,7 +788,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -816,7 +837,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -867,7 +888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -941,6 +962,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
                 headers: {
@@ -988,7 +1018,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1099,7 +1129,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1144,6 +1174,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -1192,7 +1231,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1308,7 +1347,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1342,6 +1381,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -1399,7 +1447,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1515,7 +1563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

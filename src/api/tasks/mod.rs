@@ -21,7 +21,7 @@ use super::{
     body::{JsonBody, OptionalJsonBody, parse_value},
     conditional::{if_match_allows, if_none_match_hits, task_etag},
     serde_json_payload::SerdeJson,
-    text::{CursorText, DueDateText, HeaderText, SearchText, TagFilter},
+    text::{CursorText, DueDateText, EtagListText, SearchText, TagFilter},
 };
 use crate::{
     auth::BearerAuth,
@@ -96,11 +96,11 @@ pub enum DeleteTaskResponse {
     Deleted,
 }
 
-problems!(ListTasksError: 401, 403, 404, 422, 503);
+problems!(ListTasksError: 400, 401, 403, 404, 422, 503);
 problems!(CreateTaskError: 400, 401, 403, 404, 413, 422, 503);
-problems!(GetTaskError: 401, 403, 404, 422, 503);
+problems!(GetTaskError: 400, 401, 403, 404, 422, 503);
 problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 422, 503);
-problems!(DeleteTaskError: 401, 403, 404, 412, 422, 503);
+problems!(DeleteTaskError: 400, 401, 403, 404, 412, 422, 503);
 
 fn not_found() -> ApiError {
     ApiError::NotFound("There is no such task.".into())
@@ -171,7 +171,7 @@ impl TasksApi {
         cursor: Query<Option<CursorText>>,
         /// An ETag from an earlier list response.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<HeaderText>>,
+        if_none_match: Header<Option<EtagListText>>,
     ) -> Result<ListTasksResponse, ListTasksError> {
         auth.0.require(user_id.0)?;
         let listing = ListParams {
@@ -200,7 +200,7 @@ impl TasksApi {
             _ => None,
         };
         let etag = listing::list_etag(&rows, total, next.as_deref());
-        if if_none_match_hits(if_none_match.0.as_ref().map(HeaderText::as_str), &etag) {
+        if if_none_match_hits(if_none_match.0.as_ref().map(EtagListText::as_str), &etag) {
             return Ok(ListTasksResponse::NotModified(etag));
         }
         let tasks = rows.into_iter().map(|r| r.task.into()).collect();
@@ -282,14 +282,14 @@ impl TasksApi {
         id: Path<TaskId>,
         /// An ETag from an earlier response for this task.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<HeaderText>>,
+        if_none_match: Header<Option<EtagListText>>,
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
         let task = tasks::find(&state.pool, user_id.0, id.0)
             .await?
             .ok_or_else(not_found)?;
         let etag = task_etag(task.id.0, task.version);
-        if if_none_match_hits(if_none_match.0.as_ref().map(HeaderText::as_str), &etag) {
+        if if_none_match_hits(if_none_match.0.as_ref().map(EtagListText::as_str), &etag) {
             return Ok(TaskResponse::NotModified(etag));
         }
         Ok(TaskResponse::Ok(SerdeJson(task.into()), etag))
@@ -310,7 +310,7 @@ impl TasksApi {
         body: JsonBody<UpdateTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<HeaderText>>,
+        if_match: Header<Option<EtagListText>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
         let changes = body.0.parse()?;
@@ -320,7 +320,7 @@ impl TasksApi {
             id.0,
             |t| {
                 if_match_allows(
-                    if_match.0.as_ref().map(HeaderText::as_str),
+                    if_match.0.as_ref().map(EtagListText::as_str),
                     &task_etag(t.id.0, t.version),
                 )
             },
@@ -344,12 +344,12 @@ impl TasksApi {
         id: Path<TaskId>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<HeaderText>>,
+        if_match: Header<Option<EtagListText>>,
     ) -> Result<DeleteTaskResponse, DeleteTaskError> {
         auth.0.require(user_id.0)?;
         let outcome = tasks::delete_if(&state.pool, user_id.0, id.0, |t| {
             if_match_allows(
-                if_match.0.as_ref().map(HeaderText::as_str),
+                if_match.0.as_ref().map(EtagListText::as_str),
                 &task_etag(t.id.0, t.version),
             )
         })
@@ -378,7 +378,7 @@ impl TasksApi {
         body: OptionalJsonBody<CompleteTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<HeaderText>>,
+        if_match: Header<Option<EtagListText>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
         let wanted = body.0.map(|b| b.completed);
@@ -388,7 +388,7 @@ impl TasksApi {
             id.0,
             |t| {
                 if_match_allows(
-                    if_match.0.as_ref().map(HeaderText::as_str),
+                    if_match.0.as_ref().map(EtagListText::as_str),
                     &task_etag(t.id.0, t.version),
                 )
             },

@@ -18,4 +18,6 @@ pub struct AppState {
     pub health: Arc<DbHealth>,
     pub user_slots: Arc<UserSlots>,
     pub registrations: RegistrationLimits,
+    /// How many tasks one user may hold.
+    pub max_tasks_per_user: u32,
 }

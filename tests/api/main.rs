@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod clients;
+mod completed_at;
 mod connections;
 mod cors;
 mod fake_pg;
@@ -15,10 +16,12 @@ mod limits;
 mod metrics;
 mod panics;
 mod readiness;
+mod recurrence;
 mod refusals;
 mod schema;
 mod spec;
 #[path = "../support/mod.rs"]
 mod support;
+mod task_rules;
 mod tasks;
 mod tasks_list;

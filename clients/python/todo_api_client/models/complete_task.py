@@ -17,7 +17,7 @@ class CompleteTask:
         {'completed': True}
 
     Attributes:
-        completed (bool):
+        completed (bool): true or false Example: True.
     """
 
     completed: bool

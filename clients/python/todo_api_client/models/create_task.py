@@ -6,7 +6,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.priority import Priority
+from ..models.create_task_priority import CreateTaskPriority
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="CreateTask")
@@ -14,27 +14,33 @@ T = TypeVar("T", bound="CreateTask")
 
 @_attrs_define
 class CreateTask:
-    """A new task. Only `title` is required.
+    """A new task. Only `title` is required; `priority` defaults to `Medium`, `completed` to
+    `false`.
 
-    Example:
-        {'completed': False, 'description': 'The ones on the balcony', 'due_date': '2026-12-01', 'priority': 'High',
-            'recursion_pattern': 'weekly', 'tags': 'home,garden', 'title': 'Water the plants'}
+        Example:
+            {'completed': False, 'description': 'The ones on the balcony', 'due_date': '2026-12-01', 'priority': 'High',
+                'recursion_pattern': 'weekly', 'tags': 'home,garden', 'title': 'Water the plants'}
 
-    Attributes:
-        title (str): 1–200 characters once trimmed.
-        description (None | str | Unset): At most 5 000 characters.
-        due_date (None | str | Unset): A date (`2026-12-01`) or an RFC 3339 date-time (`2026-12-01T09:30:00Z`).
-        priority (Priority | Unset): How important a task is. Stored as PostgreSQL's `priority_enum`.
-        tags (None | str | Unset): Comma-separated; trimmed, empty entries dropped, duplicates removed. At most 20
-            entries of at most 50 characters.
-        recursion_pattern (None | str | Unset): A recurrence rule (see `Task.recursion_pattern`).
-        completed (bool | Unset): Default `false`.
+        Attributes:
+            title (str): 1 to 200 characters with something visible in them and no control characters, like "Water the
+                plants" Example: Water the plants.
+            description (None | str | Unset): text of at most 5 000 characters without the NUL character, like "The ones on
+                the balcony" Example: The ones on the balcony.
+            due_date (None | str | Unset): a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z
+                Example: 2026-12-01.
+            priority (CreateTaskPriority | Unset): one of High, Medium or Low, like Medium Example: Medium.
+            tags (None | str | Unset): comma-separated tags like "work,home": at most 20 tags of at most 50 characters, each
+                with something visible in it and no control characters Example: work,home.
+            recursion_pattern (None | str | Unset): how the task repeats: daily, weekly, monthly, yearly, weekdays, "every N
+                days" (or weeks, months, years; N from 1 to 365) or an RRULE like FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE, at most
+                100 characters Example: weekly.
+            completed (bool | Unset): true or false Example: True.
     """
 
     title: str
     description: None | str | Unset = UNSET
     due_date: None | str | Unset = UNSET
-    priority: Priority | Unset = UNSET
+    priority: CreateTaskPriority | Unset = UNSET
     tags: None | str | Unset = UNSET
     recursion_pattern: None | str | Unset = UNSET
     completed: bool | Unset = UNSET
@@ -119,11 +125,11 @@ class CreateTask:
         due_date = _parse_due_date(d.pop("due_date", UNSET))
 
         _priority = d.pop("priority", UNSET)
-        priority: Priority | Unset
+        priority: CreateTaskPriority | Unset
         if isinstance(_priority, Unset):
             priority = UNSET
         else:
-            priority = Priority(_priority)
+            priority = CreateTaskPriority(_priority)
 
         def _parse_tags(data: object) -> None | str | Unset:
             if data is None:

@@ -17,8 +17,8 @@ class LoginRequest:
         {'email': 'alice@example.com', 'password': 'correct horse battery staple'}
 
     Attributes:
-        email (str):
-        password (str):
+        email (str): the account's email address, like alice@example.com Example: alice@example.com.
+        password (str): the account's password, 1 to 128 characters Example: correct horse battery staple.
     """
 
     email: str

@@ -17,9 +17,11 @@ class RegisterRequest:
         {'email': 'alice@example.com', 'password': 'correct horse battery staple', 'username': 'alice'}
 
     Attributes:
-        username (str): 3–30 letters, digits or underscores; unique regardless of case.
-        email (str): A valid address; unique regardless of case; stored lower-case.
-        password (str): 8–128 characters.
+        username (str): 3 to 30 letters A–Z, digits or underscores, like alice_1 (unique regardless of case) Example:
+            alice.
+        email (str): an email address of at most 255 characters, like name@example.com (unique regardless of case,
+            stored lower-case) Example: alice@example.com.
+        password (str): 8 to 128 characters, like "correct horse battery staple" Example: correct horse battery staple.
     """
 
     username: str

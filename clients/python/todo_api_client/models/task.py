@@ -14,26 +14,34 @@ T = TypeVar("T", bound="Task")
 
 @_attrs_define
 class Task:
-    """A task.
+    """A task. Rows the original backend wrote may hold text today's rules would refuse (a
+    free-text `due_date` or `recursion_pattern`, an over-long title): it is shown as stored,
+    accepted back unchanged, and drives nothing (a free-text recurrence repeats nothing).
 
-    Example:
-        {'completed': False, 'created_at': '2026-11-23T00:00:00Z', 'description': 'The ones on the balcony', 'due_date':
-            '2026-12-01', 'id': 7, 'priority': 'High', 'recursion_pattern': 'weekly', 'tags': 'home,garden', 'title': 'Water
-            the plants', 'updated_at': '2026-11-23T00:00:00Z', 'user_id': 1}
+        Example:
+            {'completed': False, 'completed_at': None, 'created_at': '2026-11-23T00:00:00Z', 'description': 'The ones on the
+                balcony', 'due_date': '2026-12-01', 'id': 7, 'priority': 'High', 'recursion_pattern': 'weekly', 'tags':
+                'home,garden', 'title': 'Water the plants', 'updated_at': '2026-11-23T00:00:00Z', 'user_id': 1}
 
-    Attributes:
-        id (int):
-        user_id (int): The owner.
-        title (str): 1–200 characters, trimmed.
-        description (None | str): At most 5 000 characters.
-        due_date (None | str): A date (`2026-12-01`) or an RFC 3339 date-time, as it was given.
-        priority (Priority): How important a task is. Stored as PostgreSQL's `priority_enum`.
-        tags (None | str): Comma-separated tags, normalised: `work,home`.
-        recursion_pattern (None | str): How the task repeats: `daily`, `weekly`, `monthly`, `yearly`, `weekdays`,
-            `every N days|weeks|months`, or an RRULE such as `FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE`.
-        completed (bool):
-        created_at (datetime.datetime):
-        updated_at (datetime.datetime):
+        Attributes:
+            id (int):
+            user_id (int): The owner.
+            title (str): 1–200 characters, trimmed.
+            description (None | str): At most 5 000 characters.
+            due_date (None | str): A date (`2026-12-01`) or an RFC 3339 date-time, as it was given; free text on rows
+                the original backend wrote, which no filter or sort can place.
+            priority (Priority): How important a task is. Stored as PostgreSQL's `priority_enum`.
+            tags (None | str): Comma-separated tags, normalised: `work,home`.
+            recursion_pattern (None | str): How the task repeats: `daily`, `weekly`, `monthly`, `yearly`, `weekdays`,
+                `every N days|weeks|months|years`, or an RRULE such as `FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE`.
+                Completing the task creates its next occurrence. Free text the original backend stored
+                is shown as it is and repeats nothing.
+            completed (bool):
+            completed_at (datetime.datetime | None): When the task became completed (read-only: set by completing it);
+                `null` while it is
+                open, and on tasks completed before the server recorded it.
+            created_at (datetime.datetime):
+            updated_at (datetime.datetime):
     """
 
     id: int
@@ -45,6 +53,7 @@ class Task:
     tags: None | str
     recursion_pattern: None | str
     completed: bool
+    completed_at: datetime.datetime | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -72,6 +81,12 @@ class Task:
 
         completed = self.completed
 
+        completed_at: None | str
+        if isinstance(self.completed_at, datetime.datetime):
+            completed_at = self.completed_at.isoformat()
+        else:
+            completed_at = self.completed_at
+
         created_at = self.created_at.isoformat()
 
         updated_at = self.updated_at.isoformat()
@@ -89,6 +104,7 @@ class Task:
                 "tags": tags,
                 "recursion_pattern": recursion_pattern,
                 "completed": completed,
+                "completed_at": completed_at,
                 "created_at": created_at,
                 "updated_at": updated_at,
             }
@@ -137,6 +153,21 @@ class Task:
 
         completed = d.pop("completed")
 
+        def _parse_completed_at(data: object) -> datetime.datetime | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                completed_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return completed_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None, data)
+
+        completed_at = _parse_completed_at(d.pop("completed_at"))
+
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
@@ -151,6 +182,7 @@ class Task:
             tags=tags,
             recursion_pattern=recursion_pattern,
             completed=completed,
+            completed_at=completed_at,
             created_at=created_at,
             updated_at=updated_at,
         )

@@ -6,7 +6,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.priority import Priority
+from ..models.update_task_priority import UpdateTaskPriority
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="UpdateTask")
@@ -15,25 +15,32 @@ T = TypeVar("T", bound="UpdateTask")
 @_attrs_define
 class UpdateTask:
     """Changes to a task: a field present replaces, `null` clears a nullable field, a field
-    left out stays as it is.
+    left out stays as it is. A field sent back exactly as stored is accepted even where
+    today's rules would refuse it as new input (values the original backend stored).
 
         Example:
             {'description': None, 'priority': 'Low', 'title': 'Water the plants twice'}
 
         Attributes:
-            title (str | Unset): 1–200 characters once trimmed; cannot be null.
-            description (None | str | Unset):
-            due_date (None | str | Unset):
-            priority (Priority | Unset): How important a task is. Stored as PostgreSQL's `priority_enum`.
-            tags (None | str | Unset):
-            recursion_pattern (None | str | Unset):
-            completed (bool | Unset): Cannot be null.
+            title (str | Unset): 1 to 200 characters with something visible in them and no control characters, like "Water
+                the plants" Example: Water the plants.
+            description (None | str | Unset): text of at most 5 000 characters without the NUL character, like "The ones on
+                the balcony" Example: The ones on the balcony.
+            due_date (None | str | Unset): a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z
+                Example: 2026-12-01.
+            priority (UpdateTaskPriority | Unset): one of High, Medium or Low, like Medium Example: Medium.
+            tags (None | str | Unset): comma-separated tags like "work,home": at most 20 tags of at most 50 characters, each
+                with something visible in it and no control characters Example: work,home.
+            recursion_pattern (None | str | Unset): how the task repeats: daily, weekly, monthly, yearly, weekdays, "every N
+                days" (or weeks, months, years; N from 1 to 365) or an RRULE like FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE, at most
+                100 characters Example: weekly.
+            completed (bool | Unset): true or false Example: True.
     """
 
     title: str | Unset = UNSET
     description: None | str | Unset = UNSET
     due_date: None | str | Unset = UNSET
-    priority: Priority | Unset = UNSET
+    priority: UpdateTaskPriority | Unset = UNSET
     tags: None | str | Unset = UNSET
     recursion_pattern: None | str | Unset = UNSET
     completed: bool | Unset = UNSET
@@ -116,11 +123,11 @@ class UpdateTask:
         due_date = _parse_due_date(d.pop("due_date", UNSET))
 
         _priority = d.pop("priority", UNSET)
-        priority: Priority | Unset
+        priority: UpdateTaskPriority | Unset
         if isinstance(_priority, Unset):
             priority = UNSET
         else:
-            priority = Priority(_priority)
+            priority = UpdateTaskPriority(_priority)
 
         def _parse_tags(data: object) -> None | str | Unset:
             if data is None:

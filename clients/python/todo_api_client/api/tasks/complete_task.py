@@ -124,7 +124,8 @@ def sync_detailed(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (CompleteTask | Unset): Sets completion explicitly; without a body the operation
             toggles it. Example: {'completed': True}.
 
@@ -164,7 +165,8 @@ def sync(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (CompleteTask | Unset): Sets completion explicitly; without a body the operation
             toggles it. Example: {'completed': True}.
 
@@ -199,7 +201,8 @@ async def asyncio_detailed(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (CompleteTask | Unset): Sets completion explicitly; without a body the operation
             toggles it. Example: {'completed': True}.
 
@@ -237,7 +240,8 @@ async def asyncio(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (CompleteTask | Unset): Sets completion explicitly; without a body the operation
             toggles it. Example: {'completed': True}.
 

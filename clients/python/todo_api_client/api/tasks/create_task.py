@@ -65,6 +65,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
 
@@ -109,14 +114,18 @@ def sync_detailed(
     body: CreateTask,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
-    """Create a task.
+    """Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+    beyond that, 409.
 
     Args:
         user_id (int):
-        idempotency_key (str | Unset):
-        body (CreateTask): A new task. Only `title` is required. Example: {'completed': False,
-            'description': 'The ones on the balcony', 'due_date': '2026-12-01', 'priority': 'High',
-            'recursion_pattern': 'weekly', 'tags': 'home,garden', 'title': 'Water the plants'}.
+        idempotency_key (str | Unset): 1 to 255 visible ASCII characters, like a UUID:
+            0b6f3c1e-8d0a-4e57-9a8c-3f6b1d2e7a90
+        body (CreateTask): A new task. Only `title` is required; `priority` defaults to `Medium`,
+            `completed` to
+            `false`. Example: {'completed': False, 'description': 'The ones on the balcony',
+            'due_date': '2026-12-01', 'priority': 'High', 'recursion_pattern': 'weekly', 'tags':
+            'home,garden', 'title': 'Water the plants'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,14 +155,18 @@ def sync(
     body: CreateTask,
     idempotency_key: str | Unset = UNSET,
 ) -> Problem | Task | None:
-    """Create a task.
+    """Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+    beyond that, 409.
 
     Args:
         user_id (int):
-        idempotency_key (str | Unset):
-        body (CreateTask): A new task. Only `title` is required. Example: {'completed': False,
-            'description': 'The ones on the balcony', 'due_date': '2026-12-01', 'priority': 'High',
-            'recursion_pattern': 'weekly', 'tags': 'home,garden', 'title': 'Water the plants'}.
+        idempotency_key (str | Unset): 1 to 255 visible ASCII characters, like a UUID:
+            0b6f3c1e-8d0a-4e57-9a8c-3f6b1d2e7a90
+        body (CreateTask): A new task. Only `title` is required; `priority` defaults to `Medium`,
+            `completed` to
+            `false`. Example: {'completed': False, 'description': 'The ones on the balcony',
+            'due_date': '2026-12-01', 'priority': 'High', 'recursion_pattern': 'weekly', 'tags':
+            'home,garden', 'title': 'Water the plants'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -178,14 +191,18 @@ async def asyncio_detailed(
     body: CreateTask,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
-    """Create a task.
+    """Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+    beyond that, 409.
 
     Args:
         user_id (int):
-        idempotency_key (str | Unset):
-        body (CreateTask): A new task. Only `title` is required. Example: {'completed': False,
-            'description': 'The ones on the balcony', 'due_date': '2026-12-01', 'priority': 'High',
-            'recursion_pattern': 'weekly', 'tags': 'home,garden', 'title': 'Water the plants'}.
+        idempotency_key (str | Unset): 1 to 255 visible ASCII characters, like a UUID:
+            0b6f3c1e-8d0a-4e57-9a8c-3f6b1d2e7a90
+        body (CreateTask): A new task. Only `title` is required; `priority` defaults to `Medium`,
+            `completed` to
+            `false`. Example: {'completed': False, 'description': 'The ones on the balcony',
+            'due_date': '2026-12-01', 'priority': 'High', 'recursion_pattern': 'weekly', 'tags':
+            'home,garden', 'title': 'Water the plants'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -213,14 +230,18 @@ async def asyncio(
     body: CreateTask,
     idempotency_key: str | Unset = UNSET,
 ) -> Problem | Task | None:
-    """Create a task.
+    """Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+    beyond that, 409.
 
     Args:
         user_id (int):
-        idempotency_key (str | Unset):
-        body (CreateTask): A new task. Only `title` is required. Example: {'completed': False,
-            'description': 'The ones on the balcony', 'due_date': '2026-12-01', 'priority': 'High',
-            'recursion_pattern': 'weekly', 'tags': 'home,garden', 'title': 'Water the plants'}.
+        idempotency_key (str | Unset): 1 to 255 visible ASCII characters, like a UUID:
+            0b6f3c1e-8d0a-4e57-9a8c-3f6b1d2e7a90
+        body (CreateTask): A new task. Only `title` is required; `priority` defaults to `Medium`,
+            `completed` to
+            `false`. Example: {'completed': False, 'description': 'The ones on the balcony',
+            'due_date': '2026-12-01', 'priority': 'High', 'recursion_pattern': 'weekly', 'tags':
+            'home,garden', 'title': 'Water the plants'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -108,7 +108,8 @@ def sync_detailed(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,7 +144,8 @@ def sync(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,7 +175,8 @@ async def asyncio_detailed(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -206,7 +209,8 @@ async def asyncio(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -109,7 +109,8 @@ def sync_detailed(
     Args:
         user_id (int):
         id (int):
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,7 +145,8 @@ def sync(
     Args:
         user_id (int):
         id (int):
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -174,7 +176,8 @@ async def asyncio_detailed(
     Args:
         user_id (int):
         id (int):
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -207,7 +210,8 @@ async def asyncio(
     Args:
         user_id (int):
         id (int):
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -6,10 +6,10 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.priority import Priority
+from ...models.list_tasks_order import ListTasksOrder
+from ...models.list_tasks_priority import ListTasksPriority
+from ...models.list_tasks_sort import ListTasksSort
 from ...models.problem import Problem
-from ...models.sort_field import SortField
-from ...models.sort_order import SortOrder
 from ...models.task import Task
 from ...types import UNSET, Response, Unset
 
@@ -18,13 +18,13 @@ def _get_kwargs(
     user_id: int,
     *,
     completed: bool | Unset = UNSET,
-    priority: Priority | Unset = UNSET,
+    priority: ListTasksPriority | Unset = UNSET,
     tag: str | Unset = UNSET,
     q: str | Unset = UNSET,
     due_before: str | Unset = UNSET,
     due_after: str | Unset = UNSET,
-    sort: SortField | Unset = UNSET,
-    order: SortOrder | Unset = UNSET,
+    sort: ListTasksSort | Unset = UNSET,
+    order: ListTasksOrder | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
@@ -155,33 +155,37 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
-    priority: Priority | Unset = UNSET,
+    priority: ListTasksPriority | Unset = UNSET,
     tag: str | Unset = UNSET,
     q: str | Unset = UNSET,
     due_before: str | Unset = UNSET,
     due_after: str | Unset = UNSET,
-    sort: SortField | Unset = UNSET,
-    order: SortOrder | Unset = UNSET,
+    sort: ListTasksSort | Unset = UNSET,
+    order: ListTasksOrder | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
 ) -> Response[Any | Problem | list[Task]]:
-    """List the user's tasks, newest first unless sorted otherwise.
+    """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
     Args:
         user_id (int):
-        completed (bool | Unset):
-        priority (Priority | Unset): How important a task is. Stored as PostgreSQL's
-            `priority_enum`.
-        tag (str | Unset):
-        q (str | Unset):
-        due_before (str | Unset):
-        due_after (str | Unset):
-        sort (SortField | Unset): What to sort by.
-        order (SortOrder | Unset): Sort direction.
-        limit (int | Unset):
-        cursor (str | Unset):
-        if_none_match (str | Unset):
+        completed (bool | Unset): true or false
+        priority (ListTasksPriority | Unset): one of High, Medium or Low, like Medium
+        tag (str | Unset): one tag of at most 50 characters, like work
+        q (str | Unset): text of at most 200 characters, like milk
+        due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
+            like due_date
+        order (ListTasksOrder | Unset): asc or desc, like asc
+        limit (int | Unset): a whole number from 1 to 500, like 50
+        cursor (str | Unset): a cursor copied from the `Link: rel="next"` header of the previous
+            page
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -218,33 +222,37 @@ def sync(
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
-    priority: Priority | Unset = UNSET,
+    priority: ListTasksPriority | Unset = UNSET,
     tag: str | Unset = UNSET,
     q: str | Unset = UNSET,
     due_before: str | Unset = UNSET,
     due_after: str | Unset = UNSET,
-    sort: SortField | Unset = UNSET,
-    order: SortOrder | Unset = UNSET,
+    sort: ListTasksSort | Unset = UNSET,
+    order: ListTasksOrder | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
 ) -> Any | Problem | list[Task] | None:
-    """List the user's tasks, newest first unless sorted otherwise.
+    """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
     Args:
         user_id (int):
-        completed (bool | Unset):
-        priority (Priority | Unset): How important a task is. Stored as PostgreSQL's
-            `priority_enum`.
-        tag (str | Unset):
-        q (str | Unset):
-        due_before (str | Unset):
-        due_after (str | Unset):
-        sort (SortField | Unset): What to sort by.
-        order (SortOrder | Unset): Sort direction.
-        limit (int | Unset):
-        cursor (str | Unset):
-        if_none_match (str | Unset):
+        completed (bool | Unset): true or false
+        priority (ListTasksPriority | Unset): one of High, Medium or Low, like Medium
+        tag (str | Unset): one tag of at most 50 characters, like work
+        q (str | Unset): text of at most 200 characters, like milk
+        due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
+            like due_date
+        order (ListTasksOrder | Unset): asc or desc, like asc
+        limit (int | Unset): a whole number from 1 to 500, like 50
+        cursor (str | Unset): a cursor copied from the `Link: rel="next"` header of the previous
+            page
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -276,33 +284,37 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
-    priority: Priority | Unset = UNSET,
+    priority: ListTasksPriority | Unset = UNSET,
     tag: str | Unset = UNSET,
     q: str | Unset = UNSET,
     due_before: str | Unset = UNSET,
     due_after: str | Unset = UNSET,
-    sort: SortField | Unset = UNSET,
-    order: SortOrder | Unset = UNSET,
+    sort: ListTasksSort | Unset = UNSET,
+    order: ListTasksOrder | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
 ) -> Response[Any | Problem | list[Task]]:
-    """List the user's tasks, newest first unless sorted otherwise.
+    """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
     Args:
         user_id (int):
-        completed (bool | Unset):
-        priority (Priority | Unset): How important a task is. Stored as PostgreSQL's
-            `priority_enum`.
-        tag (str | Unset):
-        q (str | Unset):
-        due_before (str | Unset):
-        due_after (str | Unset):
-        sort (SortField | Unset): What to sort by.
-        order (SortOrder | Unset): Sort direction.
-        limit (int | Unset):
-        cursor (str | Unset):
-        if_none_match (str | Unset):
+        completed (bool | Unset): true or false
+        priority (ListTasksPriority | Unset): one of High, Medium or Low, like Medium
+        tag (str | Unset): one tag of at most 50 characters, like work
+        q (str | Unset): text of at most 200 characters, like milk
+        due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
+            like due_date
+        order (ListTasksOrder | Unset): asc or desc, like asc
+        limit (int | Unset): a whole number from 1 to 500, like 50
+        cursor (str | Unset): a cursor copied from the `Link: rel="next"` header of the previous
+            page
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -337,33 +349,37 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
-    priority: Priority | Unset = UNSET,
+    priority: ListTasksPriority | Unset = UNSET,
     tag: str | Unset = UNSET,
     q: str | Unset = UNSET,
     due_before: str | Unset = UNSET,
     due_after: str | Unset = UNSET,
-    sort: SortField | Unset = UNSET,
-    order: SortOrder | Unset = UNSET,
+    sort: ListTasksSort | Unset = UNSET,
+    order: ListTasksOrder | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
 ) -> Any | Problem | list[Task] | None:
-    """List the user's tasks, newest first unless sorted otherwise.
+    """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
     Args:
         user_id (int):
-        completed (bool | Unset):
-        priority (Priority | Unset): How important a task is. Stored as PostgreSQL's
-            `priority_enum`.
-        tag (str | Unset):
-        q (str | Unset):
-        due_before (str | Unset):
-        due_after (str | Unset):
-        sort (SortField | Unset): What to sort by.
-        order (SortOrder | Unset): Sort direction.
-        limit (int | Unset):
-        cursor (str | Unset):
-        if_none_match (str | Unset):
+        completed (bool | Unset): true or false
+        priority (ListTasksPriority | Unset): one of High, Medium or Low, like Medium
+        tag (str | Unset): one tag of at most 50 characters, like work
+        q (str | Unset): text of at most 200 characters, like milk
+        due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
+            2026-12-01T09:30:00Z
+        sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
+            like due_date
+        order (ListTasksOrder | Unset): asc or desc, like asc
+        limit (int | Unset): a whole number from 1 to 500, like 50
+        cursor (str | Unset): a cursor copied from the `Link: rel="next"` header of the previous
+            page
+        if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
+            as sent in an `ETag` header
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

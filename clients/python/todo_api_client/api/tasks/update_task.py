@@ -122,11 +122,13 @@ def sync_detailed(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (UpdateTask): Changes to a task: a field present replaces, `null` clears a nullable
             field, a field
-            left out stays as it is. Example: {'description': None, 'priority': 'Low', 'title': 'Water
-            the plants twice'}.
+            left out stays as it is. A field sent back exactly as stored is accepted even where
+            today's rules would refuse it as new input (values the original backend stored). Example:
+            {'description': None, 'priority': 'Low', 'title': 'Water the plants twice'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -163,11 +165,13 @@ def sync(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (UpdateTask): Changes to a task: a field present replaces, `null` clears a nullable
             field, a field
-            left out stays as it is. Example: {'description': None, 'priority': 'Low', 'title': 'Water
-            the plants twice'}.
+            left out stays as it is. A field sent back exactly as stored is accepted even where
+            today's rules would refuse it as new input (values the original backend stored). Example:
+            {'description': None, 'priority': 'Low', 'title': 'Water the plants twice'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -199,11 +203,13 @@ async def asyncio_detailed(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (UpdateTask): Changes to a task: a field present replaces, `null` clears a nullable
             field, a field
-            left out stays as it is. Example: {'description': None, 'priority': 'Low', 'title': 'Water
-            the plants twice'}.
+            left out stays as it is. A field sent back exactly as stored is accepted even where
+            today's rules would refuse it as new input (values the original backend stored). Example:
+            {'description': None, 'priority': 'Low', 'title': 'Water the plants twice'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -238,11 +244,13 @@ async def asyncio(
     Args:
         user_id (int):
         id (int):
-        if_match (str | Unset):
+        if_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3", as
+            sent in an `ETag` header
         body (UpdateTask): Changes to a task: a field present replaces, `null` clears a nullable
             field, a field
-            left out stays as it is. Example: {'description': None, 'priority': 'Low', 'title': 'Water
-            the plants twice'}.
+            left out stays as it is. A field sent back exactly as stored is accepted even where
+            today's rules would refuse it as new input (values the original backend stored). Example:
+            {'description': None, 'priority': 'Low', 'title': 'Water the plants twice'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -1,7 +1,7 @@
 from enum import StrEnum
 
 
-class SortField(StrEnum):
+class ListTasksSort(StrEnum):
     CREATED_AT = "created_at"
     DUE_DATE = "due_date"
     PRIORITY = "priority"

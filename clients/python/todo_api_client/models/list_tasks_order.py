@@ -1,7 +1,7 @@
 from enum import StrEnum
 
 
-class SortOrder(StrEnum):
+class ListTasksOrder(StrEnum):
     ASC = "asc"
     DESC = "desc"
 

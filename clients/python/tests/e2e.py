@@ -26,11 +26,13 @@ from todo_api_client.api.tasks import (
 )
 from todo_api_client.models import (
     CreateTask,
+    CreateTaskPriority,
+    ListTasksOrder,
+    ListTasksPriority,
+    ListTasksSort,
     LoginRequest,
     Priority,
     RegisterRequest,
-    SortField,
-    SortOrder,
     UpdateTask,
 )
 from todo_api_client.types import Response
@@ -126,7 +128,7 @@ def main() -> None:
             title="  Water the plants  ",
             description="The ones on the balcony",
             due_date="2026-12-01",
-            priority=Priority.HIGH,
+            priority=CreateTaskPriority.HIGH,
             tags=" home, garden,home,, ",
             recursion_pattern="weekly",
             completed=False,
@@ -154,19 +156,23 @@ def main() -> None:
     for title in ["batch d", "batch b", "batch a", "batch c"]:
         expect(
             create_task.sync_detailed(
-                user_id, client=api, body=CreateTask(title=title, priority=Priority.LOW, tags="batch")
+                user_id,
+                client=api,
+                body=CreateTask(title=title, priority=CreateTaskPriority.LOW, tags="batch"),
             ),
             201,
         )
     filtered = list_tasks.sync_detailed(
-        user_id, client=api, priority=Priority.HIGH, completed=False, tag="garden", q="PLANTS"
+        user_id, client=api, priority=ListTasksPriority.HIGH, completed=False, tag="garden", q="PLANTS"
     )
     equal([t.id for t in expect(filtered, 200)], [task.id], "the filters select the one task")
     equal(filtered.headers.get("x-total-count"), "1", "X-Total-Count")
     passed(f"list with filters (priority, completed, tag, q): exactly task {task.id}, X-Total-Count 1")
 
     # Pages of two, in title order, following the Link header's cursor.
-    pages = list(task_pages(api, user_id, tag="batch", limit=2, sort=SortField.TITLE, order=SortOrder.ASC))
+    pages = list(
+        task_pages(api, user_id, tag="batch", limit=2, sort=ListTasksSort.TITLE, order=ListTasksOrder.ASC)
+    )
     titles = [t.title for page in pages for t in page.tasks]
     equal(titles, ["batch a", "batch b", "batch c", "batch d"], "titles in order, no repeats")
     equal(len(pages), 2, "pages")

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 
-import { createTodoClient, nextCursor, type Task } from "./client.js";
+import { createTodoClient, taskPages, UnauthorizedError, type Task } from "../src/index.js";
 import { baseUrl, expectOk, expectProblem, header, passed, uniqueName } from "./support.js";
 
 const base = baseUrl();
@@ -31,7 +31,11 @@ const { data: login } = await expectOk(
 assert.equal(login.token_type, "bearer");
 assert.deepEqual(login.user, registered);
 assert.ok(Date.parse(login.expires_at) > Date.now(), "the token expires in the future");
-const api = createTodoClient(base, login.access_token);
+// Totals (X-Total-Count) come with `Prefer: count=exact`: this client asks for them.
+const api = createTodoClient(base, {
+  token: login.access_token,
+  headers: { Prefer: "count=exact" },
+});
 const { data: me } = await expectOk(api.GET("/api/auth/me"), 200);
 assert.equal(me.id, registered.id);
 passed(`login: 200, bearer token until ${login.expires_at}; GET /me answers user ${me.id}`);
@@ -92,27 +96,18 @@ assert.equal(header(filteredResponse, "x-total-count"), "1");
 passed(`list with filters (priority, completed, tag, q): exactly task ${task.id}, X-Total-Count 1`);
 
 // Pages of two, in title order, following the Link header's cursor.
-const titles: string[] = [];
-let cursor: string | undefined;
-let pages = 0;
-do {
-  const query = cursor
-    ? { tag: "batch", limit: 2, cursor }
-    : { tag: "batch", limit: 2, sort: "title" as const, order: "asc" as const };
-  const { data: page, response } = await expectOk(
-    api.GET("/api/{user_id}/tasks", { params: { path, query } }),
-    200,
-  );
-  assert.equal(header(response, "x-total-count"), "4");
-  assert.ok(page.length <= 2, `a page holds at most limit tasks, got ${page.length}`);
-  titles.push(...page.map((t) => t.title));
-  cursor = nextCursor(response);
-  pages += 1;
-  assert.ok(pages <= 3, "the pages end");
-} while (cursor !== undefined);
+const pages = [];
+for await (const page of taskPages(api, userId, { tag: "batch", limit: 2, sort: "title", order: "asc" })) {
+  assert.ok(page.tasks.length <= 2, `a page holds at most limit tasks, got ${page.tasks.length}`);
+  assert.equal(page.total, 4, "X-Total-Count on every page");
+  pages.push(page);
+  assert.ok(pages.length <= 3, "the pages end");
+}
+const titles = pages.flatMap((page) => page.tasks.map((t) => t.title));
 assert.deepEqual(titles, ["batch a", "batch b", "batch c", "batch d"]);
-assert.equal(pages, 2);
-passed(`list with limit=2 and the Link cursor: ${pages} pages, ${titles.join(", ")}, no repeats`);
+assert.equal(pages.length, 2);
+assert.ok(pages[0]?.cursor !== undefined && pages[1]?.cursor === undefined, "only the first page has a next");
+passed(`list with limit=2 and the Link cursor: ${pages.length} pages, ${titles.join(", ")}, no repeats`);
 
 // Update with If-Match, from the ETag of a GET; a stale ETag is refused.
 const { response: got } = await expectOk(
@@ -201,3 +196,51 @@ const { problem: refused, response: refusedResponse } = await expectProblem(
 assert.match(header(refusedResponse, "www-authenticate"), /^Bearer/);
 await expectProblem(api.GET("/api/{user_id}/tasks", { params: { path } }), 401);
 passed(`logout: 204; the same token is then 401 "${refused.detail}" on /me and on the task list`);
+
+// The page helper throws a typed error for the revoked token.
+const thrown = await taskPages(api, userId)
+  .next()
+  .then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+assert.ok(thrown instanceof UnauthorizedError, `expected an UnauthorizedError, got ${String(thrown)}`);
+
+// A client given a way to log in again recovers from a revoked token by itself.
+let logins = 0;
+const resilient = createTodoClient(base, {
+  token: login.access_token,
+  onUnauthorized: async (problem) => {
+    logins += 1;
+    assert.equal(problem?.status, 401);
+    const { data: again } = await expectOk(
+      anonymous.POST("/api/auth/login", { body: { email, password } }),
+      200,
+    );
+    return again.access_token;
+  },
+});
+// The first request after the logout has a body: it is sent again, whole, with the new token.
+const { data: renamed } = await expectOk(
+  resilient.PUT("/api/{user_id}/tasks/{id}", {
+    params: { path: { ...path, id: next.id } },
+    body: { title: "Sent with the new token" },
+  }),
+  200,
+);
+assert.equal(renamed.title, "Sent with the new token");
+for (let i = 0; i < 2; i++) {
+  const { data: meAgain } = await expectOk(resilient.GET("/api/auth/me"), 200);
+  assert.equal(meAgain.id, userId);
+}
+assert.equal(logins, 1, "one new login for three requests");
+// Requests that meet the 401 together share one new login.
+await expectOk(resilient.POST("/api/auth/logout"), 204);
+const together = await Promise.all(
+  [1, 2, 3].map(async () => (await expectOk(resilient.GET("/api/auth/me"), 200)).data.id),
+);
+assert.deepEqual(together, [userId, userId, userId]);
+assert.equal(logins, 2, "one more login for three concurrent requests");
+passed(
+  `onUnauthorized: the revoked token's 401 (an UnauthorizedError from taskPages) logged in again once; the PUT sent again with the new token, then GET /me 200 twice; after another logout, 3 concurrent requests shared 1 new login`,
+);

@@ -10,7 +10,7 @@ import { dirname, resolve } from "node:path";
 
 import { chromium } from "playwright-core";
 
-import { createTodoClient } from "./client.js";
+import { createTodoClient } from "../src/index.js";
 import { baseUrl, expectOk, passed, uniqueName } from "./support.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";

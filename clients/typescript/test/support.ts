@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 
-import type { Problem } from "./client.js";
+import type { Problem } from "../src/index.js";
 
 /** The server under test, from `TODO_API_URL` (e.g. `http://127.0.0.1:8001`). */
 export function baseUrl(): string {

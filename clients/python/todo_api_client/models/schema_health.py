@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="SchemaHealth")
+
+
+@_attrs_define
+class SchemaHealth:
+    """The schema check: migrations applied and structure as expected.
+
+    Example:
+        {'checked_at': '2026-11-18T11:06:40Z', 'expected_version': 6, 'ok': True, 'problems': [], 'version': 6}
+
+    Attributes:
+        ok (bool):
+        version (int | None): Highest migration applied; `null` when the database cannot be reached.
+        expected_version (int): Highest migration this build knows.
+        problems (list[str]): What is wrong, one sentence each.
+        checked_at (datetime.datetime): When the schema was verified (at startup; `todo-api check` verifies it again).
+    """
+
+    ok: bool
+    version: int | None
+    expected_version: int
+    problems: list[str]
+    checked_at: datetime.datetime
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        ok = self.ok
+
+        version: int | None
+        version = self.version
+
+        expected_version = self.expected_version
+
+        problems = self.problems
+
+        checked_at = self.checked_at.isoformat()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "ok": ok,
+                "version": version,
+                "expected_version": expected_version,
+                "problems": problems,
+                "checked_at": checked_at,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        ok = d.pop("ok")
+
+        def _parse_version(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        version = _parse_version(d.pop("version"))
+
+        expected_version = d.pop("expected_version")
+
+        problems = cast(list[str], d.pop("problems"))
+
+        checked_at = datetime.datetime.fromisoformat(d.pop("checked_at"))
+
+        schema_health = cls(
+            ok=ok,
+            version=version,
+            expected_version=expected_version,
+            problems=problems,
+            checked_at=checked_at,
+        )
+
+        schema_health.additional_properties = d
+        return schema_health
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -14,7 +14,7 @@ use poem::{
 use sqlx::PgPool;
 
 use crate::{
-    auth::token::JwtKeys,
+    auth::{session_cache::SessionCache, token::JwtKeys},
     config::{ConfigError, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
@@ -33,6 +33,10 @@ pub struct AppState {
     pub pool: PgPool,
     pub max_connections: u32,
     pub jwt: JwtKeys,
+    /// Sessions already read, trusted while PostgreSQL can announce their changes.
+    pub sessions: SessionCache,
+    /// Housekeeping, started by requests rather than a timer.
+    pub maintenance: crate::maintenance::Maintenance,
 }
 
 /// Why the server could not start. Each maps to a documented exit code.
@@ -241,6 +245,12 @@ impl Application {
             acceptor,
             addr,
             state: AppState {
+                sessions: SessionCache::new(
+                    Some(settings.database.migration_url().connect_options().clone()),
+                    pool.clone(),
+                    settings.database.connect_timeout,
+                ),
+                maintenance: crate::maintenance::Maintenance::default(),
                 pool,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
@@ -267,12 +277,12 @@ impl Application {
     /// and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let pool = self.state.pool.clone();
-        let maintenance = tokio::spawn(crate::maintenance::run_periodically(pool.clone()));
+        let sessions = self.state.sessions.clone();
         let routes = crate::api::routes(self.state, &self.cors_allowed_origins);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown, Some(SHUTDOWN_GRACE))
             .await;
-        maintenance.abort();
+        sessions.stop();
         pool.close().await;
         tracing::info!("stopped");
         result

@@ -217,6 +217,7 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResult, LoginError> {
+        state.maintenance.nudge(&state.pool);
         // An address that cannot be registered is simply a wrong email: the same 401.
         let email = Email::parse(body.0.email.as_str()).ok();
         let email_key = format!("email:{}", body.0.email.as_str().to_lowercase());
@@ -271,6 +272,8 @@ impl AuthApi {
         auth: BearerAuth,
     ) -> Result<LogoutResponse, SessionError> {
         sessions::revoke(&state.pool, &auth.0.jti).await?;
+        // Other instances hear of it from PostgreSQL; this one need not wait for that.
+        state.sessions.changed(&auth.0.jti);
         tracing::info!(user_id = %auth.0.user_id, "logged out");
         Ok(LogoutResponse::LoggedOut)
     }

@@ -3,6 +3,7 @@
 
 pub mod password;
 pub mod scheme;
+pub mod session_cache;
 pub mod token;
 
 pub use scheme::{AuthUser, BearerAuth};

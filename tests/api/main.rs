@@ -8,6 +8,7 @@ mod clients;
 mod cors;
 mod health;
 mod helpers;
+mod revocation;
 mod schema;
 mod spec;
 mod tasks;

@@ -72,6 +72,7 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
             "if-match",
             "if-none-match",
             "idempotency-key",
+            "prefer",
             "x-request-id",
         ])
         .expose_headers([
@@ -79,6 +80,7 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
             "location",
             "link",
             "x-total-count",
+            "preference-applied",
             "retry-after",
             "x-request-id",
         ])

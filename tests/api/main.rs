@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod clients;
 mod cors;
+mod counting;
 mod health;
 mod helpers;
 mod revocation;

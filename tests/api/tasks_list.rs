@@ -8,12 +8,14 @@ use crate::{
 };
 
 impl TestApp {
-    /// GET the list with `query`; returns (titles, X-Total-Count, next link).
+    /// GET the list with `query`, asking for the total; returns (titles, X-Total-Count, next
+    /// link).
     async fn list(&self, user: &User, query: &str) -> (Vec<String>, i64, Option<String>) {
         let response = self
             .client
             .get(format!("{}?{query}", self.tasks_url(user.id)))
             .bearer_auth(&user.token)
+            .header("prefer", "count=exact")
             .send()
             .await
             .unwrap();

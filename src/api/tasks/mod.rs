@@ -46,9 +46,13 @@ pub enum ListTasksResponse {
     #[oai(status = 200)]
     Ok(
         SerdeJson<Vec<Task>>,
-        /// How many tasks match the filters, across all pages.
+        /// How many tasks match the filters, across all pages: only when the request said
+        /// `Prefer: count=exact`.
         #[oai(header = "X-Total-Count")]
-        i64,
+        Option<i64>,
+        /// `count=exact` when the total was counted.
+        #[oai(header = "Preference-Applied")]
+        Option<String>,
         #[oai(header = "ETag")] String,
         /// `<…>; rel="next"` when another page follows.
         #[oai(header = "Link")]
@@ -172,6 +176,10 @@ impl TasksApi {
         /// An ETag from an earlier list response.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<HeaderText>>,
+        /// `count=exact` asks for the total in `X-Total-Count`. Counting costs as much as
+        /// reading every matching task, so it is done only when asked for.
+        #[oai(name = "Prefer")]
+        prefer: Header<Option<HeaderText>>,
     ) -> Result<ListTasksResponse, ListTasksError> {
         auth.0.require(user_id.0)?;
         let listing = ListParams {
@@ -188,7 +196,9 @@ impl TasksApi {
         }
         .into_query()?;
         let query = &listing.query;
-        let tasks::Page { mut rows, total } = tasks::list(&state.pool, user_id.0, query).await?;
+        let count = listing::prefers_exact_count(prefer.0.as_ref().map(HeaderText::as_str));
+        let tasks::Page { mut rows, total } =
+            tasks::list(&state.pool, user_id.0, query, count).await?;
         let next = match query.limit {
             Some(limit) if rows.len() > limit as usize => {
                 rows.truncate(limit as usize);
@@ -204,7 +214,14 @@ impl TasksApi {
             return Ok(ListTasksResponse::NotModified(etag));
         }
         let tasks = rows.into_iter().map(|r| r.task.into()).collect();
-        Ok(ListTasksResponse::Ok(SerdeJson(tasks), total, etag, next))
+        let applied = count.then(|| "count=exact".to_owned());
+        Ok(ListTasksResponse::Ok(
+            SerdeJson(tasks),
+            total,
+            applied,
+            etag,
+            next,
+        ))
     }
 
     /// Create a task.

@@ -144,16 +144,38 @@ pub async fn update(
 }
 
 pub async fn delete(
-    tx: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     user_id: UserId,
     id: TaskId,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM task WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
-        .execute(tx)
+        .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Sets `completed` (or flips it, for `None`) in one statement, when that is all a completion
+/// does: the task has no recurrence rule, or has already created its next occurrence. `None`
+/// when the task is missing or needs [`modify`] (which creates the next occurrence).
+pub async fn complete_simple(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+    completed: Option<bool>,
+) -> Result<Option<TaskRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE task SET completed = COALESCE($3, NOT completed)
+         WHERE id = $1 AND user_id = $2
+           AND (recursion_pattern IS NULL OR next_occurrence_created) RETURNING ",
+        task_columns!()
+    ))
+    .bind(id)
+    .bind(user_id)
+    .bind(completed)
+    .fetch_optional(db)
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -426,7 +448,7 @@ pub async fn delete_if(
     if !precondition(&current) {
         return Ok(Modified::Stale);
     }
-    delete(&mut tx, user_id, id).await?;
+    delete(&mut *tx, user_id, id).await?;
     tx.commit().await?;
     Ok(Modified::Done {
         task: current,

@@ -248,38 +248,41 @@ impl TasksApi {
             .as_deref()
             .map(check_idempotency_key)
             .transpose()?;
+        let Some(key) = key else {
+            // Nothing else to write: one statement, committed on its own.
+            let row = tasks::insert(&state.pool, user_id.0, &task).await?;
+            let version = row.version;
+            tracing::info!(task_id = %row.id, "task created");
+            return Ok(created(user_id.0, row.into(), Some(version)));
+        };
         let mut tx = state.pool.begin().await.map_err(ApiError::from)?;
-        if let Some(key) = key {
-            let hash = hex::encode(Sha256::digest(
-                serde_json::to_vec(&task).map_err(ApiError::internal)?,
-            ));
-            if let Claim::Used {
-                request_hash,
-                response_body,
-                ..
-            } = idempotency::claim(&mut tx, user_id.0, key, &hash).await?
-            {
-                if request_hash != hash {
-                    return Err(ApiError::validation(
-                        "Idempotency-Key",
-                        "was already used with a different request body",
-                    )
-                    .into());
-                }
-                let stored = response_body
-                    .ok_or_else(|| ApiError::internal("idempotency row without a response"))?;
-                let value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
-                let task = parse_value::<Task>(value)?;
-                return Ok(created(user_id.0, task, None));
+        let hash = hex::encode(Sha256::digest(
+            serde_json::to_vec(&task).map_err(ApiError::internal)?,
+        ));
+        if let Claim::Used {
+            request_hash,
+            response_body,
+            ..
+        } = idempotency::claim(&mut tx, user_id.0, key, &hash).await?
+        {
+            if request_hash != hash {
+                return Err(ApiError::validation(
+                    "Idempotency-Key",
+                    "was already used with a different request body",
+                )
+                .into());
             }
+            let stored = response_body
+                .ok_or_else(|| ApiError::internal("idempotency row without a response"))?;
+            let value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
+            let task = parse_value::<Task>(value)?;
+            return Ok(created(user_id.0, task, None));
         }
         let row = tasks::insert(&mut *tx, user_id.0, &task).await?;
         let version = row.version;
         let task: Task = row.into();
-        if let Some(key) = key {
-            let body = task.to_json().unwrap_or_default().to_string();
-            idempotency::complete(&mut tx, user_id.0, key, task.id, &body).await?;
-        }
+        let body = task.to_json().unwrap_or_default().to_string();
+        idempotency::complete(&mut tx, user_id.0, key, task.id, &body).await?;
         tx.commit().await.map_err(ApiError::from)?;
         tracing::info!(task_id = %task.id, "task created");
         Ok(created(user_id.0, task, Some(version)))
@@ -364,6 +367,14 @@ impl TasksApi {
         if_match: Header<Option<HeaderText>>,
     ) -> Result<DeleteTaskResponse, DeleteTaskError> {
         auth.0.require(user_id.0)?;
+        if if_match.0.is_none() {
+            // Unconditional: one statement.
+            return if tasks::delete(&state.pool, user_id.0, id.0).await? {
+                Ok(DeleteTaskResponse::Deleted)
+            } else {
+                Err(not_found().into())
+            };
+        }
         let outcome = tasks::delete_if(&state.pool, user_id.0, id.0, |t| {
             if_match_allows(
                 if_match.0.as_ref().map(HeaderText::as_str),
@@ -399,6 +410,11 @@ impl TasksApi {
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
         let wanted = body.0.map(|b| b.completed);
+        if if_match.0.is_none()
+            && let Some(task) = tasks::complete_simple(&state.pool, user_id.0, id.0, wanted).await?
+        {
+            return Ok(ok(task));
+        }
         let outcome = tasks::modify(
             &state.pool,
             user_id.0,

@@ -9,6 +9,7 @@ mod cors;
 mod counting;
 mod health;
 mod helpers;
+mod housekeeping;
 mod revocation;
 mod schema;
 mod spec;

@@ -90,7 +90,14 @@ if has_part throughput; then
     declare -A result
     for scenario in list get toggle create mixed; do
         echo "scenario $scenario (${seconds}s, $conns connections)..." >&2
+        # BENCH_PERF=DIR: the server's CPU profile during each scenario (perf record -g).
+        if [ -n "${BENCH_PERF:-}" ]; then
+            mkdir -p "$BENCH_PERF"
+            perf record -q -g -F 499 -p "$server" -o "$BENCH_PERF/$scenario.data" 2>/dev/null &
+            perf_pid=$!
+        fi
         result[$scenario]=$(run_wrk "$scenario")
+        if [ -n "${BENCH_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
     done
     rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 

@@ -5,82 +5,62 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::Executor;
 
-use crate::helpers::{JWT_SECRET, TestApp, problem};
-
-impl TestApp {
-    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn register(&self, username: &str, email: &str, password: &str) -> reqwest::Response {
-        self.post_json(
-            "/api/auth/register",
-            &json!({"username": username, "email": email, "password": password}),
-        )
-        .await
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_json(
-            "/api/auth/login",
-            &json!({"email": email, "password": password}),
-        )
-        .await
-    }
-
-    /// Registers `name` (email `name@example.com`, password `password-of-name`) and logs in:
-    /// returns the user id and an access token.
-    pub async fn user(&self, name: &str) -> (i64, String) {
-        let email = format!("{name}@example.com");
-        let password = format!("password-of-{name}");
-        let created = self.register(name, &email, &password).await;
-        assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-        let body: Value = self.login(&email, &password).await.json().await.unwrap();
-        (
-            body["user"]["id"].as_i64().unwrap(),
-            body["access_token"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    pub async fn get_with(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-}
+use crate::helpers::{JWT_SECRET, LoginBody, TestApp, UserBody};
 
 fn sign(header: Header, claims: &Value, secret: &[u8]) -> String {
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
-#[tokio::test]
-async fn registering_returns_201_with_the_user_and_never_the_password() {
+/// A server with the account alice@example.com / "correct horse".
+async fn with_alice() -> TestApp {
     let app = TestApp::spawn().await;
-    let response = app
-        .register("Alice_1", "Alice@Example.COM", "correct horse")
+    app.register("alice", "alice@example.com", "correct horse")
+        .expect(201)
         .await;
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["username"], "Alice_1");
-    assert_eq!(body["email"], "alice@example.com");
-    assert!(body["id"].as_i64().unwrap() > 0);
-    for field in ["created_at", "updated_at"] {
-        let at = body[field].as_str().unwrap();
-        assert!(at.ends_with('Z'), "{field} = {at}");
+    app
+}
+
+async fn user_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar(r#"SELECT count(*) FROM "user""#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn registering_returns_201_with_the_user_normalised() {
+    let app = TestApp::spawn().await;
+    let user: UserBody = app
+        .register("Alice_1", "Alice@Example.COM", "correct horse")
+        .expect(201)
+        .await
+        .json();
+    assert_eq!(user.username, "Alice_1");
+    assert_eq!(user.email, "alice@example.com");
+    assert!(user.id > 0);
+    for at in [&user.created_at, &user.updated_at] {
+        assert!(at.ends_with('Z'), "{at}");
         chrono::DateTime::parse_from_rfc3339(at).unwrap();
     }
-    let text = body.to_string();
+}
+
+#[tokio::test]
+async fn a_registration_answer_never_carries_the_password_or_its_hash() {
+    let app = TestApp::spawn().await;
+    let text = app
+        .register("alice", "alice@example.com", "correct horse")
+        .expect(201)
+        .await
+        .text();
     assert!(
-        !text.contains("correct horse") && !text.contains("password") && !text.contains("argon2")
+        !text.contains("correct horse") && !text.contains("password") && !text.contains("argon2"),
+        "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_password_is_stored_as_an_argon2id_hash() {
+    let app = with_alice().await;
     let stored: String = sqlx::query_scalar(r#"SELECT hashed_password FROM "user""#)
         .fetch_one(&app.pool)
         .await
@@ -95,50 +75,26 @@ async fn registering_returns_201_with_the_user_and_never_the_password() {
 async fn each_field_rule_of_registration_is_a_422_naming_the_field_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let long_email = format!("{}@example.com", "a".repeat(250));
+    let ok = |field: &str, value: Value| {
+        let mut body =
+            json!({"username": "alice", "email": "a@example.com", "password": "12345678"});
+        body[field] = value;
+        body
+    };
     let cases: Vec<(Value, Vec<&str>)> = vec![
-        (
-            json!({"username": "ab", "email": "a@example.com", "password": "12345678"}),
-            vec!["username"],
-        ),
-        (
-            json!({"username": "a".repeat(31), "email": "a@example.com", "password": "12345678"}),
-            vec!["username"],
-        ),
-        (
-            json!({"username": "al ice", "email": "a@example.com", "password": "12345678"}),
-            vec!["username"],
-        ),
-        (
-            json!({"username": "ålice", "email": "a@example.com", "password": "12345678"}),
-            vec!["username"],
-        ),
-        (
-            json!({"username": "alice!", "email": "a@example.com", "password": "12345678"}),
-            vec!["username"],
-        ),
-        (
-            json!({"username": "alice", "email": "not-an-email", "password": "12345678"}),
-            vec!["email"],
-        ),
-        (
-            json!({"username": "alice", "email": long_email, "password": "12345678"}),
-            vec!["email"],
-        ),
-        (
-            json!({"username": "alice", "email": "a@example.com", "password": "1234567"}),
-            vec!["password"],
-        ),
-        (
-            json!({"username": "alice", "email": "a@example.com", "password": "é".repeat(129)}),
-            vec!["password"],
-        ),
+        (ok("username", json!("ab")), vec!["username"]),
+        (ok("username", json!("a".repeat(31))), vec!["username"]),
+        (ok("username", json!("al ice")), vec!["username"]),
+        (ok("username", json!("ålice")), vec!["username"]),
+        (ok("username", json!("alice!")), vec!["username"]),
+        (ok("username", json!(42)), vec!["username"]),
+        (ok("email", json!("not-an-email")), vec!["email"]),
+        (ok("email", json!(long_email)), vec!["email"]),
+        (ok("password", json!("1234567")), vec!["password"]),
+        (ok("password", json!("é".repeat(129))), vec!["password"]),
         (
             json!({"username": "alice", "email": "a@example.com"}),
             vec!["password"],
-        ),
-        (
-            json!({"username": 42, "email": "a@example.com", "password": "12345678"}),
-            vec!["username"],
         ),
         (
             json!({"username": "a", "email": "b", "password": "c"}),
@@ -147,227 +103,212 @@ async fn each_field_rule_of_registration_is_a_422_naming_the_field_and_stores_no
         (json!({}), vec!["username", "email", "password"]),
     ];
     for (body, fields) in cases {
-        let response = app.post_json("/api/auth/register", &body).await;
-        let problem = problem(response, 422).await;
-        let named: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(named, fields, "{body}: {problem}");
+        let problem = app
+            .post("/api/auth/register")
+            .json(&body)
+            .expect_problem(422)
+            .await;
+        assert_eq!(problem.fields(), fields, "{body}: {problem:?}");
     }
-    let users: i64 = sqlx::query_scalar(r#"SELECT count(*) FROM "user""#)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(users, 0);
-    // Unicode that is within the rules is fine in a password.
-    let ok = app
-        .register("unicode_user", "u@example.com", "pässwörd-ünïcode")
+    assert_eq!(user_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn unicode_within_the_rules_is_fine_in_a_password() {
+    let app = TestApp::spawn().await;
+    app.register("unicode_user", "u@example.com", "pässwörd-ünïcode")
+        .expect(201)
         .await;
-    assert_eq!(ok.status(), 201);
 }
 
 #[tokio::test]
 async fn malformed_json_and_wrong_content_types_are_400() {
     let app = TestApp::spawn().await;
-    let url = app.url("/api/auth/register");
     for (content_type, body) in [
-        ("application/json", "{\"username\": "),
-        ("application/json", "[1, 2"),
-        ("application/json", ""),
-        ("text/plain", "{\"username\":\"alice\"}"),
+        (Some("application/json"), "{\"username\": "),
+        (Some("application/json"), "[1, 2"),
+        (Some("application/json"), ""),
+        (Some("text/plain"), "{\"username\":\"alice\"}"),
+        (None, "{}"),
     ] {
-        let response = app
-            .client
-            .post(&url)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        problem(response, 400).await;
+        let mut call = app.post("/api/auth/register").body(body);
+        if let Some(content_type) = content_type {
+            call = call.header("content-type", content_type);
+        }
+        let problem = call.expect_problem(400).await;
+        assert_eq!(problem.status, 400, "{content_type:?} {body}");
     }
-    let response = app.client.post(&url).body("{}").send().await.unwrap();
-    problem(response, 400).await;
-    // A JSON value that is not an object is a 422 about the body.
-    let response = app.post_json("/api/auth/register", &json!([1, 2])).await;
-    problem(response, 422).await;
+    assert_eq!(user_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_json_value_that_is_not_an_object_is_a_422_about_the_body() {
+    let app = TestApp::spawn().await;
+    app.post("/api/auth/register")
+        .json(&json!([1, 2]))
+        .expect_problem(422)
+        .await;
 }
 
 #[tokio::test]
 async fn bodies_over_64_kib_are_413() {
     let app = TestApp::spawn().await;
-    let body =
-        json!({"username": "alice", "email": "a@example.com", "password": "x".repeat(70_000)});
-    let response = app.post_json("/api/auth/register", &body).await;
-    problem(response, 413).await;
+    app.register("alice", "a@example.com", &"x".repeat(70_000))
+        .expect_problem(413)
+        .await;
+    assert_eq!(user_count(&app).await, 0);
 }
 
 #[tokio::test]
-async fn duplicate_usernames_and_emails_in_any_case_are_409() {
-    let app = TestApp::spawn().await;
-    assert_eq!(
-        app.register("alice", "alice@example.com", "12345678")
-            .await
-            .status(),
-        201
-    );
-    let body = problem(
-        app.register("ALICE", "other@example.com", "12345678").await,
-        409,
-    )
-    .await;
-    assert_eq!(body["errors"][0]["field"], "username");
-    let body = problem(
-        app.register("alice2", "ALICE@example.com", "12345678")
-            .await,
-        409,
-    )
-    .await;
-    assert_eq!(body["errors"][0]["field"], "email");
+async fn a_username_taken_in_any_case_is_409_naming_the_username() {
+    let app = with_alice().await;
+    let problem = app
+        .register("ALICE", "other@example.com", "12345678")
+        .expect_problem(409)
+        .await;
+    assert_eq!(problem.fields(), ["username"]);
+}
+
+#[tokio::test]
+async fn an_email_taken_in_any_case_is_409_naming_the_email() {
+    let app = with_alice().await;
+    let problem = app
+        .register("alice2", "ALICE@example.com", "12345678")
+        .expect_problem(409)
+        .await;
+    assert_eq!(problem.fields(), ["email"]);
 }
 
 #[tokio::test]
 async fn a_hundred_concurrent_registrations_of_one_email_create_exactly_one_account() {
     let app = TestApp::spawn().await;
-    let attempts = (0..100).map(|i| {
-        let client = app.client.clone();
-        let url = app.url("/api/auth/register");
-        async move {
-            client
-                .post(url)
-                .json(&json!({"username": format!("racer{i}"), "email": "race@example.com", "password": "12345678"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    });
-    let statuses = futures_join_all(attempts).await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        99,
-        "{statuses:?}"
-    );
-}
-
-async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<u16> {
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
+    let attempts: Vec<_> = (0..100)
+        .map(|i| {
+            let call = app.register(&format!("racer{i}"), "race@example.com", "12345678");
+            tokio::spawn(call.send())
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for a in attempts {
+        statuses.push(a.await.unwrap().status());
     }
-    out
+    let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
+    assert_eq!((count(201), count(409)), (1, 99), "{statuses:?}");
+    assert_eq!(user_count(&app).await, 1);
 }
 
 #[tokio::test]
-async fn login_returns_a_bearer_token_that_works() {
-    let app = TestApp::spawn().await;
-    app.register("alice", "alice@example.com", "correct horse")
-        .await;
-    let response = app.login("ALICE@example.com", "correct horse").await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "bearer");
-    assert_eq!(body["user"]["username"], "alice");
-    let expires_at =
-        chrono::DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap()).unwrap();
+async fn login_returns_a_bearer_token_for_a_day_whatever_the_email_case() {
+    let app = with_alice().await;
+    let login: LoginBody = app
+        .login("ALICE@example.com", "correct horse")
+        .expect(200)
+        .await
+        .json();
+    assert_eq!(login.token_type, "bearer");
+    assert_eq!(login.user.username, "alice");
+    let expires_at = chrono::DateTime::parse_from_rfc3339(&login.expires_at).unwrap();
     let ttl = expires_at.with_timezone(&Utc) - Utc::now();
     assert!(
         ttl > chrono::Duration::hours(23) && ttl <= chrono::Duration::hours(24),
         "{ttl}"
     );
-    let token = body["access_token"].as_str().unwrap();
-    let me = app.get_with("/api/auth/me", token).await;
-    assert_eq!(me.status(), 200);
-    let me: Value = me.json().await.unwrap();
-    assert_eq!(me, body["user"]);
-    // The session row holds a SHA-256 of the token, never the token.
+}
+
+#[tokio::test]
+async fn the_login_token_opens_me_which_is_the_logged_in_user() {
+    let app = with_alice().await;
+    let login: LoginBody = app
+        .login("alice@example.com", "correct horse")
+        .expect(200)
+        .await
+        .json();
+    let alice = app.anonymous(login.user.id).with_token(&login.access_token);
+    let me: UserBody = alice.me().expect(200).await.json();
+    assert_eq!(me, login.user);
+}
+
+#[tokio::test]
+async fn the_session_row_holds_a_sha_256_of_the_token_never_the_token() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
     let (stored, jti): (String, String) = sqlx::query_as("SELECT token, token_jti FROM session")
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(stored.len(), 64);
-    assert!(!token.contains(&stored) && stored != token);
+    assert!(!alice.token.contains(&stored) && stored != alice.token);
     assert_eq!(jti.len(), 36);
 }
 
 #[tokio::test]
-async fn wrong_password_and_unknown_email_get_byte_identical_401s() {
-    let app = TestApp::spawn().await;
-    app.register("alice", "alice@example.com", "correct horse")
+async fn a_wrong_password_is_401_with_a_bearer_challenge() {
+    let app = with_alice().await;
+    let wrong = app
+        .login("alice@example.com", "wrong horse!")
+        .expect(401)
         .await;
-    let wrong = app.login("alice@example.com", "wrong horse!").await;
-    assert_eq!(wrong.status(), 401);
     assert!(
-        wrong.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
+        wrong
+            .header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer"))
     );
-    let wrong = wrong.bytes().await.unwrap();
-    let unknown = app.login("nobody@example.com", "wrong horse!").await;
-    assert_eq!(unknown.status(), 401);
-    let unknown = unknown.bytes().await.unwrap();
-    assert_eq!(wrong, unknown);
 }
 
 #[tokio::test]
-async fn repeated_failures_for_one_email_are_throttled_then_recover() {
-    let app = TestApp::spawn().await;
-    app.register("alice", "alice@example.com", "correct horse")
-        .await;
+async fn wrong_password_and_unknown_email_get_byte_identical_401s() {
+    let app = with_alice().await;
+    let wrong = app.login("alice@example.com", "wrong horse!").send().await;
+    let unknown = app.login("nobody@example.com", "wrong horse!").send().await;
+    assert_eq!((wrong.status(), unknown.status()), (401, 401));
+    assert_eq!(wrong.body, unknown.body);
+}
+
+/// Five wrong passwords for alice@example.com.
+async fn five_failures(app: &TestApp) {
     for _ in 0..5 {
-        assert_eq!(
-            app.login("alice@example.com", "wrong horse!")
-                .await
-                .status(),
-            401
-        );
+        app.login("alice@example.com", "wrong horse!")
+            .expect(401)
+            .await;
     }
-    // Even the right password waits now: the attacker must not learn it was right.
-    let blocked = app.login("alice@example.com", "correct horse").await;
-    assert_eq!(blocked.status(), 429);
-    let retry_after: u64 = blocked.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+}
+
+#[tokio::test]
+async fn after_repeated_failures_even_the_right_password_waits_with_retry_after() {
+    let app = with_alice().await;
+    five_failures(&app).await;
+    // The attacker must not learn it was right.
+    let blocked = app.login("alice@example.com", "correct horse").send().await;
+    let retry_after: u64 = blocked.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
-    problem(blocked, 429).await;
-    // Another account from another client is unaffected.
+    blocked.assert_problem(429);
+}
+
+#[tokio::test]
+async fn another_account_from_another_client_is_unaffected_by_a_throttled_email() {
+    let app = with_alice().await;
+    five_failures(&app).await;
     app.register("bob", "bob@example.com", "correct horse")
+        .expect(201)
         .await;
-    let other = app
-        .client
-        .post(app.url("/api/auth/login"))
+    app.login("bob@example.com", "correct horse")
         .header("x-forwarded-for", "203.0.113.9")
-        .json(&json!({"email": "bob@example.com", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 200);
-    // When the window has passed (moved into the past here), logins work again.
+        .expect(200)
+        .await;
+}
+
+#[tokio::test]
+async fn when_the_window_has_passed_logins_work_again_and_reset_the_count() {
+    let app = with_alice().await;
+    five_failures(&app).await;
+    // The window moved into the past.
     sqlx::query("UPDATE login_throttle SET window_start = window_start - interval '16 minutes'")
         .execute(&app.pool)
         .await
         .unwrap();
-    assert_eq!(
-        app.login("alice@example.com", "correct horse")
-            .await
-            .status(),
-        200
-    );
+    app.login("alice@example.com", "correct horse")
+        .expect(200)
+        .await;
     let left: i64 =
         sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE key LIKE 'email:%'")
             .fetch_one(&app.pool)
@@ -379,22 +320,20 @@ async fn repeated_failures_for_one_email_are_throttled_then_recover() {
 #[tokio::test]
 async fn many_failures_from_one_client_across_emails_are_throttled() {
     let app = TestApp::spawn().await;
-    let attempt = |i: usize, ip: &'static str| {
-        app.client
-            .post(app.url("/api/auth/login"))
+    let attempt = |i: usize, ip: &str| {
+        app.login(&format!("user{i}@example.com"), "guess-guess")
             .header("x-forwarded-for", ip)
-            .json(&json!({"email": format!("user{i}@example.com"), "password": "guess-guess"}))
             .send()
     };
     for i in 0..20 {
-        assert_eq!(attempt(i, "198.51.100.7").await.unwrap().status(), 401);
+        attempt(i, "198.51.100.7").await.assert_status(401);
     }
-    assert_eq!(attempt(99, "198.51.100.7").await.unwrap().status(), 429);
-    assert_eq!(attempt(99, "198.51.100.8").await.unwrap().status(), 401);
+    attempt(99, "198.51.100.7").await.assert_status(429);
+    attempt(99, "198.51.100.8").await.assert_status(401);
 }
 
-#[tokio::test]
-async fn a_legacy_bcrypt_user_logs_in_and_is_rehashed_to_argon2id() {
+/// A server with an account made by the old backend, hashed with bcrypt.
+async fn with_a_legacy_user() -> TestApp {
     let app = TestApp::spawn().await;
     let legacy = bcrypt::hash("old backend password", 6).unwrap();
     sqlx::query(r#"INSERT INTO "user" (username, email, hashed_password) VALUES ('legacy', 'Legacy@Example.com', $1)"#)
@@ -402,35 +341,38 @@ async fn a_legacy_bcrypt_user_logs_in_and_is_rehashed_to_argon2id() {
         .execute(&app.pool)
         .await
         .unwrap();
-    assert_eq!(
-        app.login("legacy@example.com", "not the password")
-            .await
-            .status(),
-        401
-    );
-    let response = app
-        .login("legacy@example.com", "old backend password")
+    app
+}
+
+#[tokio::test]
+async fn a_legacy_bcrypt_user_is_refused_a_wrong_password() {
+    let app = with_a_legacy_user().await;
+    app.login("legacy@example.com", "not the password")
+        .expect(401)
         .await;
-    assert_eq!(response.status(), 200);
-    let stored: String = sqlx::query_scalar(r#"SELECT hashed_password FROM "user""#)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert!(stored.starts_with("$argon2id$"), "{stored}");
-    assert_eq!(
+}
+
+#[tokio::test]
+async fn a_legacy_bcrypt_user_logs_in_and_is_rehashed_to_argon2id() {
+    let app = with_a_legacy_user().await;
+    for _ in 0..2 {
         app.login("legacy@example.com", "old backend password")
+            .expect(200)
+            .await;
+        let stored: String = sqlx::query_scalar(r#"SELECT hashed_password FROM "user""#)
+            .fetch_one(&app.pool)
             .await
-            .status(),
-        200
-    );
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+    }
 }
 
 #[tokio::test]
 async fn tokens_that_must_not_work_get_401_with_a_bearer_challenge() {
     let app = TestApp::spawn().await;
-    let (user_id, good) = app.user("alice").await;
+    let alice = app.sign_up("alice").await;
     let now = Utc::now().timestamp();
-    let claims = |exp: i64| json!({"sub": user_id.to_string(), "jti": uuid::Uuid::new_v4().to_string(), "iat": now, "exp": exp});
+    let claims = |exp: i64| json!({"sub": alice.id.to_string(), "jti": uuid::Uuid::new_v4().to_string(), "iat": now, "exp": exp});
     let unsigned = {
         use base64::Engine;
         let enc =
@@ -441,148 +383,144 @@ async fn tokens_that_must_not_work_get_401_with_a_bearer_challenge() {
             enc(&claims(now + 600))
         )
     };
-    let mut tampered = good.clone();
+    let mut tampered = alice.token.clone();
     tampered.replace_range(tampered.len() - 4.., "AAAA");
-    let cases: Vec<(&str, Option<String>)> = vec![
-        ("missing", None),
-        ("garbage", Some("not.a.token".into())),
-        ("tampered signature", Some(tampered)),
+    let hs256 = |exp: i64| {
+        sign(
+            Header::new(Algorithm::HS256),
+            &claims(exp),
+            JWT_SECRET.as_bytes(),
+        )
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("missing", String::new()),
+        ("garbage", "not.a.token".into()),
+        ("tampered signature", tampered),
         (
             "wrong secret",
-            Some(sign(
+            sign(
                 Header::new(Algorithm::HS256),
                 &claims(now + 600),
                 b"another-secret-another-secret-0000",
-            )),
+            ),
         ),
-        ("alg none", Some(unsigned)),
+        ("alg none", unsigned),
         (
             "HS512 with the same secret",
-            Some(sign(
+            sign(
                 Header::new(Algorithm::HS512),
                 &claims(now + 600),
                 JWT_SECRET.as_bytes(),
-            )),
+            ),
         ),
-        (
-            "expired",
-            Some(sign(
-                Header::new(Algorithm::HS256),
-                &claims(now - 10),
-                JWT_SECRET.as_bytes(),
-            )),
-        ),
-        (
-            "valid signature but no session",
-            Some(sign(
-                Header::new(Algorithm::HS256),
-                &claims(now + 600),
-                JWT_SECRET.as_bytes(),
-            )),
-        ),
+        ("expired", hs256(now - 10)),
+        ("valid signature but no session", hs256(now + 600)),
     ];
     for (what, token) in cases {
-        let mut request = app.client.get(app.url("/api/auth/me"));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 401, "{what}");
+        let reply = alice.with_token(&token).me().send().await;
         assert!(
-            response.headers()["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .starts_with("Bearer"),
+            reply
+                .header("www-authenticate")
+                .is_some_and(|h| h.starts_with("Bearer")),
             "{what}"
         );
-        let body = problem(response, 401).await;
-        let detail = body["detail"].as_str().unwrap();
+        let detail = reply.assert_problem(401).detail;
         assert!(
             !detail.contains("HS512") && !detail.contains("signature"),
             "{what}: {detail}"
         );
     }
-    assert_eq!(app.get_with("/api/auth/me", &good).await.status(), 200);
+    alice.me().expect(200).await;
 }
 
 #[tokio::test]
-async fn logout_revokes_the_token_and_only_that_token() {
+async fn logout_is_204_and_the_token_then_gets_401_saying_the_session_ended() {
     let app = TestApp::spawn().await;
-    let (_, first) = app.user("alice").await;
-    let second: Value = app
+    let alice = app.sign_up("alice").await;
+    alice.logout().expect(204).await;
+    let problem = alice.me().expect_problem(401).await;
+    assert!(problem.detail.contains("ended"), "{problem:?}");
+    alice.logout().expect(401).await;
+}
+
+#[tokio::test]
+async fn logout_revokes_only_its_own_token() {
+    let app = TestApp::spawn().await;
+    let first = app.sign_up("alice").await;
+    let second: LoginBody = app
         .login("alice@example.com", "password-of-alice")
+        .expect(200)
         .await
-        .json()
-        .await
-        .unwrap();
-    let second = second["access_token"].as_str().unwrap().to_owned();
-    let response = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&first)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
-    let body = problem(app.get_with("/api/auth/me", &first).await, 401).await;
-    assert!(body["detail"].as_str().unwrap().contains("ended"), "{body}");
-    let again = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&first)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 401);
-    assert_eq!(app.get_with("/api/auth/me", &second).await.status(), 200);
+        .json();
+    first.logout().expect(204).await;
+    first
+        .with_token(&second.access_token)
+        .me()
+        .expect(200)
+        .await;
 }
 
 #[tokio::test]
-async fn deleted_sessions_expired_sessions_and_deleted_users_end_their_tokens() {
+async fn a_deleted_session_ends_its_token() {
     let app = TestApp::spawn().await;
-    let (_, alice) = app.user("alice").await;
-    let (_, bob) = app.user("bob").await;
-    let (carol_id, carol) = app.user("carol").await;
-    app.pool.execute("DELETE FROM session WHERE user_id = (SELECT id FROM \"user\" WHERE username = 'alice')").await.unwrap();
-    assert_eq!(app.get_with("/api/auth/me", &alice).await.status(), 401);
-    app.pool
-        .execute("UPDATE session SET expires_at = timezone('utc', now()) - interval '1 second' WHERE user_id = (SELECT id FROM \"user\" WHERE username = 'bob')")
-        .await
-        .unwrap();
-    let body = problem(app.get_with("/api/auth/me", &bob).await, 401).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("expired"),
-        "{body}"
-    );
-    sqlx::query(r#"DELETE FROM "user" WHERE id = $1"#)
-        .bind(carol_id as i32)
+    let alice = app.sign_up("alice").await;
+    sqlx::query("DELETE FROM session WHERE user_id = $1")
+        .bind(alice.id as i32)
         .execute(&app.pool)
         .await
         .unwrap();
-    assert_eq!(app.get_with("/api/auth/me", &carol).await.status(), 401);
+    alice.me().expect_problem(401).await;
+}
+
+#[tokio::test]
+async fn an_expired_session_ends_its_token_saying_so() {
+    let app = TestApp::spawn().await;
+    let bob = app.sign_up("bob").await;
+    sqlx::query("UPDATE session SET expires_at = timezone('utc', now()) - interval '1 second' WHERE user_id = $1")
+        .bind(bob.id as i32)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let problem = bob.me().expect_problem(401).await;
+    assert!(problem.detail.contains("expired"), "{problem:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_user_ends_their_token() {
+    let app = TestApp::spawn().await;
+    let carol = app.sign_up("carol").await;
+    sqlx::query(r#"DELETE FROM "user" WHERE id = $1"#)
+        .bind(carol.id as i32)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    carol.me().expect(401).await;
+}
+
+#[tokio::test]
+async fn another_users_session_ending_leaves_ones_own_token_working() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    bob.logout().expect(204).await;
+    alice.me().expect(200).await;
 }
 
 #[tokio::test]
 async fn a_token_revoked_on_one_instance_is_refused_by_another_at_once() {
     let first = TestApp::spawn().await;
     let second = first.another_instance().await;
-    let (_, token) = first.user("alice").await;
-    assert_eq!(second.get_with("/api/auth/me", &token).await.status(), 200);
-    let out = first
-        .client
-        .post(first.url("/api/auth/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), 204);
-    assert_eq!(second.get_with("/api/auth/me", &token).await.status(), 401);
+    let on_first = first.sign_up("alice").await;
+    let on_second = second.anonymous(on_first.id).with_token(&on_first.token);
+    on_second.me().expect(200).await;
+    on_first.logout().expect(204).await;
+    on_second.me().expect(401).await;
 }
 
 #[tokio::test]
 async fn maintenance_deletes_expired_sessions_and_ended_throttle_windows_only() {
     let app = TestApp::spawn().await;
-    let (_, _live) = app.user("alice").await;
+    app.sign_up("alice").await;
     app.pool
         .execute(
             "INSERT INTO session (user_id, token_jti, token, expires_at)
@@ -616,30 +554,17 @@ fn the_spec_documents_the_bearer_scheme_and_field_rules() {
         "bearer"
     );
     let register = &spec["components"]["schemas"]["RegisterRequest"]["properties"];
-    assert_eq!(
-        register["username"]["maxLength"],
-        todo_api::domain::user::USERNAME_MAX
-    );
-    assert_eq!(
-        register["username"]["minLength"],
-        todo_api::domain::user::USERNAME_MIN
-    );
-    assert_eq!(
-        register["username"]["pattern"],
-        todo_api::domain::user::USERNAME_PATTERN
-    );
-    assert_eq!(
-        register["email"]["maxLength"],
-        todo_api::domain::user::EMAIL_MAX
-    );
-    assert_eq!(
-        register["password"]["minLength"],
-        todo_api::domain::user::PASSWORD_MIN
-    );
-    assert_eq!(
-        register["password"]["maxLength"],
-        todo_api::domain::user::PASSWORD_MAX
-    );
+    use todo_api::domain::user;
+    for (field, fact, value) in [
+        ("username", "maxLength", json!(user::USERNAME_MAX)),
+        ("username", "minLength", json!(user::USERNAME_MIN)),
+        ("username", "pattern", json!(user::USERNAME_PATTERN)),
+        ("email", "maxLength", json!(user::EMAIL_MAX)),
+        ("password", "minLength", json!(user::PASSWORD_MIN)),
+        ("password", "maxLength", json!(user::PASSWORD_MAX)),
+    ] {
+        assert_eq!(register[field][fact], value, "{field}.{fact}");
+    }
     let login = &spec["paths"]["/api/auth/login"]["post"]["responses"];
     for status in ["200", "400", "401", "413", "422", "429", "503"] {
         assert!(login.get(status).is_some(), "login lacks {status}");
@@ -652,13 +577,8 @@ fn the_spec_documents_the_bearer_scheme_and_field_rules() {
 #[tokio::test]
 async fn a_login_with_an_address_that_cannot_exist_is_the_same_401() {
     let app = TestApp::spawn().await;
-    let unknown = app
-        .login("nobody@example.com", "whatever-pw")
-        .await
-        .bytes()
-        .await
-        .unwrap();
-    let malformed = app.login("not an email", "whatever-pw").await;
-    assert_eq!(malformed.status(), 401);
-    assert_eq!(malformed.bytes().await.unwrap(), unknown);
+    let unknown = app.login("nobody@example.com", "whatever-pw").send().await;
+    let malformed = app.login("not an email", "whatever-pw").send().await;
+    assert_eq!((unknown.status(), malformed.status()), (401, 401));
+    assert_eq!(malformed.body, unknown.body);
 }

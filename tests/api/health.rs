@@ -4,23 +4,19 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor};
 
-use crate::helpers::{TestApp, problem};
+use crate::helpers::{TestApp, admin_url};
 
 #[tokio::test]
 async fn liveness_is_ok() {
     let app = TestApp::spawn().await;
-    let response = app.get("/health/live").await;
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = app.get("/health/live").expect(200).await.value();
     assert_eq!(body, serde_json::json!({"status": "ok"}));
 }
 
 #[tokio::test]
 async fn readiness_reports_database_pool_and_schema() {
     let app = TestApp::spawn().await;
-    let response = app.get("/health/ready").await;
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = app.get("/health/ready").expect(200).await.value();
     assert_eq!(body["status"], "ready");
     let db = &body["database"];
     assert_eq!(db["reachable"], true);
@@ -49,9 +45,7 @@ async fn readiness_reports_database_pool_and_schema() {
 #[tokio::test]
 async fn readiness_is_503_when_the_database_refuses_connections() {
     let app = TestApp::spawn().await;
-    let mut admin = sqlx::PgConnection::connect(&crate::helpers::admin_url())
-        .await
-        .unwrap();
+    let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
     let name = &app.db.name;
     admin
         .execute(sqlx::AssertSqlSafe(format!(
@@ -66,10 +60,9 @@ async fn readiness_is_503_when_the_database_refuses_connections() {
         .await
         .unwrap();
 
-    let response = app.get("/health/ready").await;
-    assert_eq!(response.status(), 503);
-    assert_eq!(response.headers()["retry-after"], "2");
-    let body: serde_json::Value = response.json().await.unwrap();
+    let reply = app.get("/health/ready").expect(503).await;
+    assert_eq!(reply.header("retry-after"), Some("2"));
+    let body = reply.value();
     assert_eq!(body["status"], "not_ready");
     assert_eq!(body["database"]["reachable"], false);
     assert_eq!(body["schema"]["ok"], false);
@@ -82,24 +75,29 @@ async fn readiness_is_503_when_the_database_refuses_connections() {
         )))
         .await
         .unwrap();
-    let response = app.get("/health/ready").await;
-    assert_eq!(response.status(), 200);
+    app.get("/health/ready").expect(200).await;
 }
 
-#[tokio::test]
-async fn readiness_answers_within_its_bound_when_the_database_hangs() {
-    let app = TestApp::spawn().await;
-    // An exclusive lock on the migrations table makes the schema check wait indefinitely.
+/// A connection holding an exclusive lock on the migrations table, which makes the schema
+/// check wait indefinitely; `ROLLBACK` on it lets go.
+async fn lock_migrations(app: &TestApp) -> sqlx::PgConnection {
     let mut locker = app.db.connect().await;
     locker.execute("BEGIN").await.unwrap();
     locker
         .execute("LOCK TABLE _sqlx_migrations IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
+    locker
+}
+
+#[tokio::test]
+async fn readiness_answers_within_its_bound_when_the_database_hangs() {
+    let app = TestApp::spawn().await;
+    let mut locker = lock_migrations(&app).await;
     let started = Instant::now();
-    let response = app.get("/health/ready").await;
+    let reply = app.get("/health/ready").send().await;
     let elapsed = started.elapsed();
-    assert_eq!(response.status(), 503);
+    assert_eq!(reply.status(), 503);
     assert!(
         elapsed >= Duration::from_millis(1900),
         "answered before its bound: {elapsed:?}"
@@ -112,91 +110,68 @@ async fn readiness_answers_within_its_bound_when_the_database_hangs() {
 }
 
 #[tokio::test]
-async fn unknown_paths_and_methods_get_problem_json() {
+async fn an_unknown_path_is_a_404_problem() {
     let app = TestApp::spawn().await;
-    let body = problem(app.get("/no/such/path").await, 404).await;
-    assert_eq!(body["type"], "/problems/not-found");
-    let response = app
-        .client
-        .delete(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
-    problem(response, 405).await;
+    let problem = app.get("/no/such/path").expect_problem(404).await;
+    assert_eq!(problem.kind, "/problems/not-found");
 }
 
 #[tokio::test]
-async fn request_ids_are_echoed_or_generated() {
+async fn a_method_a_path_lacks_is_a_405_problem() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(app.url("/health/live"))
-        .header("x-request-id", "abc-123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "abc-123");
-    let generated = app.get("/health/live").await;
-    let id = generated.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(id.len(), 36, "{id}");
-    // A request id that could forge log lines is replaced.
-    let response = app
-        .client
-        .get(app.url("/health/live"))
-        .header("x-request-id", "a b")
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(response.headers()["x-request-id"], "a b");
+    app.request(reqwest::Method::DELETE, "/health/live")
+        .expect_problem(405)
+        .await;
+}
+
+#[tokio::test]
+async fn a_sane_request_id_is_echoed_and_any_other_replaced_by_a_generated_one() {
+    let app = TestApp::spawn().await;
+    // The second cannot forge log lines.
+    for sent in [Some("abc-123"), Some("a b"), None] {
+        let mut call = app.get("/health/live");
+        if let Some(id) = sent {
+            call = call.header("x-request-id", id);
+        }
+        let reply = call.send().await;
+        let id = reply.header("x-request-id").unwrap();
+        match sent {
+            Some("abc-123") => assert_eq!(id, "abc-123"),
+            _ => assert!(Some(id) != sent && id.len() == 36, "{sent:?}: {id}"),
+        }
+    }
 }
 
 #[tokio::test]
 async fn docs_and_both_spec_formats_are_served() {
     let app = TestApp::spawn().await;
-    let docs = app.get("/docs").await;
-    assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("swagger"));
-    let json: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    let docs = app.get("/docs").expect(200).await;
+    assert!(docs.text().contains("swagger"));
+    let json = app.get("/openapi.json").expect(200).await.value();
     assert_eq!(
         json,
         serde_json::from_str::<serde_json::Value>(&todo_api::api::spec_json()).unwrap()
     );
-    let yaml = app.get("/openapi.yaml").await.text().await.unwrap();
+    let yaml = app.get("/openapi.yaml").expect(200).await.text();
     assert!(yaml.contains("/health/ready"));
 }
 
 #[tokio::test]
 async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     let mut app = TestApp::spawn().await;
-    let mut locker = app.db.connect().await;
-    locker.execute("BEGIN").await.unwrap();
-    locker
-        .execute("LOCK TABLE _sqlx_migrations IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    let client = app.client.clone();
-    let url = app.url("/health/ready");
-    let in_flight = tokio::spawn(async move { client.get(url).send().await });
+    let mut locker = lock_migrations(&app).await;
+    let in_flight = tokio::spawn(app.get("/health/ready").try_send());
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.begin_stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     locker.execute("ROLLBACK").await.unwrap();
-    let response = in_flight
+    let reply = in_flight
         .await
         .unwrap()
         .expect("the in-flight request is answered");
-    assert_eq!(response.status(), 200);
+    assert_eq!(reply.status(), 200);
     let server = app.take_server();
     server.await.unwrap().unwrap();
     // After shutdown, nothing listens any more.
-    assert!(
-        app.client
-            .get(app.url("/health/live"))
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(app.get("/health/live").try_send().await.is_err());
 }

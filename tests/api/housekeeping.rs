@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Executor;
 
-use crate::helpers::TestApp;
+use crate::helpers::{LoginBody, TestApp, User};
 
 async fn expired_sessions(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM session WHERE expires_at < timezone('utc', now())")
@@ -26,10 +26,9 @@ async fn add_expired_session(app: &TestApp, jti: &str) {
 #[tokio::test]
 async fn the_first_request_sweeps_expired_sessions_and_the_next_ones_wait_for_the_interval() {
     let app = TestApp::spawn().await;
-    let created = app
-        .register("alice", "alice@example.com", "password-of-alice")
+    app.register("alice", "alice@example.com", "password-of-alice")
+        .expect(201)
         .await;
-    assert_eq!(created.status(), 201);
     add_expired_session(&app, "old").await;
     assert_eq!(expired_sessions(&app).await, 1);
 
@@ -38,8 +37,9 @@ async fn the_first_request_sweeps_expired_sessions_and_the_next_ones_wait_for_th
     assert_eq!(expired_sessions(&app).await, 1);
 
     // A login is traffic: it starts a pass in the background.
-    let login = app.login("alice@example.com", "password-of-alice").await;
-    assert_eq!(login.status(), 200);
+    app.login("alice@example.com", "password-of-alice")
+        .expect(200)
+        .await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while expired_sessions(&app).await > 0 {
         assert!(
@@ -51,16 +51,15 @@ async fn the_first_request_sweeps_expired_sessions_and_the_next_ones_wait_for_th
 
     // Within the interval, requests start no other pass.
     add_expired_session(&app, "older").await;
-    let token: serde_json::Value = app
+    let login: LoginBody = app
         .login("alice@example.com", "password-of-alice")
+        .expect(200)
         .await
-        .json()
-        .await
-        .unwrap();
-    let me = app
-        .get_with("/api/auth/me", token["access_token"].as_str().unwrap())
+        .json();
+    User::new(&app, login.user.id, login.access_token)
+        .me()
+        .expect(200)
         .await;
-    assert_eq!(me.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(expired_sessions(&app).await, 1);
 }

@@ -13,5 +13,7 @@ mod housekeeping;
 mod revocation;
 mod schema;
 mod spec;
+#[path = "../support/mod.rs"]
+mod support;
 mod tasks;
 mod tasks_list;

@@ -3,77 +3,67 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::helpers::TestApp;
+use crate::helpers::{LoginBody, TestApp, User};
 
 /// Within this long of a logout's answer, every instance refuses the token.
 const PROPAGATION: Duration = Duration::from_millis(100);
 
-impl TestApp {
-    async fn logout(&self, token: &str) {
-        let r = self
-            .client
-            .post(self.url("/api/auth/logout"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
-    }
-
-    /// Listener connections of every instance on this test's database.
-    async fn listeners(&self) -> i64 {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'todo-api listener'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap()
-    }
-
-    async fn terminate_listeners(&self) -> i64 {
-        sqlx::query_scalar(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'todo-api listener'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap()
-    }
+/// Listener connections of every instance on the test's database.
+async fn listeners(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'todo-api listener'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
 }
 
-async fn me_status(app: &TestApp, token: &str) -> u16 {
-    app.get_with("/api/auth/me", token).await.status().as_u16()
+async fn terminate_listeners(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'todo-api listener'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
 }
 
-/// Uses `token` on every instance until all of them listen (a request on a cold instance
+/// `user`'s token, sent to `app`.
+fn on(app: &TestApp, user: &User) -> User {
+    User::new(app, user.id, user.token.clone())
+}
+
+async fn me_status(app: &TestApp, user: &User) -> u16 {
+    on(app, user).me().send().await.status()
+}
+
+/// Uses the token on every instance until all of them listen (a request on a cold instance
 /// starts its listener), then once more, so each has the session cached.
-async fn warm(apps: &[&TestApp], token: &str) {
+async fn warm(apps: &[&TestApp], user: &User) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         for app in apps {
-            assert_eq!(me_status(app, token).await, 200);
+            assert_eq!(me_status(app, user).await, 200);
         }
-        if apps[0].listeners().await >= apps.len() as i64 {
+        if listeners(apps[0]).await >= apps.len() as i64 {
             break;
         }
         assert!(Instant::now() < deadline, "the listeners never came up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for app in apps {
-        assert_eq!(me_status(app, token).await, 200);
+        assert_eq!(me_status(app, user).await, 200);
     }
 }
 
-/// Logs out on `on`, then asks `others` until each refuses: returns how long that took.
-async fn refused_within(on: &TestApp, others: &[&TestApp], token: &str) -> Duration {
-    on.logout(token).await;
+/// Logs out on `at`, then asks `others` until each refuses: returns how long that took.
+async fn refused_within(at: &TestApp, others: &[&TestApp], user: &User) -> Duration {
+    on(at, user).logout().expect(204).await;
     let started = Instant::now();
     for app in others {
         loop {
-            let status = me_status(app, token).await;
+            let status = me_status(app, user).await;
             if status == 401 {
                 break;
             }
@@ -93,17 +83,16 @@ async fn refused_within(on: &TestApp, others: &[&TestApp], token: &str) -> Durat
     took
 }
 
-async fn login(app: &TestApp, name: &str) -> String {
-    let body: Value = app
+async fn login(app: &TestApp, name: &str) -> User {
+    let body: LoginBody = app
         .login(
             &format!("{name}@example.com"),
             &format!("password-of-{name}"),
         )
+        .expect(200)
         .await
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+        .json();
+    User::new(app, body.user.id, body.access_token)
 }
 
 #[tokio::test]
@@ -113,7 +102,7 @@ async fn a_logout_on_one_instance_is_refused_by_two_others_within_100_ms_also_af
     let b = a.another_instance().await;
     let c = a.another_instance().await;
     let all = [&a, &b, &c];
-    let (_, first) = a.user("roamer").await;
+    let first = a.sign_up("roamer").await;
 
     // Every instance listens and has the session cached.
     warm(&all, &first).await;
@@ -125,7 +114,7 @@ async fn a_logout_on_one_instance_is_refused_by_two_others_within_100_ms_also_af
     // still be refused everywhere: without a listener, an instance trusts no cached session.
     let second = login(&a, "roamer").await;
     warm(&all, &second).await;
-    assert_eq!(a.terminate_listeners().await, 3);
+    assert_eq!(terminate_listeners(&a).await, 3);
     let took = refused_within(&a, &[&b, &c], &second).await;
     assert!(
         took < PROPAGATION,
@@ -148,13 +137,13 @@ async fn a_logout_on_one_instance_is_refused_by_two_others_within_100_ms_also_af
 #[tokio::test]
 async fn an_idle_instance_does_not_reconnect_its_lost_listener_until_a_request_comes() {
     let a = TestApp::spawn().await;
-    let (_, token) = a.user("sleeper").await;
-    warm(&[&a], &token).await;
-    assert_eq!(a.terminate_listeners().await, 1);
+    let sleeper = a.sign_up("sleeper").await;
+    warm(&[&a], &sleeper).await;
+    assert_eq!(terminate_listeners(&a).await, 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(a.listeners().await, 0, "the listener reconnected by itself");
+    assert_eq!(listeners(&a).await, 0, "the listener reconnected by itself");
     // The next request is answered from the database and starts listening again.
-    assert_eq!(me_status(&a, &token).await, 200);
-    warm(&[&a], &token).await;
-    assert_eq!(a.listeners().await, 1);
+    assert_eq!(me_status(&a, &sleeper).await, 200);
+    warm(&[&a], &sleeper).await;
+    assert_eq!(listeners(&a).await, 1);
 }

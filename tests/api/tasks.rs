@@ -3,61 +3,33 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, problem};
+use crate::helpers::{Call, Task, TestApp, User};
 
-/// A logged-in user of a test server.
-pub struct User {
-    pub id: i64,
-    pub token: String,
+/// A server with Alice signed up.
+async fn with_alice() -> (TestApp, User) {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    (app, alice)
 }
 
-impl TestApp {
-    pub async fn login_user(&self, name: &str) -> User {
-        let (id, token) = self.user(name).await;
-        User { id, token }
-    }
-
-    pub fn tasks_url(&self, user: i64) -> String {
-        self.url(&format!("/api/{user}/tasks"))
-    }
-
-    pub fn task_url(&self, user: i64, id: i64) -> String {
-        self.url(&format!("/api/{user}/tasks/{id}"))
-    }
-
-    pub async fn create_task(&self, user: &User, body: Value) -> Value {
-        let response = self
-            .client
-            .post(self.tasks_url(user.id))
-            .bearer_auth(&user.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-        response.json().await.unwrap()
-    }
-
-    pub async fn task_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM task")
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
-    }
+/// The ETag of a task at `version`.
+fn etag(task: i64, version: u32) -> String {
+    format!("\"{task}-{version}\"")
 }
 
-fn id(task: &Value) -> i64 {
-    task["id"].as_i64().unwrap()
+/// `n` distinct tags, comma-separated.
+fn tags(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("t{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[tokio::test]
 async fn creating_a_task_returns_201_with_location_etag_and_every_field() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let response = app
-        .client
-        .post(app.tasks_url(alice.id))
-        .bearer_auth(&alice.token)
+    let (_app, alice) = with_alice().await;
+    let reply = alice
+        .create_task()
         .json(&json!({
             "title": "  Water the plants  ",
             "description": "balcony",
@@ -66,158 +38,107 @@ async fn creating_a_task_returns_201_with_location_etag_and_every_field() {
             "tags": " home, garden,,Home ",
             "recursion_pattern": "every 2 weeks",
         }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let task: Value = response.json_with_headers().await;
-    let headers = &task["headers"];
-    let task = &task["body"];
+        .expect(201)
+        .await;
+    let task = reply.task();
     assert_eq!(
-        headers["location"],
-        format!("/api/{}/tasks/{}", alice.id, id(task))
+        reply.header("location"),
+        Some(alice.task_path(task.id).as_str())
     );
-    assert_eq!(headers["etag"], format!("\"{}-1\"", id(task)));
-    assert_eq!(task["title"], "Water the plants");
-    assert_eq!(task["description"], "balcony");
-    assert_eq!(task["due_date"], "2026-12-01T09:30:00+02:00");
-    assert_eq!(task["priority"], "High");
-    assert_eq!(task["tags"], "home,garden");
-    assert_eq!(task["recursion_pattern"], "every 2 weeks");
-    assert_eq!(task["completed"], false);
-    assert_eq!(task["user_id"], alice.id);
-    assert!(task["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(reply.etag(), etag(task.id, 1));
+    assert_eq!(task.title, "Water the plants");
+    assert_eq!(task.description.as_deref(), Some("balcony"));
+    assert_eq!(task.due_date.as_deref(), Some("2026-12-01T09:30:00+02:00"));
+    assert_eq!(task.priority, "High");
+    assert_eq!(task.tags.as_deref(), Some("home,garden"));
+    assert_eq!(task.recursion_pattern.as_deref(), Some("every 2 weeks"));
+    assert!(!task.completed);
+    assert_eq!(task.user_id, alice.id);
+    assert!(task.created_at.ends_with('Z'), "{}", task.created_at);
+}
 
-    // Only a title: the rest takes defaults, and the nullable fields are present as null.
-    let minimal = app.create_task(&alice, json!({"title": "Minimal"})).await;
+#[tokio::test]
+async fn a_task_with_only_a_title_takes_defaults_and_sends_the_rest_as_null() {
+    let (_app, alice) = with_alice().await;
+    let minimal = alice
+        .create_task()
+        .json(&json!({"title": "Minimal"}))
+        .expect(201)
+        .await
+        .value();
     assert_eq!(minimal["priority"], "Medium");
     for field in ["description", "due_date", "tags", "recursion_pattern"] {
-        assert_eq!(minimal[field], Value::Null, "{field}");
-    }
-}
-
-trait WithHeaders {
-    async fn json_with_headers(self) -> Value;
-}
-
-impl WithHeaders for reqwest::Response {
-    async fn json_with_headers(self) -> Value {
-        let headers: serde_json::Map<String, Value> = self
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap().to_owned())))
-            .collect();
-        let body = self.json::<Value>().await.unwrap_or(Value::Null);
-        json!({"headers": headers, "body": body})
+        assert_eq!(minimal.get(field), Some(&Value::Null), "{field}");
     }
 }
 
 #[tokio::test]
 async fn each_field_rule_is_a_422_naming_the_field_and_nothing_is_stored() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let tags = |n: usize| {
-        (0..n)
-            .map(|i| format!("t{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
+    let (app, alice) = with_alice().await;
+    // A valid title and one field at fault, which the problem must name alone.
+    let bad = |field: &'static str, value: Value| {
+        let mut body = json!({"title": "ok"});
+        body[field] = value;
+        (body, vec![field])
     };
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["title"]),
-        (json!({"title": ""}), vec!["title"]),
-        (json!({"title": "   "}), vec!["title"]),
-        (json!({"title": null}), vec!["title"]),
-        (json!({"title": "x".repeat(201)}), vec!["title"]),
-        (json!({"title": 42}), vec!["title"]),
-        (
-            json!({"title": "ok", "description": "d".repeat(5001)}),
-            vec!["description"],
-        ),
-        (json!({"title": "ok", "priority": "high"}), vec!["priority"]),
-        (
-            json!({"title": "ok", "priority": "URGENT"}),
-            vec!["priority"],
-        ),
-        (
-            json!({"title": "ok", "due_date": "2026-02-30"}),
-            vec!["due_date"],
-        ),
-        (
-            json!({"title": "ok", "due_date": "tomorrow"}),
-            vec!["due_date"],
-        ),
-        (
-            json!({"title": "ok", "due_date": "2026-12-01T25:00:00Z"}),
-            vec!["due_date"],
-        ),
-        (
-            json!({"title": "ok", "due_date": "9".repeat(51)}),
-            vec!["due_date"],
-        ),
-        (json!({"title": "ok", "tags": tags(21)}), vec!["tags"]),
-        (json!({"title": "ok", "tags": "x".repeat(51)}), vec!["tags"]),
-        (
-            json!({"title": "ok", "recursion_pattern": "sometimes"}),
-            vec!["recursion_pattern"],
-        ),
-        (
-            json!({"title": "ok", "recursion_pattern": "every 0 days"}),
-            vec!["recursion_pattern"],
-        ),
-        (
-            json!({"title": "ok", "recursion_pattern": "x".repeat(101)}),
-            vec!["recursion_pattern"],
-        ),
-        (
-            json!({"title": "ok", "completed": "yes"}),
-            vec!["completed"],
-        ),
+        bad("title", json!("")),
+        bad("title", json!("   ")),
+        bad("title", Value::Null),
+        bad("title", json!("x".repeat(201))),
+        bad("title", json!(42)),
+        bad("description", json!("d".repeat(5001))),
+        bad("priority", json!("high")),
+        bad("priority", json!("URGENT")),
+        bad("due_date", json!("2026-02-30")),
+        bad("due_date", json!("tomorrow")),
+        bad("due_date", json!("2026-12-01T25:00:00Z")),
+        bad("due_date", json!("9".repeat(51))),
+        bad("tags", json!(tags(21))),
+        bad("tags", json!("x".repeat(51))),
+        bad("recursion_pattern", json!("sometimes")),
+        bad("recursion_pattern", json!("every 0 days")),
+        bad("recursion_pattern", json!("x".repeat(101))),
+        bad("completed", json!("yes")),
         (
             json!({"title": "", "priority": "low", "due_date": "soon", "tags": tags(21), "recursion_pattern": "often"}),
             vec!["title", "priority", "due_date", "tags", "recursion_pattern"],
         ),
     ];
     for (body, fields) in cases {
-        let response = app
-            .client
-            .post(app.tasks_url(alice.id))
-            .bearer_auth(&alice.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let problem = problem(response, 422).await;
-        let mut named: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let problem = alice.create_task().json(&body).expect_problem(422).await;
+        let mut named = problem.fields();
         named.sort_unstable();
         let mut expected = fields.clone();
         expected.sort_unstable();
-        assert_eq!(named, expected, "{body}: {problem}");
+        assert_eq!(named, expected, "{body}: {problem:?}");
     }
     assert_eq!(app.task_count().await, 0);
-    // Within the limits is fine: 20 tags, a 50-character tag, 200 characters of title.
-    app.create_task(&alice, json!({"title": "x".repeat(200), "tags": tags(20)}))
-        .await;
-    app.create_task(&alice, json!({"title": "ok", "tags": "x".repeat(50)}))
-        .await;
+}
+
+#[tokio::test]
+async fn values_at_the_limits_of_the_field_rules_are_accepted() {
+    let (app, alice) = with_alice().await;
+    for body in [
+        json!({"title": "x".repeat(200), "tags": tags(20)}),
+        json!({"title": "ok", "tags": "x".repeat(50)}),
+    ] {
+        alice.create_task().json(&body).expect(201).await;
+    }
+    assert_eq!(app.task_count().await, 2);
 }
 
 #[tokio::test]
 async fn hostile_text_is_stored_verbatim() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
+    let (app, alice) = with_alice().await;
     let evil = "\"; drop table task; --";
-    let task = app
-        .create_task(
-            &alice,
+    let task = alice
+        .new_task(
             json!({"title": evil, "description": "<script>alert(1)</script>", "tags": "a'b,c\"d"}),
         )
         .await;
-    assert_eq!(task["title"], evil);
+    assert_eq!(task.title, evil);
     let stored: (String, String) = sqlx::query_as("SELECT title, tags FROM task")
         .fetch_one(&app.pool)
         .await
@@ -226,315 +147,260 @@ async fn hostile_text_is_stored_verbatim() {
 }
 
 #[tokio::test]
-async fn malformed_bodies_are_400_and_large_ones_413() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let response = app
-        .client
-        .post(app.tasks_url(alice.id))
-        .bearer_auth(&alice.token)
+async fn a_malformed_body_is_400_and_stores_nothing() {
+    let (app, alice) = with_alice().await;
+    alice
+        .create_task()
         .header("content-type", "application/json")
         .body("{\"title\": ")
-        .send()
-        .await
-        .unwrap();
-    problem(response, 400).await;
-    let response = app
-        .client
-        .post(app.tasks_url(alice.id))
-        .bearer_auth(&alice.token)
-        .json(&json!({"title": "big", "description": "x".repeat(70 * 1024)}))
-        .send()
-        .await
-        .unwrap();
-    problem(response, 413).await;
+        .expect_problem(400)
+        .await;
     assert_eq!(app.task_count().await, 0);
 }
 
 #[tokio::test]
-async fn get_put_delete_and_complete_succeed_on_ones_own_task() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app.create_task(&alice, json!({"title": "Read"})).await;
-    let url = app.task_url(alice.id, id(&task));
-
-    let got = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(got.status(), 200);
-    assert_eq!(got.headers()["etag"], format!("\"{}-1\"", id(&task)));
-    assert_eq!(got.json::<Value>().await.unwrap(), task);
-
-    let put = app
-        .client
-        .put(&url)
-        .bearer_auth(&alice.token)
-        .json(&json!({"title": "Read more"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
-    assert_eq!(put.headers()["etag"], format!("\"{}-2\"", id(&task)));
-    let put: Value = put.json().await.unwrap();
-    assert_eq!(put["title"], "Read more");
-    assert!(put["updated_at"].as_str().unwrap() > task["updated_at"].as_str().unwrap());
-    assert_eq!(put["created_at"], task["created_at"]);
-
-    let done = app
-        .client
-        .patch(format!("{url}/complete"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 200);
-    assert_eq!(done.json::<Value>().await.unwrap()["completed"], true);
-
-    let deleted = app
-        .client
-        .delete(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    let gone = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    problem(gone, 404).await;
-    let again = app
-        .client
-        .delete(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    problem(again, 404).await;
+async fn a_body_over_64_kib_is_413_and_stores_nothing() {
+    let (app, alice) = with_alice().await;
+    alice
+        .create_task()
+        .json(&json!({"title": "big", "description": "x".repeat(70 * 1024)}))
+        .expect_problem(413)
+        .await;
+    assert_eq!(app.task_count().await, 0);
 }
 
 #[tokio::test]
-async fn another_users_url_is_403_and_another_users_task_is_404_on_all_six_routes() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let bob = app.login_user("bob").await;
-    let alices = app.create_task(&alice, json!({"title": "Alice's"})).await;
-    let bobs = app.create_task(&bob, json!({"title": "Bob's"})).await;
+async fn get_returns_the_task_with_its_etag() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Read").await;
+    let got = alice.get_task(task.id).expect(200).await;
+    assert_eq!(got.etag(), etag(task.id, 1));
+    assert_eq!(got.task(), task);
+}
 
-    // Bob's token on Alice's URLs: 403, whatever the task.
-    let a = alice.id;
-    let requests = |user: i64, task: i64, token: &str| {
-        let c = &app.client;
-        vec![
-            ("list", c.get(app.tasks_url(user)).bearer_auth(token)),
-            (
-                "create",
-                c.post(app.tasks_url(user))
-                    .bearer_auth(token)
-                    .json(&json!({"title": "x"})),
-            ),
-            ("get", c.get(app.task_url(user, task)).bearer_auth(token)),
-            (
-                "update",
-                c.put(app.task_url(user, task))
-                    .bearer_auth(token)
-                    .json(&json!({"title": "x"})),
-            ),
-            (
-                "complete",
-                c.patch(format!("{}/complete", app.task_url(user, task)))
-                    .bearer_auth(token),
-            ),
-            (
-                "delete",
-                c.delete(app.task_url(user, task)).bearer_auth(token),
-            ),
-        ]
-    };
-    for (what, request) in requests(a, id(&alices), &bob.token) {
-        problem(request.send().await.unwrap(), 403).await;
-        let _ = what;
+#[tokio::test]
+async fn put_changes_the_task_bumps_its_etag_and_updated_at_and_keeps_created_at() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Read").await;
+    let put = alice
+        .put_task(task.id)
+        .json(&json!({"title": "Read more"}))
+        .expect(200)
+        .await;
+    assert_eq!(put.etag(), etag(task.id, 2));
+    let put = put.task();
+    assert_eq!(put.title, "Read more");
+    assert!(put.updated_at > task.updated_at);
+    assert_eq!(put.created_at, task.created_at);
+}
+
+#[tokio::test]
+async fn patch_complete_marks_ones_own_task_completed() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Read").await;
+    let done = alice.complete_task(task.id).expect(200).await;
+    assert!(done.task().completed);
+}
+
+#[tokio::test]
+async fn a_deleted_task_is_gone_and_deleting_it_again_is_404() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Read").await;
+    alice.delete_task(task.id).expect(204).await;
+    alice.get_task(task.id).expect_problem(404).await;
+    alice.delete_task(task.id).expect_problem(404).await;
+}
+
+/// The six task routes of `user` (as addressed) about `task`, each named.
+fn six_routes(user: &User, task: i64) -> Vec<(&'static str, Call)> {
+    vec![
+        ("list", user.list_tasks()),
+        ("create", user.create_task().json(&json!({"title": "x"}))),
+        ("get", user.get_task(task)),
+        ("update", user.put_task(task).json(&json!({"title": "x"}))),
+        ("complete", user.complete_task(task)),
+        ("delete", user.delete_task(task)),
+    ]
+}
+
+#[tokio::test]
+async fn another_users_url_is_403_on_all_six_routes() {
+    let (app, alice) = with_alice().await;
+    let bob = app.sign_up("bob").await;
+    let alices = alice.add_task("Alice's").await;
+    for (what, call) in six_routes(&bob.on_urls_of(alice.id), alices.id) {
+        let problem = call.expect_problem(403).await;
+        assert_eq!(problem.status, 403, "{what}");
     }
-    // Alice's own URL with Bob's task id: 404 for the four routes that take an id, with the
-    // body a task that does not exist at all gets.
-    let missing = app
-        .client
-        .get(app.task_url(a, 999_999))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for (what, request) in requests(a, id(&bobs), &alice.token) {
+    let unchanged = alice.get_task(alices.id).expect(200).await.task();
+    assert_eq!(unchanged, alices);
+}
+
+#[tokio::test]
+async fn another_users_task_is_404_on_the_four_routes_that_take_an_id_as_if_it_did_not_exist() {
+    let (app, alice) = with_alice().await;
+    let bob = app.sign_up("bob").await;
+    let bobs = bob.add_task("Bob's").await;
+    let missing = alice.get_task(999_999).expect(404).await.text();
+    for (what, call) in six_routes(&alice, bobs.id) {
         if matches!(what, "list" | "create") {
             continue;
         }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 404, "{what}");
-        assert_eq!(response.text().await.unwrap(), missing, "{what}");
+        let reply = call.send().await;
+        assert_eq!(reply.status(), 404, "{what}");
+        assert_eq!(reply.text(), missing, "{what}");
     }
     // Nothing of Bob's changed.
     let (title, completed): (String, bool) =
         sqlx::query_as("SELECT title, completed FROM task WHERE id = $1")
-            .bind(id(&bobs) as i32)
+            .bind(bobs.id as i32)
             .fetch_one(&app.pool)
             .await
             .unwrap();
     assert_eq!((title.as_str(), completed), ("Bob's", false));
-    // No token at all: 401 on every route.
-    for (what, request) in requests(a, id(&alices), "") {
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 401, "{what}");
+}
+
+#[tokio::test]
+async fn without_a_token_every_task_route_is_401() {
+    let (app, alice) = with_alice().await;
+    let task = alice.add_task("Alice's").await;
+    for (what, call) in six_routes(&app.anonymous(alice.id), task.id) {
+        assert_eq!(call.send().await.status(), 401, "{what}");
     }
-    // A path id that is not a number is simply not found.
-    let response = app
-        .client
-        .get(app.url(&format!("/api/{a}/tasks/abc")))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 404).await;
+    assert_eq!(app.task_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_path_id_that_is_not_a_number_is_not_found() {
+    let (_app, alice) = with_alice().await;
+    alice
+        .call(reqwest::Method::GET, &format!("{}/abc", alice.tasks_path()))
+        .expect_problem(404)
+        .await;
+}
+
+/// Alice with a task whose every field is set.
+async fn with_a_full_task() -> (TestApp, User, Task) {
+    let (app, alice) = with_alice().await;
+    let task = alice
+        .new_task(json!({"title": "T", "description": "D", "due_date": "2026-12-01", "priority": "High", "tags": "a,b", "recursion_pattern": "daily"}))
+        .await;
+    (app, alice, task)
 }
 
 #[tokio::test]
 async fn put_replaces_present_fields_clears_nulls_and_keeps_absent_ones() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app
-        .create_task(
-            &alice,
-            json!({"title": "T", "description": "D", "due_date": "2026-12-01", "priority": "High", "tags": "a,b", "recursion_pattern": "daily"}),
-        )
-        .await;
-    let url = app.task_url(alice.id, id(&task));
-    let put = |body: Value| {
-        app.client
-            .put(&url)
-            .bearer_auth(&alice.token)
-            .json(&body)
-            .send()
-    };
-
-    let updated: Value = put(json!({"description": null, "tags": " c, c ,d"}))
+    let (_app, alice, task) = with_a_full_task().await;
+    let updated = alice
+        .put_task(task.id)
+        .json(&json!({"description": null, "tags": " c, c ,d"}))
+        .expect(200)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(updated["description"], Value::Null);
-    assert_eq!(updated["tags"], "c,d");
-    assert_eq!(updated["title"], "T");
-    assert_eq!(updated["due_date"], "2026-12-01");
-    assert_eq!(updated["priority"], "High");
-    assert_eq!(updated["recursion_pattern"], "daily");
+        .task();
+    assert_eq!(updated.description, None);
+    assert_eq!(updated.tags.as_deref(), Some("c,d"));
+    assert_eq!(updated.title, "T");
+    assert_eq!(updated.due_date.as_deref(), Some("2026-12-01"));
+    assert_eq!(updated.priority, "High");
+    assert_eq!(updated.recursion_pattern.as_deref(), Some("daily"));
+}
 
-    let updated: Value = put(
-        json!({"due_date": null, "recursion_pattern": null, "priority": "Low", "completed": true}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(updated["due_date"], Value::Null);
-    assert_eq!(updated["recursion_pattern"], Value::Null);
-    assert_eq!(updated["priority"], "Low");
-    assert_eq!(updated["completed"], true);
+#[tokio::test]
+async fn put_clears_the_due_date_and_recurrence_and_sets_priority_and_completion() {
+    let (_app, alice, task) = with_a_full_task().await;
+    let updated = alice
+        .put_task(task.id)
+        .json(&json!({"due_date": null, "recursion_pattern": null, "priority": "Low", "completed": true}))
+        .expect(200).await
+        .task();
+    assert_eq!(updated.due_date, None);
+    assert_eq!(updated.recursion_pattern, None);
+    assert_eq!(updated.priority, "Low");
+    assert!(updated.completed);
+}
 
-    // title and priority cannot be cleared; a bad field changes nothing at all.
+#[tokio::test]
+async fn a_put_that_clears_title_or_priority_or_has_a_bad_field_is_422_and_changes_nothing() {
+    let (_app, alice, task) = with_a_full_task().await;
     for body in [
         json!({"title": null}),
         json!({"priority": null}),
         json!({"title": "new", "due_date": "never"}),
     ] {
-        problem(put(body.clone()).await.unwrap(), 422).await;
+        alice
+            .put_task(task.id)
+            .json(&body)
+            .expect_problem(422)
+            .await;
     }
-    let now: Value = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(now, updated);
-    // An empty object changes nothing but is a valid update.
-    let same: Value = put(json!({})).await.unwrap().json().await.unwrap();
-    assert_eq!(same["title"], "T");
+    let now = alice.get_task(task.id).expect(200).await.task();
+    assert_eq!(now, task);
 }
 
 #[tokio::test]
-async fn complete_without_a_body_toggles_and_with_one_sets() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app.create_task(&alice, json!({"title": "Toggle me"})).await;
-    let url = format!("{}/complete", app.task_url(alice.id, id(&task)));
-    let patch = |body: Option<Value>| {
-        let request = app.client.patch(&url).bearer_auth(&alice.token);
-        match body {
-            Some(b) => request.json(&b),
-            None => request,
-        }
-        .send()
-    };
-    let completed = |r: Value| r["completed"].as_bool().unwrap();
-    assert!(completed(patch(None).await.unwrap().json().await.unwrap()));
-    assert!(!completed(patch(None).await.unwrap().json().await.unwrap()));
-    assert!(completed(
-        patch(Some(json!({"completed": true})))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    ));
-    assert!(completed(
-        patch(Some(json!({"completed": true})))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    ));
-    assert!(!completed(
-        patch(Some(json!({"completed": false})))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    ));
-    problem(patch(Some(json!({"completed": "yes"}))).await.unwrap(), 422).await;
-    problem(patch(Some(json!({}))).await.unwrap(), 422).await;
+async fn an_empty_put_is_a_valid_update_that_changes_no_field() {
+    let (_app, alice, task) = with_a_full_task().await;
+    let same = alice
+        .put_task(task.id)
+        .json(&json!({}))
+        .expect(200)
+        .await
+        .task();
+    assert_eq!(
+        Task {
+            updated_at: task.updated_at.clone(),
+            ..same
+        },
+        task
+    );
+}
+
+#[tokio::test]
+async fn complete_without_a_body_toggles() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Toggle me").await;
+    for expected in [true, false, true] {
+        let reply = alice.complete_task(task.id).expect(200).await;
+        assert_eq!(reply.task().completed, expected);
+    }
+}
+
+#[tokio::test]
+async fn complete_with_a_body_sets_the_value_given() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Set me").await;
+    for wanted in [true, true, false, false, true] {
+        let reply = alice
+            .complete_task(task.id)
+            .json(&json!({"completed": wanted}))
+            .expect(200)
+            .await;
+        assert_eq!(reply.task().completed, wanted);
+    }
+}
+
+#[tokio::test]
+async fn complete_with_a_body_lacking_a_boolean_completed_is_422() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Set me").await;
+    for body in [json!({"completed": "yes"}), json!({})] {
+        alice
+            .complete_task(task.id)
+            .json(&body)
+            .expect_problem(422)
+            .await;
+    }
+    assert!(!alice.get_task(task.id).send().await.task().completed);
 }
 
 #[tokio::test]
 async fn completing_a_recurring_task_creates_the_next_occurrence_once() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app
-        .create_task(&alice, json!({"title": "Rent", "due_date": "2027-01-31", "recursion_pattern": "monthly", "tags": "home", "priority": "High"}))
+    let (app, alice) = with_alice().await;
+    let task = alice
+        .new_task(json!({"title": "Rent", "due_date": "2027-01-31", "recursion_pattern": "monthly", "tags": "home", "priority": "High"}))
         .await;
-    let url = format!("{}/complete", app.task_url(alice.id, id(&task)));
     for _ in 0..5 {
-        app.client
-            .patch(&url)
-            .bearer_auth(&alice.token)
-            .send()
-            .await
-            .unwrap();
+        alice.complete_task(task.id).expect(200).await;
     }
     type Row = (String, Option<String>, bool, String, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
@@ -560,23 +426,17 @@ async fn completing_a_recurring_task_creates_the_next_occurrence_once() {
 
 #[tokio::test]
 async fn twenty_concurrent_toggles_of_a_recurring_task_spawn_exactly_one_occurrence() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app
-        .create_task(
-            &alice,
+    let (app, alice) = with_alice().await;
+    let task = alice
+        .new_task(
             json!({"title": "Standup", "due_date": "2026-11-27", "recursion_pattern": "weekdays"}),
         )
         .await;
-    let url = format!("{}/complete", app.task_url(alice.id, id(&task)));
     let toggles: Vec<_> = (0..20)
-        .map(|_| {
-            let request = app.client.patch(&url).bearer_auth(&alice.token).send();
-            tokio::spawn(request)
-        })
+        .map(|_| tokio::spawn(alice.complete_task(task.id).send()))
         .collect();
     for t in toggles {
-        assert_eq!(t.await.unwrap().unwrap().status(), 200);
+        t.await.unwrap().assert_status(200);
     }
     let rows: Vec<(i32, Option<String>, bool)> =
         sqlx::query_as("SELECT id, due_date, completed FROM task ORDER BY id")
@@ -591,23 +451,13 @@ async fn twenty_concurrent_toggles_of_a_recurring_task_spawn_exactly_one_occurre
 
 #[tokio::test]
 async fn a_recurring_task_without_a_due_date_continues_from_the_completion_day() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app
-        .create_task(
-            &alice,
-            json!({"title": "Stretch", "recursion_pattern": "daily"}),
-        )
+    let (app, alice) = with_alice().await;
+    let task = alice
+        .new_task(json!({"title": "Stretch", "recursion_pattern": "daily"}))
         .await;
-    let url = format!("{}/complete", app.task_url(alice.id, id(&task)));
-    app.client
-        .patch(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+    alice.complete_task(task.id).expect(200).await;
     let due: Option<String> = sqlx::query_scalar("SELECT due_date FROM task WHERE id <> $1")
-        .bind(id(&task) as i32)
+        .bind(task.id as i32)
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -616,206 +466,165 @@ async fn a_recurring_task_without_a_due_date_continues_from_the_completion_day()
 }
 
 #[tokio::test]
-async fn etags_answer_304_and_stale_if_match_is_412_changing_nothing() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app.create_task(&alice, json!({"title": "Shared"})).await;
-    let url = app.task_url(alice.id, id(&task));
-    let etag = format!("\"{}-1\"", id(&task));
+async fn if_none_match_is_304_while_the_etag_is_current_and_200_with_the_new_one_after_a_change() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Shared").await;
+    for (changed, status, version) in [(false, 304, 1), (true, 200, 2)] {
+        if changed {
+            alice
+                .put_task(task.id)
+                .json(&json!({"title": "Changed"}))
+                .expect(200)
+                .await;
+        }
+        let reply = alice
+            .get_task(task.id)
+            .if_none_match(&etag(task.id, 1))
+            .expect(status)
+            .await;
+        assert_eq!(reply.etag(), etag(task.id, version));
+    }
+}
 
-    let cached = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cached.status(), 304);
-    assert_eq!(cached.headers()["etag"], etag.as_str());
-
+#[tokio::test]
+async fn writes_with_a_stale_if_match_are_412_and_change_nothing() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Shared").await;
+    let stale = etag(task.id, 1);
     // Tab one updates with the current ETag; tab two still holds the old one.
-    let first = app
-        .client
-        .put(&url)
-        .bearer_auth(&alice.token)
-        .header("if-match", &etag)
+    alice
+        .put_task(task.id)
         .json(&json!({"title": "Tab one"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(first.status(), 200);
-    let second = app
-        .client
-        .put(&url)
-        .bearer_auth(&alice.token)
-        .header("if-match", &etag)
-        .json(&json!({"title": "Tab two"}))
-        .send()
-        .await
-        .unwrap();
-    problem(second, 412).await;
-    let stale_toggle = app
-        .client
-        .patch(format!("{url}/complete"))
-        .bearer_auth(&alice.token)
-        .header("if-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    problem(stale_toggle, 412).await;
-    let stale_delete = app
-        .client
-        .delete(&url)
-        .bearer_auth(&alice.token)
-        .header("if-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    problem(stale_delete, 412).await;
-    let now: Value = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        (now["title"].as_str(), now["completed"].as_bool()),
-        (Some("Tab one"), Some(false))
-    );
+        .if_match(&stale)
+        .expect(200)
+        .await;
+    let writes = [
+        (
+            "update",
+            alice.put_task(task.id).json(&json!({"title": "Tab two"})),
+        ),
+        ("complete", alice.complete_task(task.id)),
+        ("delete", alice.delete_task(task.id)),
+    ];
+    for (what, call) in writes {
+        let problem = call.if_match(&stale).expect_problem(412).await;
+        assert_eq!(problem.status, 412, "{what}");
+    }
+    let now = alice.get_task(task.id).expect(200).await.task();
+    assert_eq!((now.title.as_str(), now.completed), ("Tab one", false));
+}
 
-    let fresh = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(fresh.status(), 200);
-    let current = fresh.headers()["etag"].to_str().unwrap().to_owned();
-    let deleted = app
-        .client
-        .delete(&url)
-        .bearer_auth(&alice.token)
-        .header("if-match", &current)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
+#[tokio::test]
+async fn a_delete_with_the_current_if_match_succeeds() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Shared").await;
+    let current = alice.get_task(task.id).send().await.etag();
+    alice
+        .delete_task(task.id)
+        .if_match(&current)
+        .expect(204)
+        .await;
 }
 
 #[tokio::test]
 async fn fifty_concurrent_updates_with_one_if_match_let_exactly_one_through() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app.create_task(&alice, json!({"title": "Contended"})).await;
-    let url = app.task_url(alice.id, id(&task));
-    let etag = format!("\"{}-1\"", id(&task));
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Contended").await;
     let updates: Vec<_> = (0..50)
         .map(|i| {
-            let request = app
-                .client
-                .put(&url)
-                .bearer_auth(&alice.token)
-                .header("if-match", &etag)
-                .json(&json!({"title": format!("writer {i}")}))
-                .send();
-            tokio::spawn(request)
+            let call = alice
+                .put_task(task.id)
+                .if_match(&etag(task.id, 1))
+                .json(&json!({"title": format!("writer {i}")}));
+            tokio::spawn(call.send())
         })
         .collect();
     let mut statuses = Vec::new();
     for u in updates {
-        statuses.push(u.await.unwrap().unwrap().status().as_u16());
+        statuses.push(u.await.unwrap().status());
     }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 412).count(),
-        49,
-        "{statuses:?}"
-    );
+    let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
+    assert_eq!((count(200), count(412)), (1, 49), "{statuses:?}");
 }
 
 #[tokio::test]
-async fn an_idempotent_create_is_replayed_and_creates_one_task() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let send = |key: &str, body: Value| {
-        app.client
-            .post(app.tasks_url(alice.id))
-            .bearer_auth(&alice.token)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
+async fn a_create_retried_with_its_idempotency_key_is_replayed_and_creates_one_task() {
+    let (app, alice) = with_alice().await;
+    let create = || {
+        alice
+            .create_task()
+            .idempotency_key("key-1")
+            .json(&json!({"title": "Once"}))
     };
-    let first = send("key-1", json!({"title": "Once"})).await.unwrap();
-    assert_eq!(first.status(), 201);
-    let location = first.headers()["location"].clone();
-    let first: Value = first.json().await.unwrap();
-    let retry = send("key-1", json!({"title": "Once"})).await.unwrap();
-    assert_eq!(retry.status(), 201);
-    assert_eq!(retry.headers()["location"], location);
-    assert_eq!(retry.json::<Value>().await.unwrap(), first);
+    let first = create().expect(201).await;
+    let retry = create().expect(201).await;
+    assert_eq!(retry.header("location"), first.header("location"));
+    assert_eq!(retry.value(), first.value());
     assert_eq!(app.task_count().await, 1);
+}
 
-    let other_body = send("key-1", json!({"title": "Something else"}))
-        .await
-        .unwrap();
-    let body = problem(other_body, 422).await;
-    assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
+#[tokio::test]
+async fn an_idempotency_key_reused_with_another_body_is_422_naming_the_key() {
+    let (app, alice) = with_alice().await;
+    for (title, status) in [("Once", 201), ("Something else", 422)] {
+        let reply = alice
+            .create_task()
+            .idempotency_key("key-1")
+            .json(&json!({"title": title}))
+            .send()
+            .await;
+        if status == 422 {
+            assert_eq!(reply.assert_problem(422).fields(), ["Idempotency-Key"]);
+        } else {
+            reply.assert_status(status);
+        }
+    }
     assert_eq!(app.task_count().await, 1);
+}
 
-    // Keys belong to their user: Bob may use the same key.
-    let bob = app.login_user("bob").await;
-    let bobs = app
-        .client
-        .post(app.tasks_url(bob.id))
-        .bearer_auth(&bob.token)
-        .header("idempotency-key", "key-1")
-        .json(&json!({"title": "Once"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bobs.status(), 201);
+#[tokio::test]
+async fn idempotency_keys_belong_to_their_user() {
+    let (app, alice) = with_alice().await;
+    let bob = app.sign_up("bob").await;
+    for user in [&alice, &bob] {
+        user.create_task()
+            .idempotency_key("key-1")
+            .json(&json!({"title": "Once"}))
+            .expect(201)
+            .await;
+    }
     assert_eq!(app.task_count().await, 2);
+}
 
-    problem(send("", json!({"title": "x"})).await.unwrap(), 422).await;
-    problem(
-        send(&"k".repeat(256), json!({"title": "x"})).await.unwrap(),
-        422,
-    )
-    .await;
+#[tokio::test]
+async fn an_empty_or_overlong_idempotency_key_is_422() {
+    let (app, alice) = with_alice().await;
+    for key in [String::new(), "k".repeat(256)] {
+        alice
+            .create_task()
+            .idempotency_key(&key)
+            .json(&json!({"title": "x"}))
+            .expect_problem(422)
+            .await;
+    }
+    assert_eq!(app.task_count().await, 0);
 }
 
 #[tokio::test]
 async fn concurrent_creates_with_one_idempotency_key_make_one_task() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
+    let (app, alice) = with_alice().await;
     let creates: Vec<_> = (0..20)
         .map(|_| {
-            let request = app
-                .client
-                .post(app.tasks_url(alice.id))
-                .bearer_auth(&alice.token)
-                .header("idempotency-key", "same-key")
-                .json(&json!({"title": "Only one"}))
-                .send();
-            tokio::spawn(request)
+            let call = alice
+                .create_task()
+                .idempotency_key("same-key")
+                .json(&json!({"title": "Only one"}));
+            tokio::spawn(call.send())
         })
         .collect();
     let mut ids = Vec::new();
     for c in creates {
-        let response = c.await.unwrap().unwrap();
-        assert_eq!(response.status(), 201);
-        ids.push(id(&response.json::<Value>().await.unwrap()));
+        ids.push(c.await.unwrap().assert_status(201).task().id);
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
@@ -824,57 +633,44 @@ async fn concurrent_creates_with_one_idempotency_key_make_one_task() {
 
 #[tokio::test]
 async fn deleting_a_user_deletes_their_tasks_sessions_and_keys() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let bob = app.login_user("bob").await;
-    app.create_task(&alice, json!({"title": "a1"})).await;
-    app.create_task(&bob, json!({"title": "b1"})).await;
-    app.client
-        .post(app.tasks_url(alice.id))
-        .bearer_auth(&alice.token)
-        .header("idempotency-key", "k")
+    let (app, alice) = with_alice().await;
+    let bob = app.sign_up("bob").await;
+    alice.add_task("a1").await;
+    bob.add_task("b1").await;
+    alice
+        .create_task()
+        .idempotency_key("k")
         .json(&json!({"title": "a2"}))
-        .send()
-        .await
-        .unwrap();
+        .expect(201)
+        .await;
     sqlx::query(r#"DELETE FROM "user" WHERE id = $1"#)
         .bind(alice.id as i32)
         .execute(&app.pool)
         .await
         .unwrap();
-    let count = |table: &'static str| {
-        let pool = app.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM {table} WHERE user_id = $1"
-            )))
-            .bind(alice.id as i32)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-        }
-    };
-    assert_eq!(count("task").await, 0);
-    assert_eq!(count("session").await, 0);
-    assert_eq!(count("idempotency_key").await, 0);
+    for table in ["task", "session", "idempotency_key"] {
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE user_id = $1"
+        )))
+        .bind(alice.id as i32)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(count, 0, "{table}");
+    }
     assert_eq!(app.task_count().await, 1);
 }
 
 #[tokio::test]
 async fn two_hundred_concurrent_toggles_end_where_their_count_says() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app.create_task(&alice, json!({"title": "Flip"})).await;
-    let url = format!("{}/complete", app.task_url(alice.id, id(&task)));
+    let (app, alice) = with_alice().await;
+    let task = alice.add_task("Flip").await;
     let toggles: Vec<_> = (0..200)
-        .map(|_| tokio::spawn(app.client.patch(&url).bearer_auth(&alice.token).send()))
+        .map(|_| tokio::spawn(alice.complete_task(task.id).send()))
         .collect();
     let mut completed_answers = 0;
     for t in toggles {
-        let response = t.await.unwrap().unwrap();
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        completed_answers += usize::from(body["completed"] == true);
+        completed_answers += usize::from(t.await.unwrap().assert_status(200).task().completed);
     }
     // Each toggle saw the previous one's result: half the answers say completed.
     assert_eq!(completed_answers, 100);
@@ -886,12 +682,9 @@ async fn two_hundred_concurrent_toggles_end_where_their_count_says() {
 }
 
 #[tokio::test]
-async fn what_the_fuzzer_found_stays_fixed() {
-    let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
-    let task = app.create_task(&alice, json!({"title": "Fuzzed"})).await;
-    let url = app.task_url(alice.id, id(&task));
-    // NUL cannot be stored in PostgreSQL text: a 422 naming the field, never a 500.
+async fn a_nul_or_a_null_where_none_may_be_is_a_422_naming_the_field() {
+    // Found by the fuzzer. NUL cannot be stored in PostgreSQL text: a 422, never a 500.
+    let (app, alice) = with_alice().await;
     for (field, body) in [
         ("title", json!({"title": "a\u{0}b"})),
         (
@@ -903,67 +696,63 @@ async fn what_the_fuzzer_found_stays_fixed() {
         ("priority", json!({"title": "ok", "priority": null})),
         ("due_date", json!({"title": "ok", "due_date": ""})),
     ] {
-        let response = app
-            .client
-            .post(app.tasks_url(alice.id))
-            .bearer_auth(&alice.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let body = problem(response, 422).await;
-        assert_eq!(body["errors"][0]["field"], field, "{body}");
+        let problem = alice.create_task().json(&body).expect_problem(422).await;
+        assert_eq!(
+            problem.fields().first().copied(),
+            Some(field),
+            "{problem:?}"
+        );
     }
-    let search = app
-        .client
-        .get(format!("{}?q=a%00b", app.tasks_url(alice.id)))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    problem(search, 422).await;
-    // A bad body is reported before a precondition is even looked at.
-    let response = app
-        .client
-        .put(&url)
-        .bearer_auth(&alice.token)
-        .header("if-match", "\"stale\"")
+    assert_eq!(app.task_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_search_for_a_nul_is_422() {
+    let (_app, alice) = with_alice().await;
+    alice
+        .list_tasks()
+        .query("q=a%00b")
+        .expect_problem(422)
+        .await;
+}
+
+#[tokio::test]
+async fn a_bad_body_is_reported_before_a_precondition_is_looked_at() {
+    let (_app, alice) = with_alice().await;
+    let task = alice.add_task("Fuzzed").await;
+    alice
+        .put_task(task.id)
+        .if_match("\"stale\"")
         .json(&json!({"completed": null}))
-        .send()
-        .await
-        .unwrap();
-    problem(response, 422).await;
-    // An empty conditional header is malformed; a value that is no current ETag is stale.
-    let response = app
-        .client
-        .delete(&url)
-        .bearer_auth(&alice.token)
-        .header("if-match", "")
-        .send()
-        .await
-        .unwrap();
-    problem(response, 422).await;
-    let response = app
-        .client
-        .delete(&url)
-        .bearer_auth(&alice.token)
-        .header("if-match", "0")
-        .send()
-        .await
-        .unwrap();
-    problem(response, 412).await;
-    // 405 says which methods the path has.
-    let response = app
-        .client
-        .post(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
+        .expect_problem(422)
+        .await;
+}
+
+#[tokio::test]
+async fn an_empty_if_match_is_422_and_one_that_is_no_current_etag_is_412() {
+    let (app, alice) = with_alice().await;
+    let task = alice.add_task("Fuzzed").await;
+    for (if_match, status) in [("", 422), ("0", 412)] {
+        alice
+            .delete_task(task.id)
+            .if_match(if_match)
+            .expect_problem(status)
+            .await;
+    }
+    assert_eq!(app.task_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_method_a_task_path_lacks_is_405_listing_the_ones_it_has() {
+    let (app, alice) = with_alice().await;
+    let task = alice.add_task("Fuzzed").await;
+    let reply = alice
+        .call(reqwest::Method::POST, &alice.task_path(task.id))
+        .expect(405)
+        .await;
     assert_eq!(
-        response.headers()["allow"],
-        "DELETE, GET, PUT, HEAD, OPTIONS"
+        reply.header("allow"),
+        Some("DELETE, GET, PUT, HEAD, OPTIONS")
     );
     assert_eq!(app.task_count().await, 1);
 }
@@ -972,22 +761,14 @@ async fn what_the_fuzzer_found_stays_fixed() {
 fn the_spec_carries_the_domain_rules_as_patterns() {
     let spec: Value = serde_json::from_str(&todo_api::api::spec_json()).unwrap();
     let create = &spec["components"]["schemas"]["CreateTask"]["properties"];
-    assert_eq!(
-        create["due_date"]["pattern"],
-        todo_api::domain::due_date::PATTERN
-    );
-    assert_eq!(
-        create["recursion_pattern"]["pattern"],
-        todo_api::domain::recurrence::PATTERN
-    );
-    assert_eq!(
-        create["title"]["pattern"],
-        todo_api::domain::task::TITLE_PATTERN
-    );
-    assert_eq!(
-        create["tags"]["pattern"],
-        todo_api::domain::task::TAGS_PATTERN
-    );
+    for (field, pattern) in [
+        ("due_date", todo_api::domain::due_date::PATTERN),
+        ("recursion_pattern", todo_api::domain::recurrence::PATTERN),
+        ("title", todo_api::domain::task::TITLE_PATTERN),
+        ("tags", todo_api::domain::task::TAGS_PATTERN),
+    ] {
+        assert_eq!(create[field]["pattern"], pattern, "{field}");
+    }
     assert_eq!(create["title"]["maxLength"], 200);
     assert_eq!(create["description"]["nullable"], true);
     let register = &spec["components"]["schemas"]["RegisterRequest"]["properties"];

@@ -1,52 +1,35 @@
 //! Listing tasks: filters, sorts, keyset pages, totals and ETags.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{
-    helpers::{TestApp, problem},
-    tasks::User,
-};
+use crate::helpers::{TestApp, User};
 
-impl TestApp {
-    /// GET the list with `query`, asking for the total; returns (titles, X-Total-Count, next
-    /// link).
-    async fn list(&self, user: &User, query: &str) -> (Vec<String>, i64, Option<String>) {
-        let response = self
-            .client
-            .get(format!("{}?{query}", self.tasks_url(user.id)))
-            .bearer_auth(&user.token)
-            .header("prefer", "count=exact")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{query}");
-        let total = response.headers()["x-total-count"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let next = response
-            .headers()
-            .get("link")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let body: Vec<Value> = response.json().await.unwrap();
-        let titles = body
-            .iter()
-            .map(|t| t["title"].as_str().unwrap().to_owned())
-            .collect();
-        (titles, total, next)
-    }
+/// One page of Alice's list: its titles, `X-Total-Count`, and the next page's query.
+struct Page {
+    titles: Vec<String>,
+    total: i64,
+    next: Option<String>,
 }
 
-/// The query string of a `Link: <path?query>; rel="next"` header.
-fn next_query(link: &str) -> String {
-    let inside = link.trim_start_matches('<').split('>').next().unwrap();
-    inside.split_once('?').unwrap().1.to_owned()
+/// GET `user`'s list with `query`, asking for the total, asserting 200.
+async fn page(user: &User, query: &str) -> Page {
+    let reply = user
+        .list_tasks()
+        .query(query)
+        .header("prefer", "count=exact")
+        .send()
+        .await;
+    assert_eq!(reply.status(), 200, "{query}: {}", reply.text());
+    Page {
+        titles: reply.tasks().into_iter().map(|t| t.title).collect(),
+        total: reply.total(),
+        next: reply.next_query(),
+    }
 }
 
 async fn seeded() -> (TestApp, User) {
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
+    let alice = app.sign_up("alice").await;
     let tasks = [
         json!({"title": "Buy milk", "priority": "High", "tags": "home,errands", "due_date": "2026-12-01"}),
         json!({"title": "Write report", "description": "quarterly numbers", "priority": "Low", "tags": "work", "due_date": "2026-12-05T17:00:00Z"}),
@@ -55,15 +38,19 @@ async fn seeded() -> (TestApp, User) {
         json!({"title": "100% done_ish", "priority": "Low"}),
     ];
     for t in tasks {
-        app.create_task(&alice, t).await;
+        alice.new_task(t).await;
     }
     (app, alice)
 }
 
 #[tokio::test]
 async fn without_parameters_every_task_comes_newest_first() {
-    let (app, alice) = seeded().await;
-    let (titles, total, next) = app.list(&alice, "").await;
+    let (_app, alice) = seeded().await;
+    let Page {
+        titles,
+        total,
+        next,
+    } = page(&alice, "").await;
     assert_eq!(
         titles,
         [
@@ -76,14 +63,19 @@ async fn without_parameters_every_task_comes_newest_first() {
     );
     assert_eq!(total, 5);
     assert_eq!(next, None);
-    // Another user's tasks never appear.
-    let bob = app.login_user("bob").await;
-    assert_eq!(app.list(&bob, "").await.1, 0);
+}
+
+#[tokio::test]
+async fn another_users_tasks_never_appear_in_a_list() {
+    let (app, _alice) = seeded().await;
+    let bob = app.sign_up("bob").await;
+    let Page { titles, total, .. } = page(&bob, "").await;
+    assert_eq!((titles.len(), total), (0, 0));
 }
 
 #[tokio::test]
 async fn each_filter_narrows_the_list_and_the_total() {
-    let (app, alice) = seeded().await;
+    let (_app, alice) = seeded().await;
     let cases: &[(&str, &[&str])] = &[
         ("completed=true", &["Pay rent"]),
         (
@@ -107,7 +99,7 @@ async fn each_filter_narrows_the_list_and_the_total() {
         ("priority=High&completed=false&tag=home", &["Buy milk"]),
     ];
     for (query, expected) in cases {
-        let (titles, total, _) = app.list(&alice, query).await;
+        let Page { titles, total, .. } = page(&alice, query).await;
         assert_eq!(titles, *expected, "{query}");
         assert_eq!(total, expected.len() as i64, "{query}");
     }
@@ -115,7 +107,7 @@ async fn each_filter_narrows_the_list_and_the_total() {
 
 #[tokio::test]
 async fn each_sort_orders_as_documented() {
-    let (app, alice) = seeded().await;
+    let (_app, alice) = seeded().await;
     let cases: &[(&str, &[&str])] = &[
         (
             "sort=created_at&order=asc",
@@ -179,13 +171,13 @@ async fn each_sort_orders_as_documented() {
         ),
     ];
     for (query, expected) in cases {
-        assert_eq!(app.list(&alice, query).await.0, *expected, "{query}");
+        assert_eq!(page(&alice, query).await.titles, *expected, "{query}");
     }
 }
 
 #[tokio::test]
 async fn bad_parameters_are_422_naming_the_parameter() {
-    let (app, alice) = seeded().await;
+    let (_app, alice) = seeded().await;
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=501", "limit"),
@@ -198,29 +190,20 @@ async fn bad_parameters_are_422_naming_the_parameter() {
         ("cursor=bm90IGEgY3Vyc29y", "cursor"),
         ("cursor=%%%", "cursor"),
     ] {
-        let response = app
-            .client
-            .get(format!("{}?{query}", app.tasks_url(alice.id)))
-            .bearer_auth(&alice.token)
-            .send()
-            .await
-            .unwrap();
-        let body = problem(response, 422).await;
-        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+        let problem = alice.list_tasks().query(query).expect_problem(422).await;
+        assert_eq!(problem.fields(), [field], "{query}: {problem:?}");
     }
 }
 
 #[tokio::test]
 async fn pages_cover_every_task_once_even_with_inserts_in_between() {
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
+    let alice = app.sign_up("alice").await;
     for i in 0..23 {
         let priority = ["High", "Medium", "Low"][i % 3];
-        app.create_task(
-            &alice,
-            json!({"title": format!("task {i:02}"), "priority": priority}),
-        )
-        .await;
+        alice
+            .new_task(json!({"title": format!("task {i:02}"), "priority": priority}))
+            .await;
     }
     for sort in [
         "",
@@ -233,19 +216,22 @@ async fn pages_cover_every_task_once_even_with_inserts_in_between() {
         let mut query = format!("limit=5&{sort}");
         let mut pages = 0;
         loop {
-            let (titles, total, next) = app.list(&alice, &query).await;
+            let Page {
+                titles,
+                total,
+                next,
+            } = page(&alice, &query).await;
             assert!(titles.len() <= 5);
             seen.extend(titles);
             pages += 1;
             // A task created while paging sorts before the cursor (newest) or is simply not
             // reached twice; either way nothing already seen repeats and nothing is skipped.
             if pages == 2 && sort.is_empty() {
-                app.create_task(&alice, json!({"title": "late arrival"}))
-                    .await;
+                alice.add_task("late arrival").await;
                 assert_eq!(total, 23);
             }
             match next {
-                Some(link) => query = next_query(&link),
+                Some(next) => query = next,
                 None => break,
             }
         }
@@ -266,88 +252,69 @@ async fn pages_cover_every_task_once_even_with_inserts_in_between() {
 
 #[tokio::test]
 async fn the_next_link_keeps_the_filters_and_the_cursor_keeps_its_sort() {
-    let (app, alice) = seeded().await;
-    let (titles, total, next) = app.list(&alice, "priority=High&limit=1").await;
-    assert_eq!((titles.len(), total), (1, 2));
-    let next = next.unwrap();
-    assert!(next.ends_with("; rel=\"next\""), "{next}");
-    let query = next_query(&next);
+    let (_app, alice) = seeded().await;
+    let first = alice
+        .list_tasks()
+        .query("priority=High&limit=1")
+        .header("prefer", "count=exact")
+        .expect(200)
+        .await;
+    assert_eq!((first.tasks().len(), first.total()), (1, 2));
+    let link = first.header("link").unwrap();
+    assert!(link.ends_with("; rel=\"next\""), "{link}");
+    let query = first.next_query().unwrap();
     assert!(
         query.contains("priority=High") && query.contains("limit=1"),
         "{query}"
     );
-    let (titles, _, last) = app.list(&alice, &query).await;
-    assert_eq!(titles, ["Buy milk"]);
-    assert_eq!(last, None);
-    // A cursor continues the listing it came from, whatever sort is asked for alongside.
-    let (titles, _, _) = app
-        .list(&alice, &format!("{query}&sort=title&order=desc"))
-        .await;
+    let last = page(&alice, &query).await;
+    assert_eq!(last.titles, ["Buy milk"]);
+    assert_eq!(last.next, None);
+}
+
+#[tokio::test]
+async fn a_cursor_continues_the_listing_it_came_from_whatever_sort_is_asked_alongside() {
+    let (_app, alice) = seeded().await;
+    let query = page(&alice, "priority=High&limit=1").await.next.unwrap();
+    let titles = page(&alice, &format!("{query}&sort=title&order=desc"))
+        .await
+        .titles;
     assert_eq!(titles, ["Buy milk"]);
 }
 
 #[tokio::test]
-async fn the_list_etag_answers_304_until_something_changes() {
-    let (app, alice) = seeded().await;
-    let url = app.tasks_url(alice.id);
-    let first = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
-    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    let cached = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cached.status(), 304);
-    app.create_task(&alice, json!({"title": "new"})).await;
-    let changed = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(changed.status(), 200);
-    let etag = changed.headers()["etag"].to_str().unwrap().to_owned();
-    let task_id: i32 = sqlx::query_scalar("SELECT min(id) FROM task")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    app.client
-        .put(app.task_url(alice.id, i64::from(task_id)))
-        .bearer_auth(&alice.token)
+async fn the_list_etag_answers_304_while_nothing_changed() {
+    let (_app, alice) = seeded().await;
+    let etag = alice.list_tasks().expect(200).await.etag();
+    alice.list_tasks().if_none_match(&etag).expect(304).await;
+}
+
+#[tokio::test]
+async fn a_create_changes_the_list_etag() {
+    let (_app, alice) = seeded().await;
+    let etag = alice.list_tasks().send().await.etag();
+    alice.add_task("new").await;
+    alice.list_tasks().if_none_match(&etag).expect(200).await;
+}
+
+#[tokio::test]
+async fn an_update_changes_the_list_etag() {
+    let (_app, alice) = seeded().await;
+    let listed = alice.list_tasks().send().await;
+    let etag = listed.etag();
+    let oldest = listed.tasks().last().unwrap().id;
+    alice
+        .put_task(oldest)
         .json(&json!({"title": "renamed"}))
-        .send()
-        .await
-        .unwrap();
-    let changed = app
-        .client
-        .get(&url)
-        .bearer_auth(&alice.token)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        changed.status(),
-        200,
-        "an update must change the list's ETag"
-    );
+        .expect(200)
+        .await;
+    alice.list_tasks().if_none_match(&etag).expect(200).await;
 }
 
 #[tokio::test]
 async fn a_user_with_100_000_tasks_pages_quickly_through_the_index() {
     let app = TestApp::spawn().await;
-    let alice = app.login_user("alice").await;
+    let alice = app.sign_up("alice").await;
     sqlx::query(
         "INSERT INTO task (user_id, title, priority, created_at)
          SELECT $1, 'bulk ' || g, 'Medium', timezone('utc', now()) - make_interval(secs => g)
@@ -361,7 +328,11 @@ async fn a_user_with_100_000_tasks_pages_quickly_through_the_index() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let (titles, total, next) = app.list(&alice, "limit=50").await;
+    let Page {
+        titles,
+        total,
+        next,
+    } = page(&alice, "limit=50").await;
     assert_eq!((titles.len(), total), (50, 100_000));
     assert_eq!(titles[0], "bulk 1");
     // Jump deep: the cursor of the 90 000th task.
@@ -374,7 +345,9 @@ async fn a_user_with_100_000_tasks_pages_quickly_through_the_index() {
     use base64::Engine;
     let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(json!({"s": "created_at", "o": "desc", "k": deep.0, "i": deep.1}).to_string());
-    let (titles, _, _) = app.list(&alice, &format!("limit=50&cursor={cursor}")).await;
+    let titles = page(&alice, &format!("limit=50&cursor={cursor}"))
+        .await
+        .titles;
     assert_eq!(titles[0], "bulk 90001");
     assert!(next.is_some());
     // The deep page is an index range scan, not a sort of 100 000 rows.

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{app::Server, cluster::Cluster};
+use crate::{cluster::Cluster, support::Server};
 
 fn terminate_app_backends(cluster: &Cluster) -> usize {
     cluster
@@ -22,41 +22,25 @@ async fn after_every_pooled_connection_is_killed_the_next_requests_succeed() {
     let cluster = Cluster::start(&[]);
     cluster.createdb("todo");
     let server = Server::start(&[("DATABASE_URL", &cluster.url("127.0.0.1", "todo"))]).await;
-    let (uid, token) = server.user("survivor").await;
-    let tasks = server.url(&format!("/api/{uid}/tasks"));
+    let survivor = server.sign_up("survivor").await;
     for round in 0..3 {
         // Warm several connections, then kill them all.
         let warm: Vec<_> = (0..8)
-            .map(|_| tokio::spawn(server.client.get(&tasks).bearer_auth(&token).send()))
+            .map(|_| tokio::spawn(survivor.list_tasks().send()))
             .collect();
         for w in warm {
-            assert_eq!(w.await.unwrap().unwrap().status(), 200);
+            w.await.unwrap().assert_status(200);
         }
         let killed = terminate_app_backends(&cluster);
         assert!(killed >= 1, "round {round}: nothing to kill");
         for n in 0..10 {
-            let created = server
-                .client
-                .post(&tasks)
-                .bearer_auth(&token)
+            let created = survivor
+                .create_task()
                 .json(&json!({"title": format!("round {round} task {n}")}))
                 .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                created.status(),
-                201,
-                "round {round}: {}",
-                created.text().await.unwrap()
-            );
-            let listed = server
-                .client
-                .get(&tasks)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(listed.status(), 200);
+                .await;
+            assert_eq!(created.status(), 201, "round {round}: {}", created.text());
+            survivor.list_tasks().expect(200).await;
         }
     }
 }
@@ -67,8 +51,7 @@ async fn queries_in_flight_when_their_connection_dies_get_503_not_500() {
     cluster.createdb("todo");
     let url = cluster.url("127.0.0.1", "todo");
     let server = Server::start(&[("DATABASE_URL", &url)]).await;
-    let (uid, token) = server.user("inflight").await;
-    let tasks = server.url(&format!("/api/{uid}/tasks"));
+    let user = server.sign_up("inflight").await;
     // A lock makes list queries wait inside PostgreSQL, so they are in flight when killed.
     let mut locker = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::Executor::execute(
@@ -78,31 +61,19 @@ async fn queries_in_flight_when_their_connection_dies_get_503_not_500() {
     .await
     .unwrap();
     let waiting: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(server.client.get(&tasks).bearer_auth(&token).send()))
+        .map(|_| tokio::spawn(user.list_tasks().send()))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     terminate_app_backends(&cluster);
     for w in waiting {
-        let response = w.await.unwrap().unwrap();
-        assert_eq!(response.status(), 503);
-        assert_eq!(response.headers()["retry-after"], "2");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["type"], "/problems/unavailable");
+        let reply = w.await.unwrap();
+        assert_eq!(reply.header("retry-after"), Some("2"));
+        assert_eq!(reply.assert_problem(503).kind, "/problems/unavailable");
     }
     sqlx::Executor::execute(&mut locker, "ROLLBACK")
         .await
         .unwrap();
-    assert_eq!(
-        server
-            .client
-            .get(&tasks)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    user.list_tasks().expect(200).await;
 }
 
 use sqlx::Connection;

@@ -2,10 +2,11 @@
 //! and secrets kept out of logs. Each test brings its own throwaway PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod app;
 mod cluster;
 mod kill;
 mod pooler;
 mod restart;
 mod secrets;
+#[path = "../support/mod.rs"]
+mod support;
 mod tls;

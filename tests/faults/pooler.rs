@@ -1,12 +1,12 @@
 //! A transaction-mode PgBouncer (Debian's 1.18, the worst case) between server and database.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::postgres::PgConnectOptions;
 use todo_api::db::pooler::{self, Pooler};
 
 use crate::{
-    app::Server,
     cluster::{Bouncer, Cluster},
+    support::{Api, Server},
 };
 
 #[tokio::test]
@@ -46,55 +46,27 @@ async fn behind_an_unsafe_pooler_the_server_goes_direct_and_the_full_flow_passes
     let server = Server::run(app);
 
     let flows = (0..16).map(|i| {
-        let client = server.client.clone();
-        let base = server.url("");
-        let name = format!("user{i}");
+        let api: Api = (*server).clone();
         async move {
-            let email = format!("{name}@example.com");
-            let r = client
-                .post(format!("{base}/api/auth/register"))
-                .json(&json!({"username": name, "email": email, "password": "password123"}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201);
-            let login: Value = client
-                .post(format!("{base}/api/auth/login"))
-                .json(&json!({"email": email, "password": "password123"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token = login["access_token"].as_str().unwrap().to_owned();
-            let uid = login["user"]["id"].as_i64().unwrap();
-            let tasks = format!("{base}/api/{uid}/tasks");
+            let name = format!("user{i}");
+            let user = api.sign_up_with(&name, "password123").await;
             let mut statuses = Vec::new();
             for n in 0..10 {
-                let r = client
-                    .post(&tasks)
-                    .bearer_auth(&token)
+                let created = user
+                    .create_task()
                     .json(
                         &json!({"title": format!("{name} task {n}"), "recursion_pattern": "daily"}),
                     )
                     .send()
-                    .await
-                    .unwrap();
-                statuses.push(r.status().as_u16());
-                let task: Value = r.json().await.unwrap();
-                let r = client
-                    .patch(format!("{tasks}/{}/complete", task["id"]))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap();
-                statuses.push(r.status().as_u16());
-                let r = client.get(&tasks).bearer_auth(&token).send().await.unwrap();
-                statuses.push(r.status().as_u16());
-                let listed: Vec<Value> = r.json().await.unwrap();
+                    .await;
+                statuses.push(created.status());
+                let completed = user.complete_task(created.task().id).send().await;
+                statuses.push(completed.status());
+                let listed = user.list_tasks().send().await;
+                statuses.push(listed.status());
+                let listed = listed.tasks();
                 // Each completed recurring task left one open successor: never another user's.
-                assert!(listed.iter().all(|t| t["user_id"] == uid));
+                assert!(listed.iter().all(|t| t.user_id == user.id));
                 assert_eq!(listed.len(), 2 * (n + 1));
             }
             statuses

@@ -6,9 +6,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{app::Server, cluster::Cluster};
+use crate::{
+    cluster::Cluster,
+    support::{Reply, Server, User},
+};
 
 /// What one request got back.
 #[derive(Debug, Clone)]
@@ -27,15 +30,10 @@ struct Ledger {
     outcomes: Vec<Outcome>,
 }
 
-async fn check_failure(response: reqwest::Response) {
-    assert_eq!(response.status(), 503, "only 503 may answer an outage");
-    assert_eq!(response.headers()["retry-after"], "2");
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    let detail = body["detail"].as_str().unwrap();
+fn check_failure(reply: Reply) {
+    assert_eq!(reply.status(), 503, "only 503 may answer an outage");
+    assert_eq!(reply.header("retry-after"), Some("2"));
+    let detail = reply.assert_problem(503).detail;
     assert!(
         !detail.contains("sqlx") && !detail.contains("connection"),
         "{detail}"
@@ -43,8 +41,7 @@ async fn check_failure(response: reqwest::Response) {
 }
 
 async fn writer(server: Arc<Server>, name: String, until: Instant, ledger: Arc<Mutex<Ledger>>) {
-    let (uid, token) = server.user(&name).await;
-    let tasks_url = server.url(&format!("/api/{uid}/tasks"));
+    let user = server.sign_up(&name).await;
     let mut mine: Vec<(i64, bool)> = Vec::new();
     let mut n = 0;
     while Instant::now() < until {
@@ -52,41 +49,34 @@ async fn writer(server: Arc<Server>, name: String, until: Instant, ledger: Arc<M
         let started = Instant::now();
         if n % 2 == 1 || mine.is_empty() {
             let title = format!("{name} #{n}");
-            let response = server
-                .client
-                .post(&tasks_url)
-                .bearer_auth(&token)
+            let reply = user
+                .create_task()
                 .json(&json!({"title": title}))
                 .send()
-                .await
-                .expect("the server always answers");
-            let status = response.status().as_u16();
+                .await;
+            let status = reply.status();
             ledger.lock().unwrap().outcomes.push(Outcome {
                 status,
                 elapsed: started.elapsed(),
             });
             if status == 201 {
-                let task: Value = response.json().await.unwrap();
-                mine.push((task["id"].as_i64().unwrap(), false));
+                mine.push((reply.task().id, false));
                 ledger.lock().unwrap().acked_creates.push(title);
             } else {
                 ledger.lock().unwrap().unacked_creates += 1;
-                check_failure(response).await;
+                check_failure(reply);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         } else {
             let index = n % mine.len();
             let (id, current) = mine[index];
             let wanted = !current;
-            let response = server
-                .client
-                .patch(format!("{tasks_url}/{id}/complete"))
-                .bearer_auth(&token)
+            let reply = user
+                .complete_task(id)
                 .json(&json!({"completed": wanted}))
                 .send()
-                .await
-                .expect("the server always answers");
-            let status = response.status().as_u16();
+                .await;
+            let status = reply.status();
             let acked = status == 200;
             {
                 let mut l = ledger.lock().unwrap();
@@ -99,7 +89,7 @@ async fn writer(server: Arc<Server>, name: String, until: Instant, ledger: Arc<M
             if acked {
                 mine[index].1 = wanted;
             } else {
-                check_failure(response).await;
+                check_failure(reply);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -130,13 +120,7 @@ async fn a_database_restart_under_write_load_loses_no_acknowledged_write() {
     cluster.halt();
     let down_at = Instant::now();
     // While it is down, readiness says so within its bound.
-    let ready = server
-        .client
-        .get(server.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
+    server.get("/health/ready").expect(503).await;
     assert!(
         down_at.elapsed() < Duration::from_secs(4),
         "readiness took {:?}",
@@ -146,13 +130,7 @@ async fn a_database_restart_under_write_load_loses_no_acknowledged_write() {
     cluster.resume();
     let back_at = Instant::now();
     let recovered = loop {
-        let r = server
-            .client
-            .get(server.url("/health/ready"))
-            .send()
-            .await
-            .unwrap();
-        if r.status() == 200 {
+        if server.get("/health/ready").send().await.status() == 200 {
             break back_at.elapsed();
         }
         assert!(
@@ -237,30 +215,15 @@ async fn data_survives_a_server_restart() {
     let url = cluster.url("127.0.0.1", "todo");
     let vars = [("DATABASE_URL", url.as_str())];
     let server = Server::start(&vars).await;
-    let (uid, token) = server.user("keeper").await;
-    let created: Value = server
-        .client
-        .post(server.url(&format!("/api/{uid}/tasks")))
-        .bearer_auth(&token)
-        .json(&json!({"title": "Remember me", "tags": "a,b"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keeper = server.sign_up("keeper").await;
+    let created = keeper
+        .new_task(json!({"title": "Remember me", "tags": "a,b"}))
+        .await;
     server.stop().await;
     let server = Server::start(&vars).await;
-    let listed: Vec<Value> = server
-        .client
-        .get(server.url(&format!("/api/{uid}/tasks")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The same user and token, on the new server's address.
+    let keeper = User::new(&server, keeper.id, keeper.token);
+    let listed = keeper.list_tasks().expect(200).await.tasks();
     assert_eq!(
         listed,
         vec![created],

@@ -5,9 +5,10 @@ use std::{
     time::Duration,
 };
 
-use serde_json::{Value, json};
-
-use crate::cluster::{Cluster, free_port};
+use crate::{
+    cluster::{Cluster, free_port},
+    support::Api,
+};
 
 const DB_PASSWORD: &str = "Db-pw-9f8e7d6c";
 const JWT_SECRET: &str = "jwt-secret-that-must-never-be-logged-0001";
@@ -37,112 +38,27 @@ async fn session_logs(cluster: &Cluster, log_format: &str) -> (String, String) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let api = Api::new(&format!("http://127.0.0.1:{port}"));
     for _ in 0..200 {
-        if client
-            .get(format!("{base}/health/live"))
-            .send()
-            .await
-            .is_ok()
-        {
+        if api.get("/health/live").try_send().await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let name = format!("secret_{log_format}");
     let email = format!("{name}@example.com");
-    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
-    assert_eq!(
-        post(
-            "/api/auth/register",
-            json!({"username": name, "email": email, "password": USER_PASSWORD})
-        )
-        .await
-        .unwrap()
-        .status(),
-        201
-    );
-    assert_eq!(
-        post(
-            "/api/auth/login",
-            json!({"email": email, "password": WRONG_PASSWORD})
-        )
-        .await
-        .unwrap()
-        .status(),
-        401
-    );
-    let login: Value = post(
-        "/api/auth/login",
-        json!({"email": email, "password": USER_PASSWORD}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
-    let uid = login["user"]["id"].as_i64().unwrap();
-    let tasks = format!("{base}/api/{uid}/tasks");
-    let created = client
-        .post(&tasks)
-        .bearer_auth(&token)
-        .json(&json!({"title": "t"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    assert_eq!(
-        client
-            .get(&tasks)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        client
-            .get(format!("{base}/api/auth/me"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        client
-            .post(format!("{base}/api/auth/logout"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(
-        client
-            .get(&tasks)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        client
-            .get(&tasks)
-            .bearer_auth(format!("{token}x"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    let user = api.sign_up_with(&name, USER_PASSWORD).await;
+    api.login(&email, WRONG_PASSWORD).expect(401).await;
+    let token = user.token.clone();
+    user.add_task("t").await;
+    user.list_tasks().expect(200).await;
+    user.me().expect(200).await;
+    user.logout().expect(204).await;
+    user.list_tasks().expect(401).await;
+    user.with_token(&format!("{token}x"))
+        .list_tasks()
+        .expect(401)
+        .await;
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -5,8 +5,8 @@ use std::{path::Path, process::Command};
 use todo_api::startup::StartupError;
 
 use crate::{
-    app::Server,
     cluster::{Cluster, owned_tempdir},
+    support::Server,
 };
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -100,6 +100,17 @@ fn make_server_cert(dir: &Path, ca: &str) {
         .status();
 }
 
+/// A cluster serving TLS with the certificate in `dir`, holding a database `todo`.
+fn tls_cluster(dir: &std::path::Path) -> Cluster {
+    let cluster = Cluster::start(&[
+        "ssl=on",
+        &format!("ssl_cert_file={}", dir.join("server.crt").display()),
+        &format!("ssl_key_file={}", dir.join("server.key").display()),
+    ]);
+    cluster.createdb("todo");
+    cluster
+}
+
 fn unreachable_message(result: Result<todo_api::startup::Application, StartupError>) -> String {
     match result {
         Err(e @ StartupError::Unreachable(_)) => {
@@ -118,12 +129,7 @@ async fn verify_full_accepts_the_right_ca_and_refuses_a_wrong_one_or_a_wrong_nam
     make_ca(dir, "right");
     make_ca(dir, "wrong");
     make_server_cert(dir, "right");
-    let cluster = Cluster::start(&[
-        "ssl=on",
-        &format!("ssl_cert_file={}", dir.join("server.crt").display()),
-        &format!("ssl_key_file={}", dir.join("server.key").display()),
-    ]);
-    cluster.createdb("todo");
+    let cluster = tls_cluster(dir);
     let url = |host: &str, query: &str| format!("{}?{query}", cluster.url(host, "todo"));
     let right = dir.join("right-ca.crt");
     let wrong = dir.join("wrong-ca.crt");
@@ -134,16 +140,9 @@ async fn verify_full_accepts_the_right_ca_and_refuses_a_wrong_one_or_a_wrong_nam
         &format!("sslmode=verify-full&sslrootcert={}", right.display()),
     );
     let server = Server::start(&[("DATABASE_URL", &ok)]).await;
-    let ready = server
-        .client
-        .get(server.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
+    server.get("/health/ready").expect(200).await;
     let ssl: bool = {
-        let (uid, token) = server.user("tls").await;
-        let _ = (uid, token);
+        server.sign_up("tls").await;
         cluster.psql("postgres", "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'todo-api'") == "t\n"
     };
     assert!(ssl, "the server's connections are encrypted");
@@ -186,12 +185,7 @@ async fn channel_binding_require_is_enforced_as_certificate_verification() {
     let dir = certs.path();
     make_ca(dir, "private");
     make_server_cert(dir, "private");
-    let cluster = Cluster::start(&[
-        "ssl=on",
-        &format!("ssl_cert_file={}", dir.join("server.crt").display()),
-        &format!("ssl_key_file={}", dir.join("server.key").display()),
-    ]);
-    cluster.createdb("todo");
+    let cluster = tls_cluster(dir);
     let base = cluster.url("localhost", "todo");
     // Neon's string: sslmode=require&channel_binding=require. The certificate is verified
     // against the bundled web PKI roots, which do not include this test's private CA.

@@ -10,7 +10,8 @@
 //! A read from the database is remembered only if the listener was already subscribed before
 //! the read began and has not been lost since: any change committed after the read's
 //! snapshot is then announced to it, and an announcement marks the token `Changed` for good,
-//! which a late remember never overwrites.
+//! which a late remember never overwrites. A remembered session is read again after
+//! [`MAX_AGE`], which bounds how long a listener that died unnoticed can leave a change unheard.
 
 use std::{
     collections::HashMap,
@@ -28,12 +29,16 @@ use crate::db::sessions::{self, SessionState};
 
 /// More distinct sessions than this and the cache starts over (a few hundred bytes each).
 const CAPACITY: usize = 50_000;
+/// A remembered session is read again after this long, so a listener connection that died
+/// without the operating system noticing (a half-open TCP connection) cannot keep a change
+/// unheard for longer.
+const MAX_AGE: Duration = Duration::from_secs(60);
 /// After the listener failed to subscribe, requests wait this long before it tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 enum Entry {
-    Known(SessionState),
+    Known(SessionState, Instant),
     /// PostgreSQL announced a change: always read this session from the database.
     Changed,
 }
@@ -110,7 +115,10 @@ impl SessionCache {
         let mut state = self.state();
         match state.listener {
             Listener::On => match state.entries.get(jti) {
-                Some(Entry::Known(session)) => Lookup::Known(session.clone()),
+                Some(Entry::Known(session, read_at)) if read_at.elapsed() < MAX_AGE => {
+                    Lookup::Known(session.clone())
+                }
+                Some(Entry::Known(..)) => Lookup::Ask(Some(Ticket(state.generation))),
                 Some(Entry::Changed) => Lookup::Ask(None),
                 None => Lookup::Ask(Some(Ticket(state.generation))),
             },
@@ -141,10 +149,15 @@ impl SessionCache {
             state.generation += 1;
             return;
         }
-        state
-            .entries
-            .entry(jti.to_owned())
-            .or_insert(Entry::Known(session));
+        let known = Entry::Known(session, Instant::now());
+        match state.entries.get_mut(jti) {
+            // An announced change is final: only the database answers for this token now.
+            Some(Entry::Changed) => {}
+            Some(entry) => *entry = known,
+            None => {
+                state.entries.insert(jti.to_owned(), known);
+            }
+        }
     }
 
     /// PostgreSQL announced that the session of `jti` changed (revoked, deleted, ...).

@@ -110,6 +110,14 @@ SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/page.sql"; fi
     echo "ceiling: pgbench of the page SELECT (${seconds}s, $conns clients)..." >&2
     read -r ceiling _ < <(pgbench_ "$work/page.sql" "$conns" "$seconds")
+    # The writes' own ceiling: the INSERT of a create, committed on its own, as pgbench runs it.
+    wid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'writer%'")
+    cat >"$work/insert.sql" <<SQL
+INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern, completed) VALUES ($wid, 'pgbench', NULL, NULL, 'High', 'bench', NULL, false) RETURNING id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created;
+SQL
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/insert.sql"; fi
+    echo "write ceiling: pgbench of the create's INSERT (${seconds}s, $conns clients)..." >&2
+    read -r insert_ceiling _ < <(pgbench_ "$work/insert.sql" "$conns" "$seconds")
 
     say "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
     say "$(printf '%-10s %10s %9s %9s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'max ms' 'non-2xx')"
@@ -122,6 +130,9 @@ SQL
     say "ceiling: pgbench of the bare page SELECT, $conns clients: $ceiling statements/s"
     say "$(python3 -c "import sys; print(f'list = {float(sys.argv[1]) / float(sys.argv[3]):.2f}x the ceiling, mixed = {float(sys.argv[2]) / float(sys.argv[3]):.2f}x')" \
         "$(field "${result[list]}" rps)" "$(field "${result[mixed]}" rps)" "$ceiling")"
+    say "write ceiling: pgbench of the create's INSERT, $conns clients: $insert_ceiling statements/s"
+    say "$(python3 -c "import sys; print(f'create = {float(sys.argv[1]) / float(sys.argv[2]):.2f}x its INSERT alone')" \
+        "$(field "${result[create]}" rps)" "$insert_ceiling")"
     say "server peak RSS under load: $((rss_kb / 1024)) MB (after a 3 s warm-up: $((warm_rss_kb / 1024)) MB; after seeding's 120 password hashes, before a restart: $((seed_rss_kb / 1024)) MB)"
     say "start to ready (migrated database): ${ready_ms} ms"
     say ""

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::{
     config::{self, ConfigError, ProcessEnv, Settings},
     db::connect,
-    startup::{self, Application, StartupError},
+    startup::{self, Application, ExitStatus, StartupError},
     telemetry,
 };
 
@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("todo-api: {e}");
-            ExitCode::from(e.exit_code())
+            e.exit_code().into()
         }
     }
 }
@@ -115,7 +115,7 @@ async fn check() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             println!("  config    FAIL  {e}");
-            return ExitCode::from(2);
+            return ExitStatus::Config.into();
         }
     };
     let db = &settings.database;
@@ -131,7 +131,7 @@ async fn check() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             println!("  database  FAIL  {e}");
-            return ExitCode::from(e.exit_code());
+            return e.exit_code().into();
         }
     };
     println!(
@@ -148,7 +148,7 @@ async fn check() -> ExitCode {
             "  schema    ok    version {version} of {}",
             report.expected_version
         );
-        ExitCode::SUCCESS
+        ExitStatus::Ok.into()
     } else {
         println!(
             "  schema    FAIL  version {version} of {}, {} problem(s):",
@@ -158,6 +158,6 @@ async fn check() -> ExitCode {
         for p in &report.problems {
             println!("                  - {p}");
         }
-        ExitCode::from(4)
+        ExitStatus::Schema.into()
     }
 }

@@ -2,35 +2,13 @@
 //!
 //! Every error names the variable at fault and how to fix it, and never echoes a secret.
 
-use std::{fmt, net::IpAddr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use crate::db::url::DatabaseUrl;
-
-/// A value that must never reach a log: `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 /// A configuration problem: which variable, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +33,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// Longer than any request of this API should take, short enough that a runaway
+/// statement cannot hold a pooled connection for long.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prometheus's registered default port for application exporters is 9464 (OpenTelemetry).
+pub const DEFAULT_METRICS_PORT: u16 = 9464;
+
 /// Shortest HS256 key we accept: the hash's own output size.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -66,6 +51,10 @@ pub struct DatabaseSettings {
     pub unpooled_url: Option<DatabaseUrl>,
     pub max_connections: u32,
     pub connect_timeout: Duration,
+    /// `statement_timeout` of the application's connections; `None` leaves the server's.
+    pub statement_timeout: Option<Duration>,
+    /// How many requests of one user may use the database at once.
+    pub max_connections_per_user: u32,
 }
 
 impl DatabaseSettings {
@@ -87,6 +76,8 @@ pub struct HttpSettings {
     pub host: IpAddr,
     pub port: u16,
     pub cors_allowed_origins: Vec<String>,
+    /// Where Prometheus scrapes `/metrics`; `None` (`METRICS_ADDR=off`) serves no metrics.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,11 +161,30 @@ pub fn database_settings(env: &impl Env) -> Result<DatabaseSettings, ConfigError
             "must be at most 120s",
         ));
     }
+    let statement_timeout = match env.var("DB_STATEMENT_TIMEOUT").as_deref().map(str::trim) {
+        Some("off") => None,
+        _ => Some(parse_duration_var(
+            env,
+            "DB_STATEMENT_TIMEOUT",
+            DEFAULT_STATEMENT_TIMEOUT,
+        )?),
+    };
+    // A quarter of the pool by default: one user's slow requests leave the rest to others.
+    let per_user_default = (max_connections / 4).max(1);
+    let max_connections_per_user = parse_int(
+        env,
+        "DB_MAX_CONNECTIONS_PER_USER",
+        per_user_default,
+        1,
+        max_connections,
+    )?;
     Ok(DatabaseSettings {
         url,
         unpooled_url,
         max_connections,
         connect_timeout,
+        statement_timeout,
+        max_connections_per_user,
     })
 }
 
@@ -224,10 +234,21 @@ pub fn http_settings(env: &impl Env) -> Result<HttpSettings, ConfigError> {
         .filter(|o| !o.is_empty())
         .map(parse_origin)
         .collect::<Result<Vec<_>, _>>()?;
+    let metrics_addr = match env.var("METRICS_ADDR").as_deref().map(str::trim) {
+        Some("off") => None,
+        None => Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_METRICS_PORT))),
+        Some(raw) => Some(raw.parse().map_err(|_| {
+            ConfigError::new(
+                "METRICS_ADDR",
+                "must be an IP address and port such as 127.0.0.1:9464 or 0.0.0.0:9464, or `off`",
+            )
+        })?),
+    };
     Ok(HttpSettings {
         host,
         port: u16::try_from(port).unwrap_or(8001),
         cors_allowed_origins,
+        metrics_addr,
     })
 }
 
@@ -344,6 +365,28 @@ mod tests {
         assert_eq!(s.database.connect_timeout, Duration::from_secs(5));
         assert_eq!(s.jwt.ttl, Duration::from_secs(86_400));
         assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(
+            s.http.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(
+            s.database.statement_timeout,
+            Some(DEFAULT_STATEMENT_TIMEOUT)
+        );
+        assert_eq!(s.database.max_connections_per_user, 2);
+    }
+
+    #[test]
+    fn metrics_and_statement_timeout_can_be_turned_off() {
+        let s = Settings::from_env(&env(&[
+            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("JWT_SECRET", SECRET),
+            ("METRICS_ADDR", "off"),
+            ("DB_STATEMENT_TIMEOUT", "off"),
+        ]))
+        .unwrap();
+        assert_eq!(s.http.metrics_addr, None);
+        assert_eq!(s.database.statement_timeout, None);
     }
 
     #[test]
@@ -371,6 +414,9 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "http://localhost:3000/app"),
             ("HOST", "my host"),
             ("LOG_FORMAT", "xml"),
+            ("METRICS_ADDR", "9464"),
+            ("DB_STATEMENT_TIMEOUT", "soon"),
+            ("DB_MAX_CONNECTIONS_PER_USER", "11"),
         ] {
             let err = Settings::from_env(&env(&[
                 ("DATABASE_URL", "postgres://u:p@localhost/db"),

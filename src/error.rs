@@ -16,6 +16,8 @@ use poem_openapi::{
 };
 use serde::Serialize;
 
+use crate::db::refusal::Refusal;
+
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// Seconds a client should wait after a 503 before retrying: long enough for a suspended
@@ -139,6 +141,8 @@ pub enum ApiError {
     },
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    #[error("database refused: {}", .0.label())]
+    Database(Refusal),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -208,6 +212,12 @@ impl ApiError {
                 "The database is unavailable right now: retry shortly.".into(),
                 None,
             ),
+            Self::Database(refusal) => (
+                "unavailable",
+                "Service unavailable",
+                refusal.detail().into(),
+                None,
+            ),
             Self::Internal(_) => (
                 "internal",
                 "Internal server error",
@@ -245,7 +255,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -277,6 +287,9 @@ impl ResponseError for ApiError {
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
             }
+            Self::Database(refusal) => {
+                headers.insert(header::RETRY_AFTER, refusal.retry_after_secs().into());
+            }
             _ => {}
         }
         response
@@ -289,32 +302,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// SQLSTATE classes and codes that mean "the database is not there right now".
-fn is_unavailable_code(code: &str) -> bool {
-    code.starts_with("08") // connection exception
-        || code.starts_with("53") // insufficient resources (too many connections, …)
-        || matches!(code, "57P01" | "57P02" | "57P03") // admin/crash shutdown, cannot connect now
-}
-
+/// A pure classification: what the error means for the client. Recording what it says
+/// about the database (health, lost connections) happens where requests are answered
+/// (see `api::routes`), not here.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        let unavailable = match &err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => true,
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| is_unavailable_code(&c)),
-            _ => false,
-        };
+        if let Some(refusal) = Refusal::classify(&err) {
+            return Self::Database(refusal);
+        }
         // Class 22 (data exception): a value PostgreSQL cannot take, such as text with NUL.
         // The request is at fault, not the server; the input rules should catch it first.
         let bad_data = matches!(&err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")));
-        if unavailable {
-            crate::db::connect::note_if_lost(&err);
-            Self::Unavailable(err.to_string())
-        } else if bad_data {
-            tracing::warn!(error = %err, "the database refused a value from a request");
+        if bad_data {
             Self::BadRequest("The request contains a value the database cannot store.".into())
         } else {
             Self::Internal(err.to_string())

@@ -4,6 +4,7 @@
 use std::{
     future::Future,
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -14,29 +15,39 @@ use poem::{
 use sqlx::PgPool;
 
 use crate::{
+    api::fair_share::UserSlots,
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::{ConfigError, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
+        health::DbHealth,
         pooler::{self, Pooler},
         schema::{self, SchemaReport},
         url::DatabaseUrl,
     },
+    instruments::MetricsServer,
+    state::AppState,
 };
 
 /// In-flight requests get this long to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub max_connections: u32,
-    pub jwt: JwtKeys,
-    /// Sessions already read, trusted while PostgreSQL can announce their changes.
-    pub sessions: SessionCache,
-    /// Housekeeping, started by requests rather than a timer.
-    pub maintenance: crate::maintenance::Maintenance,
+/// The process's exit status for each outcome; the CLI's help text and the README list
+/// the same numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitStatus {
+    Ok = 0,
+    Other = 1,
+    Config = 2,
+    Unreachable = 3,
+    Schema = 4,
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        Self::from(status as u8)
+    }
 }
 
 /// Why the server could not start. Each maps to a documented exit code.
@@ -53,12 +64,12 @@ pub enum StartupError {
 }
 
 impl StartupError {
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> ExitStatus {
         match self {
-            Self::Config(_) => 2,
-            Self::Unreachable(_) => 3,
-            Self::Schema(_) => 4,
-            Self::Other(_) => 1,
+            Self::Config(_) => ExitStatus::Config,
+            Self::Unreachable(_) => ExitStatus::Unreachable,
+            Self::Schema(_) => ExitStatus::Schema,
+            Self::Other(_) => ExitStatus::Other,
         }
     }
 
@@ -183,6 +194,8 @@ pub struct Application {
     app_url: DatabaseUrl,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
+    metrics: Option<MetricsServer>,
+    server_version: String,
     state: AppState,
     cors_allowed_origins: Vec<String>,
 }
@@ -203,7 +216,20 @@ impl Application {
         );
 
         let app_url = app_connection(&settings.database).await?;
-        let pool = connect::pool(&settings.database, &app_url);
+        let mut options = connect::pool_options(&settings.database, &app_url);
+        if settings.database.statement_timeout.is_some()
+            && !connect::accepts_startup_options(&options, settings.database.connect_timeout).await
+        {
+            tracing::warn!(
+                "the pooler refuses the statement_timeout startup option, so statements are not \
+                 bounded by DB_STATEMENT_TIMEOUT: set it for the role instead \
+                 (ALTER ROLE <user> SET statement_timeout = '5s'), or let the pooler ignore \
+                 `options` (ignore_startup_parameters)"
+            );
+            options = app_url.connect_options().clone();
+        }
+        let health = Arc::new(DbHealth::new(&ready.info, ready.report, options.clone()));
+        let pool = connect::pool(&settings.database, options, health.clone());
         // One warm connection, so the first request does not pay for the handshake.
         let remaining = settings
             .database
@@ -225,6 +251,18 @@ impl Application {
             }
         }
 
+        let metrics = match settings.http.metrics_addr {
+            Some(addr) => Some(MetricsServer::bind(addr).await.map_err(|e| {
+                StartupError::Other(format!(
+                    "cannot listen for metrics on {addr}: {e} (set METRICS_ADDR to a free address, or `off`)"
+                ))
+            })?),
+            None => None,
+        };
+        if let Some(m) = &metrics {
+            tracing::info!(addr = %m.addr, "metrics at http://{}/metrics", m.addr);
+        }
+
         let bind = SocketAddr::new(settings.http.host, settings.http.port);
         let acceptor = TcpListener::bind(bind)
             .into_acceptor()
@@ -240,10 +278,16 @@ impl Application {
             startup_ms = started.elapsed().as_secs_f64() * 1000.0,
             "listening on http://{addr} (docs at http://{addr}/docs)"
         );
+        let acquire_wait = settings
+            .database
+            .connect_timeout
+            .min(connect::MAX_ACQUIRE_TIMEOUT);
         Ok(Self {
             app_url,
             acceptor,
             addr,
+            metrics,
+            server_version: ready.info.version,
             state: AppState {
                 sessions: SessionCache::new(
                     Some(settings.database.migration_url().connect_options().clone()),
@@ -254,6 +298,11 @@ impl Application {
                 pool,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
+                health,
+                user_slots: Arc::new(UserSlots::new(
+                    settings.database.max_connections_per_user,
+                    acquire_wait,
+                )),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
         })
@@ -273,16 +322,31 @@ impl Application {
         &self.state.pool
     }
 
+    /// Where `/metrics` is served, unless `METRICS_ADDR=off`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.addr)
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests finish (bounded),
     /// and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let pool = self.state.pool.clone();
         let sessions = self.state.sessions.clone();
+        let metrics = self.metrics.map(|m| {
+            tokio::spawn(m.run(
+                pool.clone(),
+                self.state.max_connections,
+                self.server_version,
+            ))
+        });
         let routes = crate::api::routes(self.state, &self.cors_allowed_origins);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown, Some(SHUTDOWN_GRACE))
             .await;
         sessions.stop();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         pool.close().await;
         tracing::info!("stopped");
         result

@@ -27,7 +27,7 @@ use crate::{
     },
     error::{ApiError, AuthFailure, FieldError},
     problems,
-    startup::AppState,
+    state::AppState,
 };
 
 /// An account, as clients see it: never a password or its hash.

@@ -2,11 +2,22 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi, param::Query, payload::Json, types::Example,
+};
 
-use super::{ApiTags, nullable::Nullable};
-use crate::{db, startup::AppState};
+use super::{ApiTags, nullable::Nullable, timestamp::Timestamp};
+use crate::{db::health::Snapshot, state::AppState};
+
+/// How `/health/ready` learns the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Probe {
+    /// One cheap query (one transaction), at most one per second for all callers together.
+    Live,
+}
 
 /// Readiness answers within this bound even when the database hangs.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -38,8 +49,13 @@ pub enum ReadyStatus {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct Readiness {
-    /// `ready` when the database is reachable and its schema is the expected one.
+    /// `ready` when the last contact with the database succeeded and its schema is the
+    /// expected one.
     pub status: ReadyStatus,
+    /// When the database was last heard from (a request, a new connection, or a live probe).
+    pub observed_at: Timestamp,
+    /// Seconds since `observed_at`.
+    pub age_seconds: f64,
     pub database: DatabaseHealth,
     pub schema: SchemaHealth,
 }
@@ -48,14 +64,23 @@ pub struct Readiness {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct DatabaseHealth {
-    /// Whether a query succeeded within the readiness bound.
+    /// Whether the last contact with the database succeeded.
     pub reachable: bool,
-    /// Round trip of a trivial query, in milliseconds; `null` when unreachable.
+    /// Round trip of the last probe (at startup, or `?probe=live`), in milliseconds; `null`
+    /// when unreachable.
     #[oai(nullable)]
     pub latency_ms: Nullable<f64>,
-    /// PostgreSQL's `server_version`; `null` when unreachable.
+    /// PostgreSQL's major version; `null` when unreachable. (The exact build is in
+    /// `todo-api check` and the metrics.)
     #[oai(nullable)]
     pub server_version: Nullable<String>,
+    /// Why the last contact failed, e.g. `starting`, `too_many_connections`,
+    /// `credentials_refused`; `null` when it succeeded.
+    #[oai(nullable)]
+    pub cause: Nullable<String>,
+    /// The cause in a sentence; `null` when the last contact succeeded.
+    #[oai(nullable)]
+    pub detail: Nullable<String>,
     pub pool: PoolHealth,
 }
 
@@ -85,6 +110,8 @@ pub struct SchemaHealth {
     pub expected_version: i64,
     /// What is wrong, one sentence each.
     pub problems: Vec<String>,
+    /// When the schema was verified (at startup; `todo-api check` verifies it again).
+    pub checked_at: Timestamp,
 }
 
 impl Example for PoolHealth {
@@ -103,7 +130,9 @@ impl Example for DatabaseHealth {
         Self {
             reachable: true,
             latency_ms: Nullable(Some(1.8)),
-            server_version: Nullable(Some("17.5".into())),
+            server_version: Nullable(Some("17".into())),
+            cause: Nullable(None),
+            detail: Nullable(None),
             pool: PoolHealth::example(),
         }
     }
@@ -116,14 +145,21 @@ impl Example for SchemaHealth {
             version: Nullable(Some(6)),
             expected_version: 6,
             problems: Vec::new(),
+            checked_at: example_time(),
         }
     }
+}
+
+fn example_time() -> Timestamp {
+    Timestamp(chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default())
 }
 
 impl Example for Readiness {
     fn example() -> Self {
         Self {
             status: ReadyStatus::Ready,
+            observed_at: example_time(),
+            age_seconds: 3.2,
             database: DatabaseHealth::example(),
             schema: SchemaHealth::example(),
         }
@@ -152,10 +188,22 @@ impl HealthApi {
         })
     }
 
-    /// Readiness: the database is reachable and its schema verified.
+    /// Readiness: the last known state of the database, the pool and the schema.
+    ///
+    /// By default it costs the database nothing: it reports what requests and the pool last
+    /// met, so probing an idle server lets Neon suspend its compute. `?probe=live` runs one
+    /// cheap query first (one transaction), at most once per second for all callers.
     #[oai(path = "/health/ready", method = "get", operation_id = "health_ready")]
-    async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
-        let readiness = readiness(&state).await;
+    async fn ready(
+        &self,
+        state: Data<&AppState>,
+        /// `live`: ask the database now (rate limited) instead of reporting the last contact.
+        probe: Query<Option<Probe>>,
+    ) -> ReadyResponse {
+        if probe.0 == Some(Probe::Live) {
+            state.health.probe_live(&state.pool, READY_TIMEOUT).await;
+        }
+        let readiness = readiness(&state, state.health.snapshot());
         match readiness.status {
             ReadyStatus::Ready => ReadyResponse::Ready(Json(readiness)),
             ReadyStatus::NotReady => {
@@ -165,19 +213,16 @@ impl HealthApi {
     }
 }
 
-async fn readiness(state: &AppState) -> Readiness {
-    let probe = tokio::time::timeout(READY_TIMEOUT, db::probe(&state.pool)).await;
-    let (info, report) = match probe {
-        Ok(Ok((info, report))) => (Some(info), Some(report)),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness probe failed");
-            (None, None)
-        }
-        Err(_) => {
-            tracing::warn!("readiness probe timed out");
-            (None, None)
-        }
-    };
+/// The major version only: the exact build tells an attacker which patches are missing.
+fn major_version(version: &str) -> String {
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn readiness(state: &AppState, known: Snapshot) -> Readiness {
     let size = state.pool.size();
     let idle = u32::try_from(state.pool.num_idle()).unwrap_or(u32::MAX);
     let pool = PoolHealth {
@@ -186,34 +231,48 @@ async fn readiness(state: &AppState) -> Readiness {
         in_use: size.saturating_sub(idle),
         max: state.max_connections,
     };
-    let schema = match report {
-        Some(r) => SchemaHealth {
-            ok: r.is_ok(),
-            version: r.version.into(),
-            expected_version: r.expected_version,
-            problems: r.problems,
-        },
+    let reachable = known.failure.is_none();
+    let checked_at = Timestamp(known.schema_checked_at);
+    let schema = match known.failure {
         None => SchemaHealth {
+            ok: known.schema.is_ok(),
+            version: known.schema.version.into(),
+            expected_version: known.schema.expected_version,
+            problems: known.schema.problems,
+            checked_at,
+        },
+        Some(_) => SchemaHealth {
             ok: false,
             version: Nullable(None),
-            expected_version: db::schema::expected_version(),
-            problems: vec!["the database could not be reached to check the schema".into()],
+            expected_version: known.schema.expected_version,
+            problems: vec![
+                "the database cannot be reached, so its schema cannot be vouched for".into(),
+            ],
+            checked_at,
         },
     };
-    let ready = info.is_some() && schema.ok;
+    let ready = reachable && schema.ok;
+    let age = Utc::now().signed_duration_since(known.observed_at);
     Readiness {
         status: if ready {
             ReadyStatus::Ready
         } else {
             ReadyStatus::NotReady
         },
+        observed_at: Timestamp(known.observed_at),
+        age_seconds: (age.num_milliseconds().max(0) as f64) / 1000.0,
         database: DatabaseHealth {
-            reachable: info.is_some(),
-            latency_ms: info
-                .as_ref()
-                .map(|i| (i.latency.as_secs_f64() * 1e5).round() / 100.0)
+            reachable,
+            latency_ms: known
+                .latency
+                .filter(|_| reachable)
+                .map(|l| (l.as_secs_f64() * 1e5).round() / 100.0)
                 .into(),
-            server_version: info.map(|i| i.version).into(),
+            server_version: Some(major_version(&known.server_version))
+                .filter(|_| reachable)
+                .into(),
+            cause: known.failure.map(|f| f.label().to_owned()).into(),
+            detail: known.failure.map(|f| f.detail().to_owned()).into(),
             pool,
         },
         schema,

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod body;
 pub mod conditional;
+pub mod fair_share;
 pub mod health;
 pub mod middleware;
 pub mod nullable;
@@ -15,7 +16,7 @@ pub mod timestamp;
 use poem::{Endpoint, EndpointExt, Route, middleware::Cors};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::startup::AppState;
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -53,13 +54,62 @@ pub fn spec_yaml() -> String {
     service().spec_yaml()
 }
 
-/// Every route, with error rendering, request ids and tracing, CORS and shared state.
+/// Every route, with error rendering, the per-user share, request ids and tracing, CORS
+/// and shared state.
 pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint + 'static {
     let api = service();
-    let allow = std::sync::Arc::new(middleware::AllowIndex::from_spec(&api.spec()));
+    let index = std::sync::Arc::new(middleware::RouteIndex::from_spec(&api.spec()));
     let docs = api.swagger_ui();
     let json = api.spec_endpoint();
     let yaml = api.spec_endpoint_yaml();
+    let slots = state.user_slots.clone();
+    let on_error = state.clone();
+    let app = Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", json)
+        .at("/openapi.yaml", yaml)
+        .data(state)
+        .catch_all_error(move |err| {
+            let state = on_error.clone();
+            async move { poem::IntoResponse::into_response(answer_error(err, &state).await) }
+        })
+        .around(move |next, req| {
+            let slots = slots.clone();
+            async move { fair_share::fair_share(next, req, &slots).await }
+        });
+    edges(app, index, cors_allowed_origins)
+}
+
+/// An error that escaped a handler, as the client will see it. A database refusal is
+/// recorded here, where the request meets it (health, lost connections, metrics), and a
+/// pool timeout is diagnosed into its real cause.
+async fn answer_error(err: poem::Error, state: &AppState) -> ApiError {
+    match crate::error::from_poem_error(err) {
+        ApiError::Database(refusal) => {
+            let refusal = if refusal == crate::db::refusal::Refusal::NoConnection {
+                metrics::counter!("db_pool_acquire_timeouts_total").increment(1);
+                state
+                    .health
+                    .diagnose(&state.pool, state.max_connections)
+                    .await
+            } else {
+                refusal
+            };
+            state.health.record(refusal);
+            ApiError::Database(refusal)
+        }
+        other => other,
+    }
+}
+
+/// What every answer passes through, whatever produced it: `Allow` on 405s, request ids,
+/// a log line and metrics per request, panics turned into 500 problems, and CORS.
+pub fn edges(
+    app: impl Endpoint + 'static,
+    index: std::sync::Arc<middleware::RouteIndex>,
+    cors_allowed_origins: &[String],
+) -> impl Endpoint + 'static {
     let cors = cors_allowed_origins
         .iter()
         .fold(Cors::new(), |cors, origin| {
@@ -85,19 +135,19 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
             "x-request-id",
         ])
         .max_age(600);
-    Route::new()
-        .nest("/", api)
-        .nest("/docs", docs)
-        .at("/openapi.json", json)
-        .at("/openapi.yaml", yaml)
-        .data(state)
-        .catch_all_error(|err| async move {
-            poem::IntoResponse::into_response(crate::error::from_poem_error(err))
-        })
-        .around(move |next, req| {
-            let allow = allow.clone();
-            async move { middleware::allow_on_405(next, req, &allow).await }
-        })
-        .around(middleware::trace_request)
-        .with(cors)
+    let allow = index.clone();
+    app.around(move |next, req| {
+        let allow = allow.clone();
+        async move { middleware::allow_on_405(next, req, &allow).await }
+    })
+    .around(move |next, req| {
+        let index = index.clone();
+        async move { middleware::trace_request(next, req, &index).await }
+    })
+    .with(cors)
+}
+
+/// The route index of the API's own document (for [`edges`]).
+pub fn route_index() -> std::sync::Arc<middleware::RouteIndex> {
+    std::sync::Arc::new(middleware::RouteIndex::from_spec(&spec_json()))
 }

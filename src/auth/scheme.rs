@@ -10,7 +10,7 @@ use crate::{
     db::sessions,
     domain::ids::UserId,
     error::{ApiError, AuthFailure},
-    startup::AppState,
+    state::AppState,
 };
 
 /// The user a valid token belongs to, and the token's session id.

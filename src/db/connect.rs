@@ -3,7 +3,7 @@
 use std::{
     fmt,
     sync::{
-        LazyLock,
+        Arc, LazyLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -12,17 +12,17 @@ use std::{
 use rand::Rng;
 use sqlx::{
     Connection, PgConnection, PgPool,
-    postgres::{PgPoolOptions, PgSslMode},
+    postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
 };
 
-use super::url::DatabaseUrl;
+use super::{health::DbHealth, url::DatabaseUrl};
 use crate::config::DatabaseSettings;
 
 /// Idle connections are closed before Neon's five-minute suspend would kill them.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60);
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// How long a request waits for a pooled connection before it is answered with 503.
-const MAX_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const MAX_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -183,7 +183,7 @@ fn is_connection_lost(err: &sqlx::Error) -> bool {
 
 /// Records that a connection was found dead: for a while, every connection is tested
 /// before use, so the dead ones are replaced instead of failing requests.
-fn note_connection_lost() {
+pub fn note_connection_lost() {
     LAST_LOSS_MS.store(millis_since_epoch(), Ordering::Relaxed);
 }
 
@@ -202,14 +202,45 @@ fn suspicious() -> bool {
     last != 0 && millis_since_epoch().saturating_sub(last) < SUSPICIOUS_FOR.as_millis() as u64
 }
 
-/// The application's pool over `url`, sized and timed for a serverless database.
+/// The connect options of the application's pool: `url`'s, with `statement_timeout` sent
+/// as a startup option (`-c statement_timeout=…`), so it holds on every connection without a
+/// `SET` per connection (which a transaction-mode pooler would not keep).
+pub fn pool_options(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgConnectOptions {
+    let options = url.connect_options().clone();
+    match settings.statement_timeout {
+        Some(limit) => options.options([("statement_timeout", format!("{}ms", limit.as_millis()))]),
+        None => options,
+    }
+}
+
+/// Whether the server, or a pooler in front of it, accepts `options`' startup parameters.
+/// PgBouncer refuses a startup parameter it does not know (`options` among them, unless its
+/// `ignore_startup_parameters` lists it) with a protocol violation, SQLSTATE 08P01. Any
+/// other failure is not about the options: the pool will meet and report it.
+pub async fn accepts_startup_options(options: &PgConnectOptions, timeout: Duration) -> bool {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            true
+        }
+        Ok(Err(sqlx::Error::Database(e))) => e.code().as_deref() != Some("08P01"),
+        _ => true,
+    }
+}
+
+/// The application's pool over `options`, sized and timed for a serverless database.
 ///
 /// A connection in steady use is handed out without a test: sqlx already pings every
 /// connection as it comes back to the pool, so testing it again on the way out would add a
 /// third round trip to every statement. One that sat idle (Neon may have suspended its
 /// compute), or any connection shortly after one was found dead, is pinged first and
-/// replaced if the ping fails.
-pub fn pool(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgPool {
+/// replaced if the ping fails. What the pool meets is recorded in `health`.
+pub fn pool(
+    settings: &DatabaseSettings,
+    options: PgConnectOptions,
+    health: Arc<DbHealth>,
+) -> PgPool {
+    let on_connect = health.clone();
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .min_connections(0)
@@ -217,18 +248,29 @@ pub fn pool(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgPool {
         .idle_timeout(IDLE_TIMEOUT)
         .max_lifetime(MAX_LIFETIME)
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
+        .after_connect(move |_conn, _meta| {
+            let health = on_connect.clone();
             Box::pin(async move {
-                if (meta.idle_for >= TRUST_IDLE_FOR || suspicious())
-                    && let Err(e) = conn.ping().await
-                {
-                    note_connection_lost();
-                    return Err(e);
+                health.record_ok();
+                Ok(())
+            })
+        })
+        .before_acquire(move |conn, meta| {
+            let health = health.clone();
+            Box::pin(async move {
+                if meta.idle_for >= TRUST_IDLE_FOR || suspicious() {
+                    // A dead idle connection is expected (Neon closes them when it suspends
+                    // the compute): it is replaced, and only the replacement's fate counts.
+                    if let Err(e) = conn.ping().await {
+                        note_connection_lost();
+                        return Err(e);
+                    }
+                    health.record_ok();
                 }
                 Ok(true)
             })
         })
-        .connect_lazy_with(url.connect_options().clone())
+        .connect_lazy_with(options)
 }
 
 /// What the server found when it first reached the database.

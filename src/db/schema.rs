@@ -145,6 +145,12 @@ const INDEXES: &[(&str, bool, &str)] = &[
         false,
         "btree (created_at)",
     ),
+    ("task_title_trgm_idx", false, "gin (title gin_trgm_ops)"),
+    (
+        "task_description_trgm_idx",
+        false,
+        "gin (description gin_trgm_ops)",
+    ),
 ];
 
 const ENUMS: &[(&str, &[&str])] = &[("priority_enum", &["High", "Medium", "Low"])];

@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use url::Url;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// A checked PostgreSQL URL. Its `Display` is the redacted form, safe to log.
 #[derive(Clone)]

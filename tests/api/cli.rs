@@ -286,6 +286,7 @@ async fn sigterm_stops_the_server_cleanly() {
             ("DATABASE_URL", db.url.as_str()),
             ("JWT_SECRET", JWT_SECRET),
             ("PORT", port.as_str()),
+            ("METRICS_ADDR", "off"),
         ])
         .current_dir(dir.path())
         .stderr(std::process::Stdio::piped())

@@ -60,7 +60,7 @@ async fn readiness_is_503_when_the_database_refuses_connections() {
         .await
         .unwrap();
 
-    let reply = app.get("/health/ready").expect(503).await;
+    let reply = app.get("/health/ready?probe=live").expect(503).await;
     assert_eq!(reply.header("retry-after"), Some("2"));
     let body = reply.value();
     assert_eq!(body["status"], "not_ready");
@@ -68,18 +68,20 @@ async fn readiness_is_503_when_the_database_refuses_connections() {
     assert_eq!(body["schema"]["ok"], false);
     assert!(!body["schema"]["problems"].as_array().unwrap().is_empty());
 
-    // Once the database is back, the same server is ready again without a restart.
+    // Once the database is back, the same server is ready again without a restart (live
+    // probes run at most once per second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     admin
         .execute(sqlx::AssertSqlSafe(format!(
             r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#
         )))
         .await
         .unwrap();
-    app.get("/health/ready").expect(200).await;
+    app.get("/health/ready?probe=live").expect(200).await;
 }
 
-/// A connection holding an exclusive lock on the migrations table, which makes the schema
-/// check wait indefinitely; `ROLLBACK` on it lets go.
+/// A connection holding an exclusive lock on the migrations table, which makes the live
+/// probe wait indefinitely; `ROLLBACK` on it lets go.
 async fn lock_migrations(app: &TestApp) -> sqlx::PgConnection {
     let mut locker = app.db.connect().await;
     locker.execute("BEGIN").await.unwrap();
@@ -95,7 +97,7 @@ async fn readiness_answers_within_its_bound_when_the_database_hangs() {
     let app = TestApp::spawn().await;
     let mut locker = lock_migrations(&app).await;
     let started = Instant::now();
-    let reply = app.get("/health/ready").send().await;
+    let reply = app.get("/health/ready?probe=live").send().await;
     let elapsed = started.elapsed();
     assert_eq!(reply.status(), 503);
     assert!(
@@ -160,7 +162,7 @@ async fn docs_and_both_spec_formats_are_served() {
 async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     let mut app = TestApp::spawn().await;
     let mut locker = lock_migrations(&app).await;
-    let in_flight = tokio::spawn(app.get("/health/ready").try_send());
+    let in_flight = tokio::spawn(app.get("/health/ready?probe=live").try_send());
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.begin_stop();
     tokio::time::sleep(Duration::from_millis(300)).await;

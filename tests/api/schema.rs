@@ -17,7 +17,7 @@ async fn schema_error_after(sql: &str) -> String {
         .unwrap();
     match TestApp::build(&db, &[]).await {
         Err(e @ StartupError::Schema(_)) => {
-            assert_eq!(e.exit_code(), 4);
+            assert_eq!(e.exit_code() as u8, 4);
             e.to_string()
         }
         Err(other) => panic!("expected a schema error, got {other}"),

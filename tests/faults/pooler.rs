@@ -82,3 +82,34 @@ async fn behind_an_unsafe_pooler_the_server_goes_direct_and_the_full_flow_passes
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_pooler_that_refuses_startup_options_is_detected_so_the_server_still_connects() {
+    let cluster = Cluster::start(&[]);
+    cluster.createdb("todo");
+    let bouncer = Bouncer::start(&cluster, "todo");
+    let with_timeout = |url: String| -> PgConnectOptions {
+        url.parse::<PgConnectOptions>()
+            .unwrap()
+            .options([("statement_timeout", "5000ms")])
+    };
+    let timeout = std::time::Duration::from_secs(5);
+    assert!(
+        todo_api::db::connect::accepts_startup_options(
+            &with_timeout(cluster.url("127.0.0.1", "todo")),
+            timeout
+        )
+        .await
+    );
+    assert!(
+        !todo_api::db::connect::accepts_startup_options(
+            &with_timeout(format!(
+                "postgres://postgres@127.0.0.1:{}/todo",
+                bouncer.port
+            )),
+            timeout
+        )
+        .await,
+        "PgBouncer 1.18 refuses `options` unless told to ignore it"
+    );
+}

@@ -114,7 +114,7 @@ fn tls_cluster(dir: &std::path::Path) -> Cluster {
 fn unreachable_message(result: Result<todo_api::startup::Application, StartupError>) -> String {
     match result {
         Err(e @ StartupError::Unreachable(_)) => {
-            assert_eq!(e.exit_code(), 3);
+            assert_eq!(e.exit_code() as u8, 3);
             e.to_string()
         }
         Err(other) => panic!("expected 'unreachable', got {other}"),

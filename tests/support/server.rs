@@ -21,10 +21,15 @@ pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 /// Settings on a free port with the test signing key, `vars` applied last.
 pub fn settings_from(vars: &[(&str, &str)]) -> Settings {
-    let mut map: HashMap<String, String> = [("JWT_SECRET", JWT_SECRET), ("PORT", "0")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    // Parallel servers must not collide on the metrics port: tests that scrape turn it on.
+    let mut map: HashMap<String, String> = [
+        ("JWT_SECRET", JWT_SECRET),
+        ("PORT", "0"),
+        ("METRICS_ADDR", "off"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     for (k, v) in vars {
         map.insert((*k).to_owned(), (*v).to_owned());
     }

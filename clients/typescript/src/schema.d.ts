@@ -153,7 +153,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database is reachable and its schema verified. */
+        /**
+         * Readiness: the last known state of the database, the pool and the schema.
+         * @description By default it costs the database nothing: it reports what requests and the pool last
+         *     met, so probing an idle server lets Neon suspend its compute. `?probe=live` runs one
+         *     cheap query first (one transaction), at most once per second for all callers.
+         */
         get: operations["health_ready"];
         put?: never;
         post?: never;
@@ -213,6 +218,8 @@ export interface components {
          * DatabaseHealth
          * @description The database as this instance sees it.
          * @example {
+         *       "cause": null,
+         *       "detail": null,
          *       "latency_ms": 1.8,
          *       "pool": {
          *         "idle": 1,
@@ -221,19 +228,30 @@ export interface components {
          *         "size": 2
          *       },
          *       "reachable": true,
-         *       "server_version": "17.5"
+         *       "server_version": "17"
          *     }
          */
         DatabaseHealth: {
-            /** @description Whether a query succeeded within the readiness bound. */
+            /** @description Whether the last contact with the database succeeded. */
             reachable: boolean;
             /**
              * Format: double
-             * @description Round trip of a trivial query, in milliseconds; `null` when unreachable.
+             * @description Round trip of the last probe (at startup, or `?probe=live`), in milliseconds; `null`
+             *     when unreachable.
              */
             latency_ms: number | null;
-            /** @description PostgreSQL's `server_version`; `null` when unreachable. */
+            /**
+             * @description PostgreSQL's major version; `null` when unreachable. (The exact build is in
+             *     `todo-api check` and the metrics.)
+             */
             server_version: string | null;
+            /**
+             * @description Why the last contact failed, e.g. `starting`, `too_many_connections`,
+             *     `credentials_refused`; `null` when it succeeded.
+             */
+            cause: string | null;
+            /** @description The cause in a sentence; `null` when the last contact succeeded. */
+            detail: string | null;
             pool: components["schemas"]["PoolHealth"];
         };
         /**
@@ -339,6 +357,11 @@ export interface components {
          */
         Priority: "High" | "Medium" | "Low";
         /**
+         * @description How `/health/ready` learns the state.
+         * @enum {string}
+         */
+        Probe: "live";
+        /**
          * Problem
          * @description RFC 9457 problem details: the body of every error response.
          * @example {
@@ -373,7 +396,10 @@ export interface components {
          * Readiness
          * @description Whether the server can serve requests, and why not.
          * @example {
+         *       "age_seconds": 3.2,
          *       "database": {
+         *         "cause": null,
+         *         "detail": null,
          *         "latency_ms": 1.8,
          *         "pool": {
          *           "idle": 1,
@@ -382,9 +408,11 @@ export interface components {
          *           "size": 2
          *         },
          *         "reachable": true,
-         *         "server_version": "17.5"
+         *         "server_version": "17"
          *       },
+         *       "observed_at": "2026-11-18T11:06:40Z",
          *       "schema": {
+         *         "checked_at": "2026-11-18T11:06:40Z",
          *         "expected_version": 6,
          *         "ok": true,
          *         "problems": [],
@@ -394,8 +422,21 @@ export interface components {
          *     }
          */
         Readiness: {
-            /** @description `ready` when the database is reachable and its schema is the expected one. */
+            /**
+             * @description `ready` when the last contact with the database succeeded and its schema is the
+             *     expected one.
+             */
             status: components["schemas"]["ReadyStatus"] & unknown;
+            /**
+             * Format: date-time
+             * @description When the database was last heard from (a request, a new connection, or a live probe).
+             */
+            observed_at: string;
+            /**
+             * Format: double
+             * @description Seconds since `observed_at`.
+             */
+            age_seconds: number;
             database: components["schemas"]["DatabaseHealth"];
             schema: components["schemas"]["SchemaHealth"];
         };
@@ -422,6 +463,7 @@ export interface components {
          * SchemaHealth
          * @description The schema check: migrations applied and structure as expected.
          * @example {
+         *       "checked_at": "2026-11-18T11:06:40Z",
          *       "expected_version": 6,
          *       "ok": true,
          *       "problems": [],
@@ -442,6 +484,11 @@ export interface components {
             expected_version: number;
             /** @description What is wrong, one sentence each. */
             problems: string[];
+            /**
+             * Format: date-time
+             * @description When the schema was verified (at startup; `todo-api check` verifies it again).
+             */
+            checked_at: string;
         };
         /**
          * @description What to sort by.
@@ -1512,7 +1559,10 @@ export interface operations {
     };
     health_ready: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `live`: ask the database now (rate limited) instead of reporting the last contact. */
+                probe?: components["schemas"]["Probe"];
+            };
             header?: never;
             path?: never;
             cookie?: never;

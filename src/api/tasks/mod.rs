@@ -35,7 +35,7 @@ use crate::{
     },
     error::ApiError,
     problems,
-    startup::AppState,
+    state::AppState,
 };
 
 const IDEMPOTENCY_KEY_MAX: usize = 255;

@@ -1,0 +1,153 @@
+//! Prometheus metrics: request latencies by route template, the pool, database errors by
+//! class, throttled requests. Served on a listener of their own (`METRICS_ADDR`), so the
+//! public port never exposes them.
+//!
+//! Names follow OpenTelemetry's HTTP conventions where one exists
+//! (`http_server_request_duration_seconds`).
+
+use std::{net::SocketAddr, sync::OnceLock};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::{
+    EndpointExt, IntoResponse, Route, get, handler,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::Data,
+};
+use sqlx::PgPool;
+
+pub const REQUEST_DURATION: &str = "http_server_request_duration_seconds";
+
+/// Seconds: from a cached read (a millisecond) to the statement timeout and beyond.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process-wide recorder (installed on first use; metrics are process-wide).
+fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), LATENCY_BUCKETS)
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    metrics::describe_histogram!(
+        REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "HTTP requests by method, route template and status"
+    );
+    metrics::describe_gauge!(
+        "db_pool_connections",
+        "Pooled database connections by state (idle, in_use) and the maximum (max)"
+    );
+    metrics::describe_counter!(
+        "db_pool_acquire_timeouts_total",
+        "Requests that found no database connection before the acquire deadline"
+    );
+    metrics::describe_counter!(
+        "db_errors_total",
+        "Database refusals and failures by class (starting, too_many_connections, statement_timeout, ...)"
+    );
+    metrics::describe_counter!(
+        "user_share_waits_total",
+        "Requests that queued because their user already used its share of connections"
+    );
+    metrics::describe_counter!(
+        "throttled_requests_total",
+        "Requests refused by a limit, by scope"
+    );
+    metrics::describe_gauge!(
+        "db_server_info",
+        "1, labelled with the database server's version"
+    );
+}
+
+/// Counts a request refused by a limit; `scope` names the limit (`login`, `user_share`…).
+pub fn throttled(scope: &'static str) {
+    metrics::counter!("throttled_requests_total", "scope" => scope).increment(1);
+}
+
+/// Records one answered request.
+pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
+    metrics::histogram!(
+        REQUEST_DURATION,
+        "method" => method.to_owned(),
+        "route" => route.to_owned(),
+        "status" => status.to_string()
+    )
+    .record(seconds);
+}
+
+#[derive(Clone)]
+struct Scrape {
+    pool: PgPool,
+    max_connections: u32,
+    server_version: String,
+}
+
+#[handler]
+fn render(scrape: Data<&Scrape>) -> poem::Response {
+    let Some(handle) = handle() else {
+        return poem::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let size = scrape.pool.size();
+    let idle = u32::try_from(scrape.pool.num_idle()).unwrap_or(u32::MAX);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(size.saturating_sub(idle));
+    metrics::gauge!("db_pool_connections", "state" => "max").set(scrape.max_connections);
+    metrics::gauge!("db_server_info", "version" => scrape.server_version.clone()).set(1.0);
+    handle.run_upkeep();
+    poem::Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}
+
+/// The metrics listener, bound (so its address is known) but not yet serving.
+pub struct MetricsServer {
+    acceptor: TcpAcceptor,
+    pub addr: SocketAddr,
+}
+
+impl MetricsServer {
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        // Installed before the first request is counted.
+        handle();
+        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(addr);
+        Ok(Self { acceptor, addr })
+    }
+
+    /// Serves `GET /metrics` until the task is aborted.
+    pub async fn run(self, pool: PgPool, max_connections: u32, server_version: String) {
+        let app = Route::new().at("/metrics", get(render)).data(Scrape {
+            pool,
+            max_connections,
+            server_version,
+        });
+        if let Err(e) = poem::Server::new_with_acceptor(self.acceptor)
+            .run(app)
+            .await
+        {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    }
+}

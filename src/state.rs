@@ -1,0 +1,26 @@
+//! What every request shares: the pool, what is known of the database's health, the
+//! per-user share of connections, the token keys, the session cache and housekeeping.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::{
+    api::fair_share::UserSlots,
+    auth::{session_cache::SessionCache, token::JwtKeys},
+    db::health::DbHealth,
+    maintenance::Maintenance,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub max_connections: u32,
+    pub jwt: JwtKeys,
+    pub health: Arc<DbHealth>,
+    pub user_slots: Arc<UserSlots>,
+    /// Sessions already read, trusted while PostgreSQL can announce their changes.
+    pub sessions: SessionCache,
+    /// Housekeeping, started by requests rather than a timer.
+    pub maintenance: Maintenance,
+}

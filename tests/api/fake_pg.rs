@@ -1,0 +1,164 @@
+//! A gate in front of the test database: it passes connections through until told to
+//! refuse, then answers every new connection the way a refusing PostgreSQL does (`N` to an
+//! SSLRequest, then an `ErrorResponse` with the chosen SQLSTATE to the startup message) and
+//! cuts the connections it had passed through.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+
+const SSL_REQUEST: u32 = 80_877_103;
+const GSSENC_REQUEST: u32 = 80_877_104;
+
+#[derive(Default)]
+struct Shared {
+    refusal: Option<(String, String)>,
+    passed: Vec<JoinHandle<()>>,
+}
+
+/// Bytes the server under test has sent towards the database.
+pub type Sent = Arc<std::sync::atomic::AtomicU64>;
+
+pub struct FakeGate {
+    pub addr: SocketAddr,
+    pub sent: Sent,
+    shared: Arc<Mutex<Shared>>,
+    accept: JoinHandle<()>,
+}
+
+impl FakeGate {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let state = shared.clone();
+        let sent = Sent::default();
+        let counter = sent.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let refusal = state.lock().unwrap().refusal.clone();
+                match refusal {
+                    Some((code, message)) => {
+                        tokio::spawn(refuse(client, code, message));
+                    }
+                    None => {
+                        let task = tokio::spawn(pass(client, upstream, counter.clone()));
+                        state.lock().unwrap().passed.push(task);
+                    }
+                }
+            }
+        });
+        Self {
+            addr,
+            sent,
+            shared,
+            accept,
+        }
+    }
+
+    /// From now on, refuse with `code`; connections open now are cut.
+    pub fn refuse(&self, code: &str, message: &str) {
+        let mut shared = self.shared.lock().unwrap();
+        shared.refusal = Some((code.to_owned(), message.to_owned()));
+        for task in shared.passed.drain(..) {
+            task.abort();
+        }
+    }
+
+    /// From now on, pass connections through again.
+    pub fn open(&self) {
+        self.shared.lock().unwrap().refusal = None;
+    }
+
+    /// `url` with its host and port replaced by the gate's.
+    pub fn url(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(self.addr.port())).unwrap();
+        url.to_string()
+    }
+}
+
+impl Drop for FakeGate {
+    fn drop(&mut self) {
+        self.accept.abort();
+        for task in self.shared.lock().unwrap().passed.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let up = async {
+        let mut buf = vec![0; 16 * 1024];
+        while let Ok(n) = from_client.read(&mut buf).await {
+            if n == 0 || to_server.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        let _ = to_server.shutdown().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    tokio::join!(up, down);
+}
+
+/// Reads length-prefixed startup packets until the startup message itself, then refuses.
+async fn refuse(mut client: TcpStream, code: String, message: String) {
+    loop {
+        let Ok(len) = client.read_u32().await else {
+            return;
+        };
+        let mut body = vec![0; (len as usize).saturating_sub(4)];
+        if client.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let kind = body
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if matches!(kind, Some(SSL_REQUEST | GSSENC_REQUEST)) {
+            if client.write_all(b"N").await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let _ = client.write_all(&error_response(&code, &message)).await;
+        let _ = client.shutdown().await;
+        return;
+    }
+}
+
+/// A FATAL `ErrorResponse` message.
+pub fn error_response(code: &str, message: &str) -> Vec<u8> {
+    let mut fields = Vec::new();
+    for (tag, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', code),
+        (b'M', message),
+    ] {
+        fields.push(tag);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut out = vec![b'E'];
+    out.extend_from_slice(&(u32::try_from(fields.len() + 4).unwrap()).to_be_bytes());
+    out.extend_from_slice(&fields);
+    out
+}

@@ -18,6 +18,7 @@ use crate::{
         token,
     },
     db::{
+        connect::read_again_if_lost,
         sessions, throttle,
         users::{self, InsertUserError, Taken, UserRow},
     },
@@ -285,7 +286,7 @@ impl AuthApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<MeResponse, SessionError> {
-        let user = users::find(&state.pool, auth.0.user_id)
+        let user = read_again_if_lost(|| users::find(&state.pool, auth.0.user_id))
             .await?
             .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
         Ok(MeResponse::Ok(Json(user.into())))

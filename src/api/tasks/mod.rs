@@ -26,6 +26,7 @@ use super::{
 use crate::{
     auth::BearerAuth,
     db::{
+        connect::{read_again_if_lost, write_again_if_terminated},
         idempotency::{self, Claim},
         tasks::{self, Modified, TaskRow},
     },
@@ -198,7 +199,7 @@ impl TasksApi {
         let query = &listing.query;
         let count = listing::prefers_exact_count(prefer.0.as_ref().map(HeaderText::as_str));
         let tasks::Page { mut rows, total } =
-            tasks::list(&state.pool, user_id.0, query, count).await?;
+            read_again_if_lost(|| tasks::list(&state.pool, user_id.0, query, count)).await?;
         let next = match query.limit {
             Some(limit) if rows.len() > limit as usize => {
                 rows.truncate(limit as usize);
@@ -250,7 +251,8 @@ impl TasksApi {
             .transpose()?;
         let Some(key) = key else {
             // Nothing else to write: one statement, committed on its own.
-            let row = tasks::insert(&state.pool, user_id.0, &task).await?;
+            let row =
+                write_again_if_terminated(|| tasks::insert(&state.pool, user_id.0, &task)).await?;
             let version = row.version;
             tracing::info!(task_id = %row.id, "task created");
             return Ok(created(user_id.0, row.into(), Some(version)));
@@ -305,7 +307,7 @@ impl TasksApi {
         if_none_match: Header<Option<HeaderText>>,
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
-        let task = tasks::find(&state.pool, user_id.0, id.0)
+        let task = read_again_if_lost(|| tasks::find(&state.pool, user_id.0, id.0))
             .await?
             .ok_or_else(not_found)?;
         let etag = task_etag(task.id.0, task.version);
@@ -369,7 +371,9 @@ impl TasksApi {
         auth.0.require(user_id.0)?;
         if if_match.0.is_none() {
             // Unconditional: one statement.
-            return if tasks::delete(&state.pool, user_id.0, id.0).await? {
+            let deleted =
+                write_again_if_terminated(|| tasks::delete(&state.pool, user_id.0, id.0)).await?;
+            return if deleted {
                 Ok(DeleteTaskResponse::Deleted)
             } else {
                 Err(not_found().into())
@@ -411,7 +415,10 @@ impl TasksApi {
         auth.0.require(user_id.0)?;
         let wanted = body.0.map(|b| b.completed);
         if if_match.0.is_none()
-            && let Some(task) = tasks::complete_simple(&state.pool, user_id.0, id.0, wanted).await?
+            && let Some(task) = write_again_if_terminated(|| {
+                tasks::complete_simple(&state.pool, user_id.0, id.0, wanted)
+            })
+            .await?
         {
             return Ok(ok(task));
         }

@@ -78,6 +78,27 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<String>,
     /// Where Prometheus scrapes `/metrics`; `None` (`METRICS_ADDR=off`) serves no metrics.
     pub metrics_addr: Option<SocketAddr>,
+    pub connections: ConnectionSettings,
+    /// Peers whose `X-Forwarded-For` is believed; empty: nobody's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// What one client may hold of the server's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// A request head (and, between requests, the next one) must arrive within this.
+    pub header_read_timeout: Duration,
+    /// A connection that sends nothing for this long is closed (requests in flight finish).
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: u32,
+}
+
+/// Registrations allowed in each throttle window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationLimits {
+    pub per_client: i32,
+    pub global: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +106,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub jwt: JwtSettings,
     pub http: HttpSettings,
+    pub registrations: RegistrationLimits,
     pub log_format: LogFormat,
 }
 
@@ -114,6 +136,7 @@ impl Settings {
             database: database_settings(env)?,
             jwt: jwt_settings(env)?,
             http: http_settings(env)?,
+            registrations: registration_limits(env)?,
             log_format: log_format(env)?,
         })
     }
@@ -249,6 +272,62 @@ pub fn http_settings(env: &impl Env) -> Result<HttpSettings, ConfigError> {
         port: u16::try_from(port).unwrap_or(8001),
         cors_allowed_origins,
         metrics_addr,
+        connections: connection_settings(env)?,
+        trusted_proxies: trusted_proxies(env)?,
+    })
+}
+
+fn connection_settings(env: &impl Env) -> Result<ConnectionSettings, ConfigError> {
+    let header_read_timeout =
+        parse_duration_var(env, "HTTP_HEADER_READ_TIMEOUT", Duration::from_secs(10))?;
+    let idle_timeout = parse_duration_var(env, "HTTP_IDLE_TIMEOUT", Duration::from_secs(60))?;
+    for (name, value) in [
+        ("HTTP_HEADER_READ_TIMEOUT", header_read_timeout),
+        ("HTTP_IDLE_TIMEOUT", idle_timeout),
+    ] {
+        if value > Duration::from_secs(3600) {
+            return Err(ConfigError::new(name, "must be at most 1h"));
+        }
+    }
+    Ok(ConnectionSettings {
+        header_read_timeout,
+        idle_timeout,
+        max_connections: parse_int(env, "HTTP_MAX_CONNECTIONS", 512, 1, 1_000_000)?,
+    })
+}
+
+/// `TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks.
+fn trusted_proxies(env: &impl Env) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(raw) = env.var("TRUSTED_PROXIES") else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        format!(
+                            "has `{p}`, which is neither an IP address nor a CIDR block: use e.g. \
+                             10.0.0.5,10.1.0.0/16,fd00::/8"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+pub fn registration_limits(env: &impl Env) -> Result<RegistrationLimits, ConfigError> {
+    let limit = |name, default| {
+        parse_int(env, name, default, 1, 1_000_000).map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+    };
+    Ok(RegistrationLimits {
+        per_client: limit("REGISTRATION_LIMIT_PER_CLIENT", 10)?,
+        global: limit("REGISTRATION_LIMIT_GLOBAL", 300)?,
     })
 }
 
@@ -365,6 +444,9 @@ mod tests {
         assert_eq!(s.database.connect_timeout, Duration::from_secs(5));
         assert_eq!(s.jwt.ttl, Duration::from_secs(86_400));
         assert_eq!(s.log_format, LogFormat::Text);
+        assert!(s.http.trusted_proxies.is_empty());
+        assert_eq!(s.http.connections.max_connections, 512);
+        assert_eq!(s.registrations.per_client, 10);
         assert_eq!(
             s.http.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
@@ -374,6 +456,17 @@ mod tests {
             Some(DEFAULT_STATEMENT_TIMEOUT)
         );
         assert_eq!(s.database.max_connections_per_user, 2);
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_blocks() {
+        let s = http_settings(&env(&[(
+            "TRUSTED_PROXIES",
+            "10.0.0.5, 10.1.0.0/16,fd00::/8",
+        )]))
+        .unwrap();
+        let nets: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["10.0.0.5/32", "10.1.0.0/16", "fd00::/8"]);
     }
 
     #[test]
@@ -414,6 +507,11 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "http://localhost:3000/app"),
             ("HOST", "my host"),
             ("LOG_FORMAT", "xml"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "proxy.internal"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_HEADER_READ_TIMEOUT", "2h"),
+            ("REGISTRATION_LIMIT_GLOBAL", "none"),
             ("METRICS_ADDR", "9464"),
             ("DB_STATEMENT_TIMEOUT", "soon"),
             ("DB_MAX_CONNECTIONS_PER_USER", "11"),

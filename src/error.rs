@@ -4,7 +4,7 @@
 
 use poem::{
     IntoResponse, Response,
-    error::{MethodNotAllowedError, NotFoundError, ResponseError},
+    error::{CorsError, MethodNotAllowedError, NotFoundError, ResponseError},
     http::{StatusCode, header},
 };
 use poem_openapi::{
@@ -23,6 +23,43 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// Seconds a client should wait after a 503 before retrying: long enough for a suspended
 /// Neon compute to wake or a pooled connection to be replaced.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+/// Seconds a client should wait after the server shed its request for being busy.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// A request refused by a rate limit, with what the limit is and when it resets.
+///
+/// Sent as `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields in the syntax of
+/// draft-ietf-httpapi-ratelimit-headers-10 (structured-field lists of named policies):
+/// `RateLimit-Policy: "login";q=5;w=900` and `RateLimit: "login";r=0;t=123`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limited {
+    /// The policy's name: a token of lower-case letters and dashes.
+    pub policy: &'static str,
+    /// Requests allowed per window.
+    pub quota: u32,
+    pub window_secs: u64,
+    /// Seconds until the window resets (at least 1).
+    pub retry_after_secs: u64,
+    pub detail: &'static str,
+}
+
+impl Limited {
+    fn write_headers(&self, headers: &mut poem::http::HeaderMap) {
+        let retry = self.retry_after_secs.max(1);
+        headers.insert(header::RETRY_AFTER, retry.into());
+        let policy = format!(
+            "\"{}\";q={};w={}",
+            self.policy, self.quota, self.window_secs
+        );
+        let state = format!("\"{}\";r=0;t={retry}", self.policy);
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+            if let Ok(value) = header::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+}
 
 /// RFC 9457 problem details: the body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
@@ -118,6 +155,18 @@ impl AuthFailure {
 pub enum ApiError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A request header that decides what happens cannot be read.
+    #[error("bad header {name}")]
+    BadHeader {
+        name: &'static str,
+        message: &'static str,
+    },
+    /// A cross-origin request the server's CORS policy refuses.
+    #[error("CORS refused: {0}")]
+    CorsRefused(&'static str),
+    /// A protocol-level refusal with no better description (414, 431, …).
+    #[error("refused with {0}")]
+    Refused(StatusCode),
     #[error("unauthorized: {0:?}")]
     Unauthorized(AuthFailure),
     #[error("forbidden")]
@@ -134,11 +183,11 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
-    #[error("too many requests")]
-    TooManyRequests {
-        retry_after_secs: u64,
-        detail: String,
-    },
+    #[error("too many requests ({})", .0.policy)]
+    TooManyRequests(Limited),
+    /// A resource of the server's own (not the database) is saturated: shed the request.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database refused: {}", .0.label())]
@@ -159,6 +208,24 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (kind, title, detail, errors) = match self {
             Self::BadRequest(d) => ("bad-request", "Bad request", d.clone(), None),
+            Self::BadHeader { name, message } => (
+                "bad-header",
+                "Bad request header",
+                format!("The `{name}` header {message}."),
+                Some(vec![FieldError::new(*name, *message)]),
+            ),
+            Self::CorsRefused(detail) => (
+                "cors",
+                "Cross-origin request refused",
+                (*detail).into(),
+                None,
+            ),
+            Self::Refused(status) => (
+                "protocol",
+                status.canonical_reason().unwrap_or("Bad request"),
+                refused_detail(*status).into(),
+                None,
+            ),
             Self::Unauthorized(why) => ("unauthorized", "Unauthorized", why.detail().into(), None),
             Self::Forbidden => (
                 "forbidden",
@@ -200,12 +267,13 @@ impl ApiError {
                 validation_detail(errors),
                 Some(errors.clone()),
             ),
-            Self::TooManyRequests { detail, .. } => (
+            Self::TooManyRequests(limited) => (
                 "too-many-requests",
                 "Too many requests",
-                detail.clone(),
+                limited.detail.into(),
                 None,
             ),
+            Self::Busy(detail) => ("busy", "Server busy", (*detail).into(), None),
             Self::Unavailable(_) => (
                 "unavailable",
                 "Service unavailable",
@@ -235,6 +303,19 @@ impl ApiError {
     }
 }
 
+fn refused_detail(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        414 => "The URL is too long.",
+        431 => "The request's headers are too large.",
+        405 => "This path does not support that method.",
+        406 => "The server cannot produce a response in a format the request accepts.",
+        408 => "The request took too long to arrive.",
+        411 => "The request needs a `Content-Length`.",
+        415 => "The body's content type is not supported here.",
+        _ => "The request could not be understood.",
+    }
+}
+
 fn validation_detail(errors: &[FieldError]) -> String {
     match errors {
         [one] => format!("`{}` {}.", one.field, one.message.trim_end_matches('.')),
@@ -245,7 +326,9 @@ fn validation_detail(errors: &[FieldError]) -> String {
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::CorsRefused(_) => StatusCode::FORBIDDEN,
+            Self::Refused(status) => *status,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -254,8 +337,10 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) | Self::Unavailable(_) | Self::Database(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -279,10 +364,10 @@ impl ResponseError for ApiError {
                     header::HeaderValue::from_static(why.challenge()),
                 );
             }
-            Self::TooManyRequests {
-                retry_after_secs, ..
-            } => {
-                headers.insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            Self::TooManyRequests(limited) => limited.write_headers(headers),
+            Self::Busy(what) => {
+                tracing::warn!(what, "request shed");
+                headers.insert(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.into());
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
@@ -351,8 +436,23 @@ pub fn from_poem_error(err: poem::Error) -> ApiError {
     if err.is::<ParseRequestPayloadError>() {
         return ApiError::BadRequest("The body is not valid JSON.".into());
     }
+    if let Some(e) = err.downcast_ref::<CorsError>() {
+        return ApiError::CorsRefused(match e {
+            CorsError::OriginNotAllowed => {
+                "Requests from this web page's origin are not allowed: the server's \
+                 CORS_ALLOWED_ORIGINS does not list it."
+            }
+            CorsError::MethodNotAllowed => "That method is not allowed from another origin.",
+            CorsError::HeadersNotAllowed => {
+                "A request header asked for is not allowed from another origin."
+            }
+        });
+    }
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        s @ (StatusCode::URI_TOO_LONG | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE) => {
+            ApiError::Refused(s)
+        }
         StatusCode::NOT_FOUND => ApiError::NotFound("There is nothing at this path.".into()),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::UNAUTHORIZED => ApiError::Unauthorized(AuthFailure::Missing),

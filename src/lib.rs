@@ -10,6 +10,7 @@ pub mod error;
 pub mod instruments;
 pub mod maintenance;
 pub mod secret;
+pub mod server;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

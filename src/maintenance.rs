@@ -1,6 +1,6 @@
 //! Housekeeping that keeps tables from growing without bound: expired sessions and ended
-//! login-throttle windows, and idempotency keys past their retention. Every instance runs it;
-//! the deletes are idempotent.
+//! login-throttle windows, idempotency keys past their retention, and clients an account has
+//! not logged in from for 30 days. Every instance runs it; the deletes are idempotent.
 //!
 //! It rides on traffic instead of a timer: a request that finds the last pass older than
 //! [`INTERVAL`] starts one in the background. An idle server sends nothing, so an idle Neon
@@ -26,6 +26,7 @@ pub struct Swept {
     pub sessions: u64,
     pub throttle_windows: u64,
     pub idempotency_keys: u64,
+    pub known_clients: u64,
 }
 
 pub async fn run_once(pool: &PgPool) -> Result<Swept, sqlx::Error> {
@@ -33,6 +34,11 @@ pub async fn run_once(pool: &PgPool) -> Result<Swept, sqlx::Error> {
         sessions: db::sessions::delete_expired(pool).await?,
         throttle_windows: db::throttle::delete_expired(pool, THROTTLE_WINDOW).await?,
         idempotency_keys: db::idempotency::delete_expired(pool).await?,
+        known_clients: db::throttle::delete_stale_known_clients(
+            pool,
+            crate::auth::limits::KNOWN_CLIENT_FOR,
+        )
+        .await?,
     })
 }
 

@@ -8,16 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use poem::{
-    Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
 use sqlx::PgPool;
+use tokio::net::TcpListener;
 
 use crate::{
+    api::client::TrustedProxies,
     api::fair_share::UserSlots,
     auth::{session_cache::SessionCache, token::JwtKeys},
-    config::{ConfigError, DatabaseSettings, Settings},
+    config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
         health::DbHealth,
@@ -192,12 +190,14 @@ pub struct Application {
     /// Where the application's queries go (DATABASE_URL, or the direct URL instead of an
     /// unsafe pooler).
     app_url: DatabaseUrl,
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     addr: SocketAddr,
     metrics: Option<MetricsServer>,
     server_version: String,
     state: AppState,
     cors_allowed_origins: Vec<String>,
+    trusted_proxies: TrustedProxies,
+    connections: ConnectionSettings,
 }
 
 impl Application {
@@ -264,15 +264,10 @@ impl Application {
         }
 
         let bind = SocketAddr::new(settings.http.host, settings.http.port);
-        let acceptor = TcpListener::bind(bind)
-            .into_acceptor()
+        let listener = TcpListener::bind(bind)
             .await
             .map_err(|e| StartupError::Other(format!("cannot listen on {bind}: {e}")))?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .unwrap_or(bind);
+        let addr = listener.local_addr().unwrap_or(bind);
         tracing::info!(
             %addr,
             startup_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -284,7 +279,7 @@ impl Application {
             .min(connect::MAX_ACQUIRE_TIMEOUT);
         Ok(Self {
             app_url,
-            acceptor,
+            listener,
             addr,
             metrics,
             server_version: ready.info.version,
@@ -298,6 +293,7 @@ impl Application {
                 pool,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
+                registrations: settings.registrations,
                 health,
                 user_slots: Arc::new(UserSlots::new(
                     settings.database.max_connections_per_user,
@@ -305,6 +301,8 @@ impl Application {
                 )),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
+            trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),
+            connections: settings.http.connections,
         })
     }
 
@@ -339,10 +337,16 @@ impl Application {
                 self.server_version,
             ))
         });
-        let routes = crate::api::routes(self.state, &self.cors_allowed_origins);
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes, shutdown, Some(SHUTDOWN_GRACE))
-            .await;
+        let routes =
+            crate::api::routes(self.state, &self.cors_allowed_origins, self.trusted_proxies);
+        let result = crate::server::serve(
+            self.listener,
+            routes,
+            self.connections,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         sessions.stop();
         if let Some(metrics) = metrics {
             metrics.abort();

@@ -1,5 +1,6 @@
 //! What every request shares: the pool, what is known of the database's health, the
-//! per-user share of connections, the token keys, the session cache and housekeeping.
+//! per-user share of connections, the token keys, the registration limits, the session
+//! cache and housekeeping.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use sqlx::PgPool;
 use crate::{
     api::fair_share::UserSlots,
     auth::{session_cache::SessionCache, token::JwtKeys},
+    config::RegistrationLimits,
     db::health::DbHealth,
     maintenance::Maintenance,
 };
@@ -19,6 +21,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub health: Arc<DbHealth>,
     pub user_slots: Arc<UserSlots>,
+    pub registrations: RegistrationLimits,
     /// Sessions already read, trusted while PostgreSQL can announce their changes.
     pub sessions: SessionCache,
     /// Housekeeping, started by requests rather than a timer.

@@ -1,6 +1,6 @@
 //! `/api/auth`: register, login, logout, me.
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
@@ -8,18 +8,19 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Exa
 use super::{
     ApiTags,
     body::{BodyRules, FieldCheck, JsonBody, raw_field_errors},
+    client::ClientAddr,
     text::{EmailText, LoginEmailText},
     timestamp::Timestamp,
 };
 use crate::{
     auth::{
-        BearerAuth, MAX_FAILURES_PER_CLIENT, MAX_FAILURES_PER_EMAIL, THROTTLE_WINDOW,
+        BearerAuth, limits,
         password::{self, Verified},
         token,
     },
     db::{
         connect::read_again_if_lost,
-        sessions, throttle,
+        sessions,
         users::{self, InsertUserError, Taken, UserRow},
     },
     domain::{
@@ -164,9 +165,14 @@ pub enum RegisterResponse {
 
 #[derive(ApiResponse)]
 pub enum LoginResult {
-    /// Logged in.
+    /// Logged in. The token is a credential: `Cache-Control: no-store`.
     #[oai(status = 200)]
-    Ok(Json<LoginResponse>),
+    Ok(
+        Json<LoginResponse>,
+        /// Always `no-store`: the body is a credential.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -183,9 +189,12 @@ pub enum MeResponse {
     Ok(Json<User>),
 }
 
-problems!(RegisterError: 400, 409, 413, 422, 503);
+problems!(RegisterError: 400, 409, 413, 422, 429, 503);
 problems!(LoginError: 400, 401, 413, 422, 429, 503);
 problems!(SessionError: 401, 503);
+
+/// Responses that carry a credential must not be stored by any cache.
+pub const NO_STORE: &str = "no-store";
 
 pub struct AuthApi;
 
@@ -196,17 +205,10 @@ impl AuthApi {
     async fn register(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, RegisterError> {
-        let (username, email, password) = parse_registration(&body.0)?;
-        let hashed = password::hash(password.expose()).await?;
-        let row = users::insert(&state.pool, &username, &email, &hashed)
-            .await
-            .map_err(|e| match e {
-                InsertUserError::Taken(which) => taken(which),
-                InsertUserError::Db(e) => e.into(),
-            })?;
-        tracing::info!(user_id = %row.id, "account created");
+        let row = register_account(&state, ClientAddr::of(req), &body.0).await?;
         Ok(RegisterResponse::Created(Json(row.into())))
     }
 
@@ -219,50 +221,8 @@ impl AuthApi {
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResult, LoginError> {
         state.maintenance.nudge(&state.pool);
-        // An address that cannot be registered is simply a wrong email: the same 401.
-        let email = Email::parse(body.0.email.as_str()).ok();
-        let email_key = format!("email:{}", body.0.email.as_str().to_lowercase());
-        let keys = [email_key.clone(), format!("client:{}", client_ip(req))];
-        let limits = [MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_CLIENT];
-        if let Some(wait) = throttle::blocked(&state.pool, &keys, &limits, THROTTLE_WINDOW).await? {
-            return Err(too_many_attempts(wait).into());
-        }
-        let user = match &email {
-            Some(email) => users::find_by_email(&state.pool, email).await?,
-            None => None,
-        };
-        let stored = user.as_ref().map(|u| u.hashed_password.clone());
-        let verified = password::verify(&body.0.password, stored).await?;
-        let user = match (verified, user) {
-            (Verified::No, _) | (_, None) => {
-                throttle::record_failure(&state.pool, &keys, THROTTLE_WINDOW).await?;
-                tracing::info!("login failed");
-                return Err(ApiError::Unauthorized(AuthFailure::BadCredentials).into());
-            }
-            (Verified::YesRehash(new_hash), Some(user)) => {
-                users::set_password_hash(&state.pool, user.id, &new_hash).await?;
-                tracing::info!(user_id = %user.id, "legacy bcrypt hash replaced with argon2id");
-                user
-            }
-            (Verified::Yes, Some(user)) => user,
-        };
-        throttle::reset(&state.pool, &email_key).await?;
-        let issued = state.jwt.issue(user.id).map_err(ApiError::internal)?;
-        sessions::insert(
-            &state.pool,
-            user.id,
-            &issued.jti,
-            &token::fingerprint(&issued.token),
-            issued.expires_at,
-        )
-        .await?;
-        tracing::info!(user_id = %user.id, "logged in");
-        Ok(LoginResult::Ok(Json(LoginResponse {
-            access_token: issued.token,
-            token_type: TokenType::Bearer,
-            expires_at: Timestamp(issued.expires_at),
-            user: user.into(),
-        })))
+        let issued = log_in(&state, ClientAddr::of(req), &body.0).await?;
+        Ok(LoginResult::Ok(Json(issued), NO_STORE.into()))
     }
 
     /// Revoke the token used for this request.
@@ -291,6 +251,74 @@ impl AuthApi {
             .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
         Ok(MeResponse::Ok(Json(user.into())))
     }
+}
+
+/// Creates an account for a registration from `client`, within the registration limits.
+/// Every route that registers goes through here.
+pub async fn register_account(
+    state: &AppState,
+    client: IpAddr,
+    body: &RegisterRequest,
+) -> Result<UserRow, ApiError> {
+    let (username, email, password) = parse_registration(body)?;
+    limits::admit_registration(&state.pool, state.registrations, client).await?;
+    let hashed = password::hash(password.expose()).await?;
+    let row = users::insert(&state.pool, &username, &email, &hashed)
+        .await
+        .map_err(|e| match e {
+            InsertUserError::Taken(which) => taken(which),
+            InsertUserError::Db(e) => e.into(),
+        })?;
+    tracing::info!(user_id = %row.id, "account created");
+    Ok(row)
+}
+
+/// Checks credentials from `client` within the login limits and starts a session. Every
+/// route that logs in goes through here.
+pub async fn log_in(
+    state: &AppState,
+    client: IpAddr,
+    body: &LoginRequest,
+) -> Result<LoginResponse, ApiError> {
+    // Counted before the password is looked at, so parallel guesses cannot outrun the limit.
+    let attempt = limits::admit_login(&state.pool, body.email.as_str(), client).await?;
+    // An address that cannot be registered is simply a wrong email: the same 401.
+    let email = Email::parse(body.email.as_str()).ok();
+    let user = match &email {
+        Some(email) => users::find_by_email(&state.pool, email).await?,
+        None => None,
+    };
+    let stored = user.as_ref().map(|u| u.hashed_password.clone());
+    let verified = password::verify(&body.password, stored).await?;
+    let user = match (verified, user) {
+        (Verified::No, _) | (_, None) => {
+            tracing::info!("login failed");
+            return Err(ApiError::Unauthorized(AuthFailure::BadCredentials));
+        }
+        (Verified::YesRehash(new_hash), Some(user)) => {
+            users::set_password_hash(&state.pool, user.id, &new_hash).await?;
+            tracing::info!(user_id = %user.id, "legacy bcrypt hash replaced with argon2id");
+            user
+        }
+        (Verified::Yes, Some(user)) => user,
+    };
+    limits::login_succeeded(&state.pool, attempt, user.id).await?;
+    let issued = state.jwt.issue(user.id).map_err(ApiError::internal)?;
+    sessions::insert(
+        &state.pool,
+        user.id,
+        &issued.jti,
+        &token::fingerprint(&issued.token),
+        issued.expires_at,
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, "logged in");
+    Ok(LoginResponse {
+        access_token: issued.token,
+        token_type: TokenType::Bearer,
+        expires_at: Timestamp(issued.expires_at),
+        user: user.into(),
+    })
 }
 
 /// Every rule broken by a registration, one entry per field.
@@ -323,32 +351,4 @@ fn taken(which: Taken) -> ApiError {
         detail.into(),
         vec![FieldError::new(field, "is already taken")],
     )
-}
-
-fn too_many_attempts(wait: Duration) -> ApiError {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    ApiError::TooManyRequests {
-        retry_after_secs: secs.max(1),
-        detail: "Too many failed login attempts: wait before trying again.".into(),
-    }
-}
-
-/// The client's address. Behind a reverse proxy on a loopback or private address, that is
-/// the last hop the proxy appended to `X-Forwarded-For`; a client on the internet cannot
-/// connect from such an address, so it cannot forge this.
-fn client_ip(req: &Request) -> String {
-    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    let behind_proxy = peer.is_some_and(|ip| match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
-    });
-    let forwarded = behind_proxy
-        .then(|| req.headers().get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
-    forwarded
-        .or(peer)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }

@@ -1,4 +1,79 @@
-//! ETags and conditional request headers (RFC 9110 §13).
+//! ETags and conditional request headers (RFC 9110 §13), and the strict reading of the
+//! headers that decide whether a write happens.
+
+use poem::http::HeaderMap;
+
+use crate::error::ApiError;
+
+/// `If-Match`, `If-None-Match` and `Idempotency-Key` decide whether a write happens: one
+/// that cannot be read must not be taken as absent (a stale write would then win, or a
+/// retried create run twice), so it is a 400 naming the header.
+pub fn check_request_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    for name in ["If-Match", "If-None-Match"] {
+        for value in headers.get_all(name) {
+            if !is_etag_list(value.as_bytes()) {
+                return Err(ApiError::BadHeader {
+                    name,
+                    message: "must be `*` or a comma-separated list of quoted ETags, e.g. \
+                              \"12-3\", as sent in an `ETag` header",
+                });
+            }
+        }
+    }
+    let keys = headers.get_all("Idempotency-Key");
+    let mut count = 0;
+    for value in keys {
+        count += 1;
+        let b = value.as_bytes();
+        if count > 1 || b.is_empty() || b.len() > 255 || !b.iter().all(u8::is_ascii_graphic) {
+            return Err(ApiError::BadHeader {
+                name: "Idempotency-Key",
+                message: "must be one value of 1–255 visible ASCII characters, e.g. a UUID",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What [`is_etag_list`] accepts, as the OpenAPI document states it (without the empty list
+/// elements RFC 9110 tolerates).
+pub const ETAG_LIST_PATTERN: &str =
+    r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#;
+
+/// `*`, or `1#entity-tag` with `entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE` (RFC 9110
+/// §8.8.3), where `etagc` is here visible ASCII other than `"`: no ETag this server sends
+/// holds anything else.
+fn is_etag_list(value: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return false;
+    };
+    if !text.is_ascii() {
+        return false;
+    }
+    if text.trim() == "*" {
+        return true;
+    }
+    let mut any = false;
+    for item in text.split(',') {
+        let item = item.trim_matches([' ', '\t']);
+        if item.is_empty() {
+            // Empty list elements are allowed between commas (RFC 9110 §5.6.1).
+            continue;
+        }
+        let opaque = item.strip_prefix("W/").unwrap_or(item);
+        let Some(inner) = opaque
+            .strip_prefix('"')
+            .and_then(|rest| rest.strip_suffix('"'))
+        else {
+            return false;
+        };
+        if !inner.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
 
 /// A task's strong ETag: its id and version, which every update increments.
 pub fn task_etag(id: i32, version: i32) -> String {
@@ -23,7 +98,62 @@ pub fn if_none_match_hits(header: Option<&str>, current: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn etag_lists() {
+        for good in [
+            "*",
+            "\"7-3\"",
+            "W/\"abc\"",
+            "\"a\", W/\"b\"",
+            "\"\"",
+            " \"x\" ,",
+        ] {
+            assert!(is_etag_list(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "",
+            " ",
+            "7-3",
+            "\"7-3",
+            "\"a\"b\"",
+            "w/\"a\"",
+            "\"caf\u{e9}\"",
+            "*, \"a\"",
+        ] {
+            assert!(!is_etag_list(bad.as_bytes()), "{bad}");
+        }
+        assert!(!is_etag_list(b"\"\xff\""));
+    }
+
+    #[test]
+    fn what_the_documented_pattern_matches_is_accepted() {
+        let re = regex::Regex::new(ETAG_LIST_PATTERN).unwrap();
+        for sample in [
+            "*",
+            " * ",
+            "\"7-3\"",
+            "W/\"abc\"",
+            "\"a\", W/\"b\"",
+            "\"\"",
+            "\"a\",\"b\"",
+            "7-3",
+            "\"a",
+            "",
+            "*, \"a\"",
+            "\"caf\u{e9}\"",
+            "\"a\" \"b\"",
+            "W/ \"a\"",
+        ] {
+            assert_eq!(
+                re.is_match(sample),
+                is_etag_list(sample.as_bytes()),
+                "{sample:?}"
+            );
+        }
+    }
 
     #[test]
     fn if_match() {

@@ -4,10 +4,17 @@
 use std::{panic::AssertUnwindSafe, time::Instant};
 
 use futures_util::FutureExt;
-use poem::{Endpoint, IntoResponse, Request, Response, Result, http::HeaderValue};
+use poem::{
+    Endpoint, IntoResponse, Request, Response, Result,
+    http::{HeaderValue, StatusCode},
+};
 use tracing::Instrument;
 
-use crate::error::{ApiError, PROBLEM_CONTENT_TYPE};
+use super::{
+    client::{ClientAddr, TrustedProxies},
+    conditional::check_request_headers,
+};
+use crate::error::{ApiError, PROBLEM_CONTENT_TYPE, from_poem_error};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -26,27 +33,34 @@ fn request_id(req: &Request) -> HeaderValue {
         })
 }
 
+/// Resolves the client's address (kept in the request's extensions for the rate limits),
+/// logs one line per request with it, records its metrics, and sets the headers every
+/// response carries.
 pub async fn trace_request<E: Endpoint>(
     next: E,
-    req: Request,
+    mut req: Request,
     routes: &RouteIndex,
+    proxies: &TrustedProxies,
 ) -> Result<Response> {
     let id = request_id(&req);
+    let client = proxies.client_of(&req);
+    req.extensions_mut().insert(ClientAddr(client));
+    req.extensions_mut().insert(RequestId(id.clone()));
     let route = routes.template(req.uri().path()).to_owned();
     let method = req.method().to_string();
     let span = tracing::info_span!(
         "request",
         request_id = id.to_str().unwrap_or("-"),
+        client = %client,
         method = %req.method(),
         path = req.uri().path(),
     );
     async move {
         let started = Instant::now();
-        let answered = AssertUnwindSafe(next.call(req)).catch_unwind().await;
-        let mut response = match answered {
-            Ok(Ok(r)) => r.into_response(),
-            Ok(Err(e)) => e.into_response(),
-            Err(panic) => panic_response(panic.as_ref(), id.to_str().unwrap_or("-")),
+        // Errors from layers outside the routes (CORS) become problems here too.
+        let mut response = match next.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => from_poem_error(e).into_response(),
         };
         let status = response.status().as_u16();
         let elapsed = started.elapsed().as_secs_f64();
@@ -57,11 +71,62 @@ pub async fn trace_request<E: Endpoint>(
             tracing::info!(status, latency_ms, "request finished");
         }
         crate::instruments::request(&method, &route, status, elapsed);
-        response.headers_mut().insert(REQUEST_ID, id);
+        let headers = response.headers_mut();
+        headers.insert(REQUEST_ID, id);
+        // Browsers must take every body for what its Content-Type says, never sniff it.
+        headers.insert(
+            poem::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         Ok(response)
     }
     .instrument(span)
     .await
+}
+
+/// Longest URL served (path and query); longer is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes (names and values) served; more is a 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses, as problems, a request whose URL or headers are too large (414, 431), or whose
+/// conditional or idempotency headers cannot be read (400), before anything else looks at
+/// it. hyper refuses still larger requests itself, with an empty body: these limits are
+/// lower than its own so that a client almost always gets a problem it can read.
+pub async fn strict_headers<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let uri_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return Ok(ApiError::Refused(StatusCode::URI_TOO_LONG).into_response());
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Ok(ApiError::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).into_response());
+    }
+    match check_request_headers(req.headers()) {
+        Ok(()) => next.call(req).await.map(IntoResponse::into_response),
+        Err(e) => Ok(e.into_response()),
+    }
+}
+
+/// The request's id, as `trace_request` settled it.
+#[derive(Clone)]
+struct RequestId(HeaderValue);
+
+/// Turns a panic below into a 500 problem; inside CORS, so the answer keeps its CORS
+/// headers.
+pub async fn catch_panics<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let id = req.extensions().get::<RequestId>().map_or_else(
+        || "-".to_owned(),
+        |r| r.0.to_str().unwrap_or("-").to_owned(),
+    );
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(answer) => answer.map(IntoResponse::into_response),
+        Err(panic) => Ok(panic_response(panic.as_ref(), &id)),
+    }
 }
 
 /// A handler panicked: one error line, and a 500 problem naming the request id, so the

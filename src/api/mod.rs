@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod conditional;
 pub mod fair_share;
 pub mod health;
@@ -56,7 +57,11 @@ pub fn spec_yaml() -> String {
 
 /// Every route, with error rendering, the per-user share, request ids and tracing, CORS
 /// and shared state.
-pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint + 'static {
+pub fn routes(
+    state: AppState,
+    cors_allowed_origins: &[String],
+    proxies: client::TrustedProxies,
+) -> impl Endpoint + 'static {
     let api = service();
     let index = std::sync::Arc::new(middleware::RouteIndex::from_spec(&api.spec()));
     let docs = api.swagger_ui();
@@ -78,7 +83,7 @@ pub fn routes(state: AppState, cors_allowed_origins: &[String]) -> impl Endpoint
             let slots = slots.clone();
             async move { fair_share::fair_share(next, req, &slots).await }
         });
-    edges(app, index, cors_allowed_origins)
+    edges(app, index, cors_allowed_origins, proxies)
 }
 
 /// An error that escaped a handler, as the client will see it. A database refusal is
@@ -103,12 +108,14 @@ async fn answer_error(err: poem::Error, state: &AppState) -> ApiError {
     }
 }
 
-/// What every answer passes through, whatever produced it: `Allow` on 405s, request ids,
-/// a log line and metrics per request, panics turned into 500 problems, and CORS.
+/// What every answer passes through, whatever produced it: `Allow` on 405s, strict request
+/// headers, panics turned into 500 problems, CORS, and outermost the client's address,
+/// request ids, a log line and metrics per request.
 pub fn edges(
     app: impl Endpoint + 'static,
     index: std::sync::Arc<middleware::RouteIndex>,
     cors_allowed_origins: &[String],
+    proxies: client::TrustedProxies,
 ) -> impl Endpoint + 'static {
     let cors = cors_allowed_origins
         .iter()
@@ -136,15 +143,20 @@ pub fn edges(
         ])
         .max_age(600);
     let allow = index.clone();
+    let proxies = std::sync::Arc::new(proxies);
     app.around(move |next, req| {
         let allow = allow.clone();
         async move { middleware::allow_on_405(next, req, &allow).await }
     })
+    .around(middleware::strict_headers)
+    .around(middleware::catch_panics)
+    .with(cors)
+    // Outside CORS, so that a refused origin is logged and answered with a problem too.
     .around(move |next, req| {
         let index = index.clone();
-        async move { middleware::trace_request(next, req, &index).await }
+        let proxies = proxies.clone();
+        async move { middleware::trace_request(next, req, &index, &proxies).await }
     })
-    .with(cors)
 }
 
 /// The route index of the API's own document (for [`edges`]).

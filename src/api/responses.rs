@@ -20,8 +20,14 @@ pub fn problem_response(status: u16) -> MetaResponse {
         412 => "The `If-Match` ETag is stale: the resource changed since it was read.",
         413 => "The request body is too large.",
         422 => "One or more fields break their rules; `errors` names each.",
-        429 => "Too many attempts; retry after `Retry-After` seconds.",
-        503 => "The database is unavailable; retry after `Retry-After` seconds.",
+        429 => {
+            "Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and \
+                `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached."
+        }
+        503 => {
+            "The database is unavailable, or the server is too busy; retry after \
+                `Retry-After` seconds. `detail` says which."
+        }
         _ => "Unexpected server error.",
     };
     let header = |name: &str, description: &str, ty: MetaSchema| MetaHeader {
@@ -37,7 +43,24 @@ pub fn problem_response(status: u16) -> MetaResponse {
             "The bearer challenge.",
             MetaSchema::new("string"),
         )],
-        429 | 503 => vec![header(
+        429 => vec![
+            header(
+                "Retry-After",
+                "Seconds to wait before retrying.",
+                MetaSchema::new("integer"),
+            ),
+            header(
+                "RateLimit-Policy",
+                "The limit reached, e.g. `\"login-client\";q=20;w=900`: `q` attempts per `w` seconds.",
+                MetaSchema::new("string"),
+            ),
+            header(
+                "RateLimit",
+                "What is left of it, e.g. `\"login-client\";r=0;t=120`: `r` remaining, reset in `t` seconds.",
+                MetaSchema::new("string"),
+            ),
+        ],
+        503 => vec![header(
             "Retry-After",
             "Seconds to wait before retrying.",
             MetaSchema::new("integer"),

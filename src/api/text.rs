@@ -134,6 +134,15 @@ constrained_text!(
 );
 
 constrained_text!(
-    /// A header value that must not be empty.
-    HeaderText, pattern = ".", min = 1, max = 1000
+    /// `*`, or a comma-separated list of ETags as sent in `ETag` headers (`"12-3"`,
+    /// `W/"…"`).
+    EtagListText, pattern = super::conditional::ETAG_LIST_PATTERN, min = 1, max = 1000
+);
+
+/// A `Prefer` header (RFC 7240): visible ASCII, spaces and tabs.
+pub const PREFER_PATTERN: &str = "^[\\t -~]*$";
+
+constrained_text!(
+    /// Preferences, comma-separated (`count=exact`); unknown ones are ignored.
+    PreferText, pattern = PREFER_PATTERN, min = 0, max = 1000
 );

@@ -11,43 +11,55 @@ use argon2::{
 
 use crate::error::ApiError;
 
-/// Password hashing runs on a few threads of its own, one per core at most: each hash takes
-/// ~19 MiB and a core for tens of milliseconds, so a burst of logins queues here instead of
-/// exhausting the blocking pool. Keeping the work on the same few threads also bounds the
-/// memory it holds: each thread reuses its own buffer instead of every blocking thread
-/// keeping one.
+/// Password hashing runs on threads of its own: each hash takes ~19 MiB and a core for tens
+/// of milliseconds, so a burst queues here instead of exhausting the blocking pool, and each
+/// thread reuses its own buffer. Logins and registrations have separate threads and queues,
+/// so a flood of registrations cannot make logins wait behind it.
 struct Hashers {
+    name: &'static str,
     jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
 
-static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(1024);
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
-    for n in 0..threads {
-        let queue = queue.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("password-hasher-{n}"))
-            .spawn(move || {
-                loop {
-                    let job = match queue.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+impl Hashers {
+    fn start(name: &'static str, threads: usize, queue_len: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(queue_len);
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}-hasher-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
                     }
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start a password hashing thread");
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
         }
+        Self { name, jobs }
     }
-    Hashers { jobs }
-});
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4))
+}
+
+/// Logins: one thread per core (up to four), and a queue a few seconds long.
+static LOGIN_HASHERS: LazyLock<Hashers> = LazyLock::new(|| Hashers::start("login", cores(), 256));
+
+/// Registrations: half the cores, and a short queue: new accounts can wait, logins cannot.
+static REGISTRATION_HASHERS: LazyLock<Hashers> =
+    LazyLock::new(|| Hashers::start("registration", cores().div_ceil(2), 128));
 
 /// Verified against when the email is unknown, so the response takes as long as for a real
 /// account and timing does not reveal which emails exist. The hash of a random password
@@ -105,15 +117,22 @@ fn verify_blocking(password: &str, stored: &str) -> Verified {
 }
 
 async fn off_runtime<T: Send + 'static>(
+    hashers: &Hashers,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _ = done.send(work());
     });
-    HASHERS.jobs.try_send(job).map_err(|e| match e {
-        // Over a thousand logins waiting: shed load rather than queue for minutes.
-        TrySendError::Full(_) => ApiError::Unavailable("password hashing queue is full".into()),
+    hashers.jobs.try_send(job).map_err(|e| match e {
+        // The queue is seconds long already: shed load rather than queue for minutes.
+        TrySendError::Full(_) => {
+            tracing::warn!(queue = hashers.name, "password hashing queue is full");
+            ApiError::Busy(
+                "The server is busy hashing passwords for other requests (this is not a \
+                 database outage): retry in a few seconds.",
+            )
+        }
         TrySendError::Disconnected(_) => {
             ApiError::internal("the password hashing threads have stopped")
         }
@@ -123,10 +142,10 @@ async fn off_runtime<T: Send + 'static>(
         .map_err(|_| ApiError::internal("a password hashing job was dropped"))
 }
 
-/// Hashes a new password with argon2id.
+/// Hashes a new account's password with argon2id.
 pub async fn hash(password: &str) -> Result<String, ApiError> {
     let password = password.to_owned();
-    off_runtime(move || hash_blocking(&password))
+    off_runtime(&REGISTRATION_HASHERS, move || hash_blocking(&password))
         .await?
         .map_err(ApiError::internal)
 }
@@ -135,7 +154,7 @@ pub async fn hash(password: &str) -> Result<String, ApiError> {
 /// there is no account (`stored` is `None`), which always fails.
 pub async fn verify(password: &str, stored: Option<String>) -> Result<Verified, ApiError> {
     let password = password.to_owned();
-    off_runtime(move || match stored {
+    off_runtime(&LOGIN_HASHERS, move || match stored {
         Some(stored) => verify_blocking(&password, &stored),
         None => {
             let _ = verify_blocking(&password, DUMMY_HASH);

@@ -74,6 +74,14 @@ const TABLES: &[(&str, &[Column])] = &[
         ],
     ),
     (
+        "login_known_client",
+        &[
+            col("user_id", "integer", true),
+            col("client", "text", true),
+            col("last_login", TS, true),
+        ],
+    ),
+    (
         "idempotency_key",
         &[
             col("user_id", "integer", true),
@@ -104,6 +112,11 @@ const CONSTRAINTS: &[(&str, &str)] = &[
     ),
     ("login_throttle_pkey", "PRIMARY KEY (key)"),
     ("login_throttle_failures_check", "CHECK ((failures > 0))"),
+    ("login_known_client_pkey", "PRIMARY KEY (user_id, client)"),
+    (
+        "login_known_client_user_id_fkey",
+        "FOREIGN KEY (user_id) REFERENCES \"user\"(id) ON DELETE CASCADE",
+    ),
     ("idempotency_key_pkey", "PRIMARY KEY (user_id, key)"),
     (
         "idempotency_key_user_id_fkey",

@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::Executor;
 
-use crate::helpers::{JWT_SECRET, LoginBody, TestApp, UserBody};
+use crate::helpers::{JWT_SECRET, LoginBody, TestApp, TestDb, UserBody};
 
 fn sign(header: Header, claims: &Value, secret: &[u8]) -> String {
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
@@ -181,7 +181,8 @@ async fn an_email_taken_in_any_case_is_409_naming_the_email() {
 
 #[tokio::test]
 async fn a_hundred_concurrent_registrations_of_one_email_create_exactly_one_account() {
-    let app = TestApp::spawn().await;
+    let limits = [("REGISTRATION_LIMIT_PER_CLIENT", "1000")];
+    let app = TestApp::spawn_on(TestDb::create().await, &limits).await;
     let attempts: Vec<_> = (0..100)
         .map(|i| {
             let call = app.register(&format!("racer{i}"), "race@example.com", "12345678");
@@ -310,7 +311,7 @@ async fn when_the_window_has_passed_logins_work_again_and_reset_the_count() {
         .expect(200)
         .await;
     let left: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE key LIKE 'email:%'")
+        sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE key LIKE 'account-client:%'")
             .fetch_one(&app.pool)
             .await
             .unwrap();
@@ -319,7 +320,8 @@ async fn when_the_window_has_passed_logins_work_again_and_reset_the_count() {
 
 #[tokio::test]
 async fn many_failures_from_one_client_across_emails_are_throttled() {
-    let app = TestApp::spawn().await;
+    let behind_a_proxy = [("TRUSTED_PROXIES", "127.0.0.1")];
+    let app = TestApp::spawn_on(TestDb::create().await, &behind_a_proxy).await;
     let attempt = |i: usize, ip: &str| {
         app.login(&format!("user{i}@example.com"), "guess-guess")
             .header("x-forwarded-for", ip)
@@ -539,10 +541,11 @@ async fn maintenance_deletes_expired_sessions_and_ended_throttle_windows_only() 
         .unwrap();
     assert_eq!(sessions.len(), 1);
     assert_ne!(sessions[0], "old");
-    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM login_throttle")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM login_throttle WHERE key LIKE 'email:%'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(keys, vec!["email:new@example.com"]);
 }
 

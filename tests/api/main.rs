@@ -5,12 +5,15 @@
 mod auth;
 mod cli;
 mod clients;
+mod connections;
 mod cors;
 mod counting;
 mod fake_pg;
+mod hardening;
 mod health;
 mod helpers;
 mod housekeeping;
+mod limits;
 mod metrics;
 mod panics;
 mod readiness;

@@ -14,6 +14,7 @@ async fn a_panic_is_a_500_problem_with_the_request_id_and_cors_headers() {
         Route::new().at("/boom", get(explode)),
         todo_api::api::route_index(),
         &["http://localhost:3000".to_owned()],
+        todo_api::api::client::TrustedProxies::default(),
     );
     let request = Request::builder()
         .method(Method::GET)

@@ -36,6 +36,8 @@ async fn behind_an_unsafe_pooler_the_server_goes_direct_and_the_full_flow_passes
     let app = Server::build(&[
         ("DATABASE_URL", &pooled),
         ("DATABASE_URL_UNPOOLED", &direct),
+        // Sixteen accounts from one address: more than one client may make in a window.
+        ("REGISTRATION_LIMIT_PER_CLIENT", "100"),
     ])
     .await
     .unwrap();

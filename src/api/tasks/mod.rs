@@ -21,7 +21,7 @@ use super::{
     body::{JsonBody, OptionalJsonBody, parse_value},
     conditional::{if_match_allows, if_none_match_hits, task_etag},
     serde_json_payload::SerdeJson,
-    text::{CursorText, DueDateText, HeaderText, SearchText, TagFilter},
+    text::{CursorText, DueDateText, EtagListText, PreferText, SearchText, TagFilter},
 };
 use crate::{
     auth::BearerAuth,
@@ -101,11 +101,11 @@ pub enum DeleteTaskResponse {
     Deleted,
 }
 
-problems!(ListTasksError: 401, 403, 404, 422, 503);
+problems!(ListTasksError: 400, 401, 403, 404, 422, 503);
 problems!(CreateTaskError: 400, 401, 403, 404, 413, 422, 503);
-problems!(GetTaskError: 401, 403, 404, 422, 503);
+problems!(GetTaskError: 400, 401, 403, 404, 422, 503);
 problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 422, 503);
-problems!(DeleteTaskError: 401, 403, 404, 412, 422, 503);
+problems!(DeleteTaskError: 400, 401, 403, 404, 412, 422, 503);
 
 fn not_found() -> ApiError {
     ApiError::NotFound("There is no such task.".into())
@@ -176,11 +176,11 @@ impl TasksApi {
         cursor: Query<Option<CursorText>>,
         /// An ETag from an earlier list response.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<HeaderText>>,
+        if_none_match: Header<Option<EtagListText>>,
         /// `count=exact` asks for the total in `X-Total-Count`. Counting costs as much as
         /// reading every matching task, so it is done only when asked for.
         #[oai(name = "Prefer")]
-        prefer: Header<Option<HeaderText>>,
+        prefer: Header<Option<PreferText>>,
     ) -> Result<ListTasksResponse, ListTasksError> {
         auth.0.require(user_id.0)?;
         let listing = ListParams {
@@ -197,7 +197,7 @@ impl TasksApi {
         }
         .into_query()?;
         let query = &listing.query;
-        let count = listing::prefers_exact_count(prefer.0.as_ref().map(HeaderText::as_str));
+        let count = listing::prefers_exact_count(prefer.0.as_ref().map(PreferText::as_str));
         let tasks::Page { mut rows, total } =
             read_again_if_lost(|| tasks::list(&state.pool, user_id.0, query, count)).await?;
         let next = match query.limit {
@@ -211,7 +211,7 @@ impl TasksApi {
             _ => None,
         };
         let etag = listing::list_etag(&rows, total, next.as_deref());
-        if if_none_match_hits(if_none_match.0.as_ref().map(HeaderText::as_str), &etag) {
+        if if_none_match_hits(if_none_match.0.as_ref().map(EtagListText::as_str), &etag) {
             return Ok(ListTasksResponse::NotModified(etag));
         }
         let tasks = rows.into_iter().map(|r| r.task.into()).collect();
@@ -304,14 +304,14 @@ impl TasksApi {
         id: Path<TaskId>,
         /// An ETag from an earlier response for this task.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<HeaderText>>,
+        if_none_match: Header<Option<EtagListText>>,
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
         let task = read_again_if_lost(|| tasks::find(&state.pool, user_id.0, id.0))
             .await?
             .ok_or_else(not_found)?;
         let etag = task_etag(task.id.0, task.version);
-        if if_none_match_hits(if_none_match.0.as_ref().map(HeaderText::as_str), &etag) {
+        if if_none_match_hits(if_none_match.0.as_ref().map(EtagListText::as_str), &etag) {
             return Ok(TaskResponse::NotModified(etag));
         }
         Ok(TaskResponse::Ok(SerdeJson(task.into()), etag))
@@ -332,7 +332,7 @@ impl TasksApi {
         body: JsonBody<UpdateTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<HeaderText>>,
+        if_match: Header<Option<EtagListText>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
         let changes = body.0.parse()?;
@@ -342,7 +342,7 @@ impl TasksApi {
             id.0,
             |t| {
                 if_match_allows(
-                    if_match.0.as_ref().map(HeaderText::as_str),
+                    if_match.0.as_ref().map(EtagListText::as_str),
                     &task_etag(t.id.0, t.version),
                 )
             },
@@ -366,7 +366,7 @@ impl TasksApi {
         id: Path<TaskId>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<HeaderText>>,
+        if_match: Header<Option<EtagListText>>,
     ) -> Result<DeleteTaskResponse, DeleteTaskError> {
         auth.0.require(user_id.0)?;
         if if_match.0.is_none() {
@@ -381,7 +381,7 @@ impl TasksApi {
         }
         let outcome = tasks::delete_if(&state.pool, user_id.0, id.0, |t| {
             if_match_allows(
-                if_match.0.as_ref().map(HeaderText::as_str),
+                if_match.0.as_ref().map(EtagListText::as_str),
                 &task_etag(t.id.0, t.version),
             )
         })
@@ -410,7 +410,7 @@ impl TasksApi {
         body: OptionalJsonBody<CompleteTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<HeaderText>>,
+        if_match: Header<Option<EtagListText>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
         let wanted = body.0.map(|b| b.completed);
@@ -428,7 +428,7 @@ impl TasksApi {
             id.0,
             |t| {
                 if_match_allows(
-                    if_match.0.as_ref().map(HeaderText::as_str),
+                    if_match.0.as_ref().map(EtagListText::as_str),
                     &task_etag(t.id.0, t.version),
                 )
             },

@@ -45,6 +45,14 @@ pub struct Limited {
 }
 
 impl Limited {
+    /// The 429 for this limit. Every rate-limit refusal is made here, so each one sent is
+    /// logged and counted in `throttled_requests_total` (scope: the policy's name) once.
+    pub fn refuse(self) -> ApiError {
+        tracing::info!(policy = self.policy, "rate limited");
+        crate::instruments::throttled(self.policy);
+        ApiError::TooManyRequests(self)
+    }
+
     fn write_headers(&self, headers: &mut poem::http::HeaderMap) {
         let retry = self.retry_after_secs.max(1);
         headers.insert(header::RETRY_AFTER, retry.into());

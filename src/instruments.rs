@@ -1,5 +1,5 @@
 //! Prometheus metrics: request latencies by route template, the pool, database errors by
-//! class, throttled requests. Served on a listener of their own (`METRICS_ADDR`), so the
+//! class, throttled requests, password hashing queues. Served on a listener of their own (`METRICS_ADDR`), so the
 //! public port never exposes them.
 //!
 //! Names follow OpenTelemetry's HTTP conventions where one exists
@@ -72,14 +72,47 @@ fn describe() {
         "Requests refused by a limit, by scope"
     );
     metrics::describe_gauge!(
+        HASH_QUEUE_DEPTH,
+        "Password hashing jobs waiting for a thread, by queue (login, registration)"
+    );
+    metrics::describe_counter!(
+        HASH_SHED,
+        "Password hashing jobs refused (503) because their queue was full, by queue"
+    );
+    for queue in HASH_QUEUES {
+        metrics::gauge!(HASH_QUEUE_DEPTH, "queue" => queue).set(0.0);
+        metrics::counter!(HASH_SHED, "queue" => queue).absolute(0);
+    }
+    metrics::describe_gauge!(
         "db_server_info",
         "1, labelled with the database server's version"
     );
 }
 
-/// Counts a request refused by a limit; `scope` names the limit (`login`, `user_share`…).
+/// Counts a request refused by a limit; `scope` names the limit (a rate limit's policy such
+/// as `login-client`, or `user_share`).
 pub fn throttled(scope: &'static str) {
     metrics::counter!("throttled_requests_total", "scope" => scope).increment(1);
+}
+
+const HASH_QUEUE_DEPTH: &str = "password_hash_queue_depth";
+const HASH_SHED: &str = "password_hash_shed_total";
+/// The password hashing queues (see `auth::password`), present from the first scrape.
+const HASH_QUEUES: [&str; 2] = ["login", "registration"];
+
+/// A password hashing job entered `queue`.
+pub fn hash_queued(queue: &'static str) {
+    metrics::gauge!(HASH_QUEUE_DEPTH, "queue" => queue).increment(1.0);
+}
+
+/// A password hashing job left `queue`: a thread took it, or it was never accepted.
+pub fn hash_dequeued(queue: &'static str) {
+    metrics::gauge!(HASH_QUEUE_DEPTH, "queue" => queue).decrement(1.0);
+}
+
+/// A password hashing job was refused because `queue` was full.
+pub fn hash_shed(queue: &'static str) {
+    metrics::counter!(HASH_SHED, "queue" => queue).increment(1);
 }
 
 /// Records one answered request.

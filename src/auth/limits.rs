@@ -85,10 +85,10 @@ pub async fn admit_login(
 
     let account_key = format!("account:{email}");
     let counted = throttle::count(pool, std::slice::from_ref(&account_key), WINDOW).await?;
-    if let Err(refused) = refuse_beyond(&counted, &account_key, &ACCOUNT) {
+    if let Some(limited) = beyond(&counted, &account_key, &ACCOUNT) {
         let client = client.to_string();
         if !throttle::is_known_client(pool, &email, &client, KNOWN_CLIENT_FOR).await? {
-            return Err(refused);
+            return Err(limited.refuse());
         }
     }
     let attempts = counted.first().map_or(0, |c| c.attempts);
@@ -165,21 +165,28 @@ pub async fn admit_registration(
 }
 
 fn refuse_beyond(counted: &[Counted], key: &str, policy: &Policy) -> Result<(), ApiError> {
-    let Some(c) = counted.iter().find(|c| c.key == key) else {
-        return Ok(());
-    };
+    beyond(counted, key, policy).map_or(Ok(()), |limited| Err(limited.refuse()))
+}
+
+/// The limit `key` is past, if it is; refused only once the caller decides to refuse.
+fn beyond(counted: &[Counted], key: &str, policy: &Policy) -> Option<Limited> {
+    let c = counted.iter().find(|c| c.key == key)?;
     if c.attempts.unsigned_abs() <= policy.quota {
-        return Ok(());
+        return None;
     }
     let secs = c.resets_in.as_secs() + u64::from(c.resets_in.subsec_nanos() > 0);
-    tracing::info!(policy = policy.name, attempts = c.attempts, "rate limited");
-    Err(ApiError::TooManyRequests(Limited {
+    tracing::debug!(
+        policy = policy.name,
+        attempts = c.attempts,
+        "beyond a limit"
+    );
+    Some(Limited {
         policy: policy.name,
         quota: policy.quota,
         window_secs: WINDOW.as_secs(),
         retry_after_secs: secs.max(1),
         detail: policy.detail,
-    }))
+    })
 }
 
 #[cfg(test)]

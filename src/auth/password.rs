@@ -121,20 +121,28 @@ async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     let (done, result) = tokio::sync::oneshot::channel();
+    let queue = hashers.name;
     let job: Job = Box::new(move || {
+        crate::instruments::hash_dequeued(queue);
         let _ = done.send(work());
     });
-    hashers.jobs.try_send(job).map_err(|e| match e {
-        // The queue is seconds long already: shed load rather than queue for minutes.
-        TrySendError::Full(_) => {
-            tracing::warn!(queue = hashers.name, "password hashing queue is full");
-            ApiError::Busy(
-                "The server is busy hashing passwords for other requests (this is not a \
-                 database outage): retry in a few seconds.",
-            )
-        }
-        TrySendError::Disconnected(_) => {
-            ApiError::internal("the password hashing threads have stopped")
+    // Counted before it is sent, so a thread taking it at once never counts below zero.
+    crate::instruments::hash_queued(queue);
+    hashers.jobs.try_send(job).map_err(|e| {
+        crate::instruments::hash_dequeued(queue);
+        match e {
+            // The queue is seconds long already: shed load rather than queue for minutes.
+            TrySendError::Full(_) => {
+                crate::instruments::hash_shed(queue);
+                tracing::warn!(queue, "password hashing queue is full");
+                ApiError::Busy(
+                    "The server is busy hashing passwords for other requests (this is not a \
+                     database outage): retry in a few seconds.",
+                )
+            }
+            TrySendError::Disconnected(_) => {
+                ApiError::internal("the password hashing threads have stopped")
+            }
         }
     })?;
     result

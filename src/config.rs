@@ -108,6 +108,8 @@ pub struct Settings {
     pub http: HttpSettings,
     pub registrations: RegistrationLimits,
     pub log_format: LogFormat,
+    /// How many tasks one user may hold (`MAX_TASKS_PER_USER`).
+    pub max_tasks_per_user: u32,
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -138,6 +140,13 @@ impl Settings {
             http: http_settings(env)?,
             registrations: registration_limits(env)?,
             log_format: log_format(env)?,
+            max_tasks_per_user: parse_int(
+                env,
+                "MAX_TASKS_PER_USER",
+                crate::limits::DEFAULT_MAX_TASKS_PER_USER,
+                1,
+                10_000_000,
+            )?,
         })
     }
 }
@@ -456,6 +465,7 @@ mod tests {
             Some(DEFAULT_STATEMENT_TIMEOUT)
         );
         assert_eq!(s.database.max_connections_per_user, 2);
+        assert_eq!(s.max_tasks_per_user, 10_000);
     }
 
     #[test]
@@ -512,6 +522,8 @@ mod tests {
             ("HTTP_MAX_CONNECTIONS", "0"),
             ("HTTP_HEADER_READ_TIMEOUT", "2h"),
             ("REGISTRATION_LIMIT_GLOBAL", "none"),
+            ("MAX_TASKS_PER_USER", "0"),
+            ("MAX_TASKS_PER_USER", "many"),
             ("METRICS_ADDR", "9464"),
             ("DB_STATEMENT_TIMEOUT", "soon"),
             ("DB_MAX_CONNECTIONS_PER_USER", "11"),

@@ -117,6 +117,17 @@ impl poem_openapi::types::Example for FieldError {
     }
 }
 
+impl From<Vec<crate::domain::field::Refusal>> for ApiError {
+    fn from(refusals: Vec<crate::domain::field::Refusal>) -> Self {
+        Self::Validation(
+            refusals
+                .into_iter()
+                .map(|r| FieldError::new(r.field, r.message))
+                .collect(),
+        )
+    }
+}
+
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -265,7 +276,7 @@ impl ApiError {
                 "Payload too large",
                 format!(
                     "The request body is larger than {} KiB.",
-                    crate::api::body::MAX_BODY_BYTES / 1024
+                    crate::limits::MAX_BODY_BYTES / 1024
                 ),
                 None,
             ),
@@ -431,7 +442,9 @@ pub fn from_poem_error(err: poem::Error) -> ApiError {
         return ApiError::Unauthorized(AuthFailure::Missing);
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
-        return ApiError::Validation(vec![FieldError::new(e.name, param_message(&e.reason))]);
+        // Parameters with a rule report their own refusal (see `api::field::Param`); what
+        // remains is a value of the wrong type for a plain parameter.
+        return ApiError::validation(e.name, "has a value of the wrong type or format");
     }
     if err.is::<ParsePathError>() {
         return ApiError::NotFound("There is nothing at this path.".into());
@@ -469,15 +482,4 @@ pub fn from_poem_error(err: poem::Error) -> ApiError {
         }
         _ => ApiError::Internal(err.to_string()),
     }
-}
-
-/// poem-openapi's reasons quote Rust type names; keep only the part a client can use.
-fn param_message(reason: &str) -> String {
-    if let Some((_, rule)) = reason.split_once("verification failed. ") {
-        return format!("breaks the rule {rule}");
-    }
-    if reason.contains("expected input type") || reason.contains("failed to parse") {
-        return "has a value of the wrong type or format".into();
-    }
-    "is not valid".into()
 }

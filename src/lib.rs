@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod instruments;
+pub mod limits;
 pub mod maintenance;
 pub mod secret;
 pub mod server;

@@ -299,6 +299,7 @@ impl Application {
                     settings.database.max_connections_per_user,
                     acquire_wait,
                 )),
+                max_tasks_per_user: settings.max_tasks_per_user,
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
             trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),

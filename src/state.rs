@@ -22,6 +22,8 @@ pub struct AppState {
     pub health: Arc<DbHealth>,
     pub user_slots: Arc<UserSlots>,
     pub registrations: RegistrationLimits,
+    /// How many tasks one user may hold.
+    pub max_tasks_per_user: u32,
     /// Sessions already read, trusted while PostgreSQL can announce their changes.
     pub sessions: SessionCache,
     /// Housekeeping, started by requests rather than a timer.

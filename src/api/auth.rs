@@ -5,13 +5,7 @@ use std::net::IpAddr;
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
 
-use super::{
-    ApiTags,
-    body::{BodyRules, FieldCheck, JsonBody, raw_field_errors},
-    client::ClientAddr,
-    text::{EmailText, LoginEmailText},
-    timestamp::Timestamp,
-};
+use super::{ApiTags, body::JsonBody, client::ClientAddr, field::Field, timestamp::Timestamp};
 use crate::{
     auth::{
         BearerAuth, limits,
@@ -24,8 +18,9 @@ use crate::{
         users::{self, InsertUserError, Taken, UserRow},
     },
     domain::{
+        field::{FieldRule, Given, Refusals},
         ids::UserId,
-        user::{Email, Password, Username},
+        user::{Email, LoginEmail, LoginPassword, Password, Username},
     },
     error::{ApiError, AuthFailure, FieldError},
     problems,
@@ -73,34 +68,18 @@ impl From<UserRow> for User {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct RegisterRequest {
-    /// 3–30 letters, digits or underscores; unique regardless of case.
-    #[oai(validator(min_length = 3, max_length = 30, pattern = "^[A-Za-z0-9_]+$"))]
-    pub username: String,
-    /// A valid address; unique regardless of case; stored lower-case.
-    pub email: EmailText,
-    /// 8–128 characters.
-    #[oai(validator(min_length = 8, max_length = 128))]
-    pub password: String,
+    pub username: Field<Username, true>,
+    pub email: Field<Email, true>,
+    pub password: Field<Password, true>,
 }
 
 impl Example for RegisterRequest {
     fn example() -> Self {
         Self {
-            username: "alice".into(),
-            email: EmailText("alice@example.com".into()),
-            password: "correct horse battery staple".into(),
+            username: Field::text("alice"),
+            email: Field::text("alice@example.com"),
+            password: Field::text("correct horse battery staple"),
         }
-    }
-}
-
-impl BodyRules for RegisterRequest {
-    fn rule_errors(value: &serde_json::Value) -> Vec<FieldError> {
-        let checks: [FieldCheck; 3] = [
-            ("username", |v| Username::parse(v).err()),
-            ("email", |v| Email::parse(v).err()),
-            ("password", |v| Password::parse(v).err()),
-        ];
-        raw_field_errors(value, &checks)
     }
 }
 
@@ -108,21 +87,43 @@ impl BodyRules for RegisterRequest {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct LoginRequest {
-    pub email: LoginEmailText,
-    #[oai(validator(min_length = 1, max_length = 128))]
-    pub password: String,
+    pub email: Field<LoginEmail, true>,
+    pub password: Field<LoginPassword, true>,
 }
 
 impl Example for LoginRequest {
     fn example() -> Self {
         Self {
-            email: LoginEmailText("alice@example.com".into()),
-            password: "correct horse battery staple".into(),
+            email: Field::text("alice@example.com"),
+            password: Field::text("correct horse battery staple"),
         }
     }
 }
 
-impl BodyRules for LoginRequest {}
+/// A field's value under rule `R`, or its refusal noted.
+fn field<R: FieldRule, const REQUIRED: bool>(
+    refusals: &mut Refusals,
+    name: &'static str,
+    field: &Field<R, REQUIRED>,
+) -> Option<R> {
+    let checked = match field.given() {
+        Given::Text(raw) => R::check(&raw),
+        _ => Err(R::refusal()),
+    };
+    refusals.note(name, checked)
+}
+
+impl LoginRequest {
+    /// The email and password, or a 422 naming each one missing or malformed.
+    pub fn parse(&self) -> Result<(LoginEmail, LoginPassword), ApiError> {
+        let mut refusals = Refusals::default();
+        let email = field(&mut refusals, "email", &self.email);
+        let password = field(&mut refusals, "password", &self.password);
+        refusals
+            .finish(email.zip(password))?
+            .ok_or_else(|| ApiError::internal("a refused field was not noted"))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -280,16 +281,17 @@ pub async fn log_in(
     client: IpAddr,
     body: &LoginRequest,
 ) -> Result<LoginResponse, ApiError> {
+    let (login_email, offered) = body.parse()?;
     // Counted before the password is looked at, so parallel guesses cannot outrun the limit.
-    let attempt = limits::admit_login(&state.pool, body.email.as_str(), client).await?;
+    let attempt = limits::admit_login(&state.pool, login_email.as_str(), client).await?;
     // An address that cannot be registered is simply a wrong email: the same 401.
-    let email = Email::parse(body.email.as_str()).ok();
+    let email = Email::parse(login_email.as_str()).ok();
     let user = match &email {
         Some(email) => users::find_by_email(&state.pool, email).await?,
         None => None,
     };
     let stored = user.as_ref().map(|u| u.hashed_password.clone());
-    let verified = password::verify(&body.password, stored).await?;
+    let verified = password::verify(offered.expose(), stored).await?;
     let user = match (verified, user) {
         (Verified::No, _) | (_, None) => {
             tracing::info!("login failed");
@@ -323,22 +325,13 @@ pub async fn log_in(
 
 /// Every rule broken by a registration, one entry per field.
 fn parse_registration(body: &RegisterRequest) -> Result<(Username, Email, Password), ApiError> {
-    let username = Username::parse(&body.username);
-    let email = Email::parse(body.email.as_str());
-    let password = Password::parse(&body.password);
-    match (username, email, password) {
-        (Ok(u), Ok(e), Ok(p)) => Ok((u, e, p)),
-        (u, e, p) => {
-            let errors = [
-                ("username", u.err()),
-                ("email", e.err()),
-                ("password", p.err()),
-            ]
-            .into_iter()
-            .filter_map(|(field, err)| err.map(|m| FieldError::new(field, m)))
-            .collect();
-            Err(ApiError::Validation(errors))
-        }
+    let mut refusals = Refusals::default();
+    let username = field(&mut refusals, "username", &body.username);
+    let email = field(&mut refusals, "email", &body.email);
+    let password = field(&mut refusals, "password", &body.password);
+    match refusals.finish((username, email, password))? {
+        (Some(u), Some(e), Some(p)) => Ok((u, e, p)),
+        _ => Err(ApiError::internal("a refused field was not noted")),
     }
 }
 

@@ -3,7 +3,10 @@
 
 use poem::http::HeaderMap;
 
-use crate::error::ApiError;
+use crate::{
+    domain::field::{Facts, FieldRule},
+    error::ApiError,
+};
 
 /// `If-Match`, `If-None-Match` and `Idempotency-Key` decide whether a write happens: one
 /// that cannot be read must not be taken as absent (a stale write would then win, or a
@@ -73,6 +76,30 @@ fn is_etag_list(value: &[u8]) -> bool {
         any = true;
     }
     any
+}
+
+/// An `If-Match` or `If-None-Match` value: ETags from earlier responses, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityTags(String);
+
+impl EntityTags {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FieldRule for EntityTags {
+    const FACTS: Facts = Facts::text(
+        "`*` or a comma-separated list of quoted ETags, like \"12-3\", as sent in an `ETag` header",
+        "\"12-3\"",
+    )
+    .min(1)
+    .max(1000)
+    .pattern(ETAG_LIST_PATTERN);
+
+    fn parse(raw: &str) -> Option<Self> {
+        (raw.len() <= 1000 && is_etag_list(raw.as_bytes())).then(|| Self(raw.to_owned()))
+    }
 }
 
 /// A task's strong ETag: its id and version, which every update increments.

@@ -5,13 +5,13 @@ pub mod body;
 pub mod client;
 pub mod conditional;
 pub mod fair_share;
+pub mod field;
 pub mod health;
 pub mod middleware;
 pub mod nullable;
 pub mod responses;
 pub mod serde_json_payload;
 pub mod tasks;
-pub mod text;
 pub mod timestamp;
 
 use poem::{Endpoint, EndpointExt, Route, middleware::Cors};

@@ -51,6 +51,8 @@ const TABLES: &[(&str, &[Column])] = &[
             col("due_at", TS, false),
             col("version", "integer", true),
             col("next_occurrence_created", "boolean", true),
+            col("completed_at", TS, false),
+            col("recurrence_anchor", "date", false),
         ],
     ),
     (

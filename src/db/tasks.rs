@@ -1,74 +1,46 @@
 //! The `task` table. Every statement filters by the owner: a task id alone reaches nothing.
+//! Writes take the version the caller read: a task changed meanwhile is not overwritten.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
-use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 
 use crate::domain::{
-    due_date::DueDate,
     ids::{TaskId, UserId},
-    recurrence::RecurrenceRule,
-    task::Priority,
+    task::{Change, Fields, Priority, Task},
 };
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TaskRow {
-    pub id: TaskId,
-    pub user_id: UserId,
-    pub title: String,
-    pub description: Option<String>,
-    pub due_date: Option<String>,
-    pub priority: Priority,
-    pub tags: Option<String>,
-    pub recursion_pattern: Option<String>,
-    pub completed: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub version: i32,
-    pub next_occurrence_created: bool,
-}
-
-impl TaskRow {
-    pub fn state(&self) -> TaskState {
-        TaskState {
-            title: self.title.clone(),
-            description: self.description.clone(),
-            due_date: self.due_date.clone(),
-            priority: self.priority,
-            tags: self.tags.clone(),
-            recursion_pattern: self.recursion_pattern.clone(),
-            completed: self.completed,
-        }
-    }
-}
-
-/// The writable columns of a task, in their stored form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TaskState {
-    pub title: String,
-    pub description: Option<String>,
-    pub due_date: Option<String>,
-    pub priority: Priority,
-    pub tags: Option<String>,
-    pub recursion_pattern: Option<String>,
-    pub completed: bool,
-}
 
 macro_rules! task_columns {
     () => {
         "id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, \
-         created_at, updated_at, version, next_occurrence_created"
+         completed_at, recurrence_anchor, next_occurrence_created, version, created_at, updated_at"
     };
 }
 
 pub async fn insert(
     db: impl PgExecutor<'_>,
     user_id: UserId,
-    task: &TaskState,
-) -> Result<TaskRow, sqlx::Error> {
+    task: &Fields,
+) -> Result<Task, sqlx::Error> {
+    insert_within(db, user_id, task, None)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Inserts a task unless its owner already holds `quota` tasks (`None` when they do). Two
+/// concurrent inserts can both pass a quota of one left: a quota bounds, it does not count
+/// exactly.
+pub async fn insert_within(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    task: &Fields,
+    quota: Option<u32>,
+) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as(concat!(
-        "INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern, completed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+        "INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern,
+                           completed, completed_at, recurrence_anchor, next_occurrence_created)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+         WHERE $12::bigint IS NULL OR (SELECT count(*) FROM task WHERE user_id = $1) < $12
+         RETURNING ",
         task_columns!()
     ))
     .bind(user_id)
@@ -79,7 +51,11 @@ pub async fn insert(
     .bind(&task.tags)
     .bind(&task.recursion_pattern)
     .bind(task.completed)
-    .fetch_one(db)
+    .bind(task.completed_at)
+    .bind(task.recurrence_anchor)
+    .bind(task.next_occurrence_created)
+    .bind(quota.map(i64::from))
+    .fetch_optional(db)
     .await
 }
 
@@ -87,7 +63,7 @@ pub async fn find(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     id: TaskId,
-) -> Result<Option<TaskRow>, sqlx::Error> {
+) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
         task_columns!(),
@@ -99,83 +75,73 @@ pub async fn find(
     .await
 }
 
-/// Reads a task and locks it until the transaction ends, so concurrent changes to it queue.
-pub async fn lock(
-    tx: &mut PgConnection,
-    user_id: UserId,
-    id: TaskId,
-) -> Result<Option<TaskRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        task_columns!(),
-        " FROM task WHERE id = $1 AND user_id = $2 FOR UPDATE"
-    ))
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(tx)
-    .await
-}
-
+/// Writes `task`'s new fields if it is still at the version `task` was read at; `None` when
+/// it changed or went away meanwhile.
 pub async fn update(
-    tx: &mut PgConnection,
-    user_id: UserId,
-    id: TaskId,
-    task: &TaskState,
-    next_occurrence_created: bool,
-) -> Result<TaskRow, sqlx::Error> {
+    db: impl PgExecutor<'_>,
+    task: &Task,
+    fields: &Fields,
+) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as(concat!(
-        "UPDATE task SET title = $3, description = $4, due_date = $5, priority = $6, tags = $7,
-                recursion_pattern = $8, completed = $9, next_occurrence_created = $10
-         WHERE id = $1 AND user_id = $2 RETURNING ",
+        "UPDATE task SET title = $4, description = $5, due_date = $6, priority = $7, tags = $8,
+                recursion_pattern = $9, completed = $10, completed_at = $11,
+                recurrence_anchor = $12, next_occurrence_created = $13
+         WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING ",
         task_columns!()
     ))
-    .bind(id)
-    .bind(user_id)
-    .bind(&task.title)
-    .bind(&task.description)
-    .bind(&task.due_date)
-    .bind(task.priority)
-    .bind(&task.tags)
-    .bind(&task.recursion_pattern)
-    .bind(task.completed)
-    .bind(next_occurrence_created)
-    .fetch_one(tx)
+    .bind(task.id)
+    .bind(task.user_id)
+    .bind(task.version)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(&fields.due_date)
+    .bind(fields.priority)
+    .bind(&fields.tags)
+    .bind(&fields.recursion_pattern)
+    .bind(fields.completed)
+    .bind(fields.completed_at)
+    .bind(fields.recurrence_anchor)
+    .bind(fields.next_occurrence_created)
+    .fetch_optional(db)
     .await
 }
 
+/// Applies `change` to `task` (read at its version) and creates the next occurrence it
+/// brings, in one transaction: either both happen or neither. `None` when the task changed
+/// meanwhile; since only one write can move a version, the occurrence is created once.
+pub async fn change(
+    pool: &PgPool,
+    task: &Task,
+    change: &Change,
+) -> Result<Option<(Task, Option<Task>)>, sqlx::Error> {
+    let Some(next) = &change.next_occurrence else {
+        return Ok(update(pool, task, &change.fields).await?.map(|t| (t, None)));
+    };
+    let mut tx = pool.begin().await?;
+    let Some(updated) = update(&mut *tx, task, &change.fields).await? else {
+        return Ok(None);
+    };
+    let created = insert(&mut *tx, task.user_id, next).await?;
+    tx.commit().await?;
+    Ok(Some((updated, Some(created))))
+}
+
+/// Deletes a task; with a version, only if it is still at that version. Whether a row went.
 pub async fn delete(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     id: TaskId,
+    version: Option<i32>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM task WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Sets `completed` (or flips it, for `None`) in one statement, when that is all a completion
-/// does: the task has no recurrence rule, or has already created its next occurrence. `None`
-/// when the task is missing or needs [`modify`] (which creates the next occurrence).
-pub async fn complete_simple(
-    db: impl PgExecutor<'_>,
-    user_id: UserId,
-    id: TaskId,
-    completed: Option<bool>,
-) -> Result<Option<TaskRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "UPDATE task SET completed = COALESCE($3, NOT completed)
-         WHERE id = $1 AND user_id = $2
-           AND (recursion_pattern IS NULL OR next_occurrence_created) RETURNING ",
-        task_columns!()
-    ))
+    let done = sqlx::query(
+        "DELETE FROM task WHERE id = $1 AND user_id = $2 AND ($3::integer IS NULL OR version = $3)",
+    )
     .bind(id)
     .bind(user_id)
-    .bind(completed)
-    .fetch_optional(db)
-    .await
+    .bind(version)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,14 +199,15 @@ pub struct ListQuery {
     pub filters: Filters,
     pub sort: SortKey,
     pub descending: bool,
-    pub limit: Option<u32>,
+    pub limit: u32,
     pub after: Option<After>,
 }
 
+/// A listed task and its sort key as text (where a cursor after it starts).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ListedTask {
     #[sqlx(flatten)]
-    pub task: TaskRow,
+    pub task: Task,
     pub sort_key: String,
 }
 
@@ -287,11 +254,11 @@ struct PageRow {
     total: i64,
 }
 
-/// One page of a user's tasks and, when asked for, how many match the filters across all
-/// pages.
+/// One page of a user's tasks and how many match the filters across all pages.
 pub struct Page {
     /// One more than `limit` when another page follows.
     pub rows: Vec<ListedTask>,
+    /// How many match across all pages, when counted.
     pub total: Option<i64>,
 }
 
@@ -301,7 +268,7 @@ pub struct Page {
 /// statement, which PostgreSQL evaluates once. Only an empty page after a cursor then needs
 /// a second statement for the total.
 pub async fn list(
-    pool: &sqlx::PgPool,
+    pool: &PgPool,
     user_id: UserId,
     query: &ListQuery,
     count: bool,
@@ -326,9 +293,7 @@ pub async fn list(
             .push(")");
     }
     sql.push(format_args!(" ORDER BY {expr} {direction}, id {direction}"));
-    if let Some(limit) = query.limit {
-        sql.push(" LIMIT ").push_bind(i64::from(limit) + 1);
-    }
+    sql.push(" LIMIT ").push_bind(i64::from(query.limit) + 1);
     if !count {
         let rows: Vec<ListedTask> = sql.build_query_as().fetch_all(pool).await?;
         return Ok(Page { rows, total: None });
@@ -354,104 +319,4 @@ async fn count(
     let mut sql = QueryBuilder::new("SELECT count(*) FROM task");
     push_filters(&mut sql, user_id, filters);
     sql.build_query_scalar().fetch_one(db).await
-}
-
-/// The outcome of a read-modify-write on one task. (Short-lived, so its size is no concern.)
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
-pub enum Modified<E> {
-    NotFound,
-    /// The caller's precondition (an `If-Match` ETag) no longer holds.
-    Stale,
-    Rejected(E),
-    Done {
-        task: TaskRow,
-        /// The next occurrence, when this change completed a recurring task.
-        next_occurrence: Option<TaskRow>,
-    },
-}
-
-/// Changes one task in a transaction that holds its row lock: checks `precondition`,
-/// computes the new state with `change`, writes it, and — when the task becomes completed,
-/// has a recurrence rule the server understands, and has not created its next occurrence
-/// before — creates that occurrence in the same transaction. Concurrent changes to the task
-/// queue on the lock, so the next occurrence is created exactly once.
-pub async fn modify<E>(
-    pool: &sqlx::PgPool,
-    user_id: UserId,
-    id: TaskId,
-    precondition: impl FnOnce(&TaskRow) -> bool,
-    change: impl FnOnce(&TaskRow) -> Result<TaskState, E>,
-) -> Result<Modified<E>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(current) = lock(&mut tx, user_id, id).await? else {
-        return Ok(Modified::NotFound);
-    };
-    if !precondition(&current) {
-        return Ok(Modified::Stale);
-    }
-    let next = match change(&current) {
-        Ok(next) => next,
-        Err(e) => return Ok(Modified::Rejected(e)),
-    };
-    let occurrence = (next.completed && !current.completed && !current.next_occurrence_created)
-        .then(|| next_occurrence(&next, chrono::Utc::now().date_naive()))
-        .flatten();
-    let task = update(
-        &mut tx,
-        user_id,
-        id,
-        &next,
-        current.next_occurrence_created || occurrence.is_some(),
-    )
-    .await?;
-    let next_occurrence = match occurrence {
-        Some(state) => Some(insert(&mut *tx, user_id, &state).await?),
-        None => None,
-    };
-    tx.commit().await?;
-    Ok(Modified::Done {
-        task,
-        next_occurrence,
-    })
-}
-
-/// The task that follows a completed recurring one: the same fields, not completed, due at
-/// the rule's next date after its due date — or after `today` when it had none (or one
-/// that does not parse, as rows from before validation may have). `None` when the task has
-/// no rule the server understands.
-pub fn next_occurrence(done: &TaskState, today: chrono::NaiveDate) -> Option<TaskState> {
-    let rule = RecurrenceRule::parse(done.recursion_pattern.as_deref()?).ok()?;
-    let due = done
-        .due_date
-        .as_deref()
-        .and_then(|d| DueDate::parse(d).ok())
-        .unwrap_or_else(|| DueDate::from_date(today));
-    Some(TaskState {
-        due_date: Some(rule.next_due(&due).as_str().to_owned()),
-        completed: false,
-        ..done.clone()
-    })
-}
-
-/// Deletes a task if `precondition` holds, under its row lock.
-pub async fn delete_if(
-    pool: &sqlx::PgPool,
-    user_id: UserId,
-    id: TaskId,
-    precondition: impl FnOnce(&TaskRow) -> bool,
-) -> Result<Modified<std::convert::Infallible>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(current) = lock(&mut tx, user_id, id).await? else {
-        return Ok(Modified::NotFound);
-    };
-    if !precondition(&current) {
-        return Ok(Modified::Stale);
-    }
-    delete(&mut *tx, user_id, id).await?;
-    tx.commit().await?;
-    Ok(Modified::Done {
-        task: current,
-        next_occurrence: None,
-    })
 }

@@ -4,6 +4,8 @@ use std::fmt;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
 
+use super::field::{Facts, FieldRule};
+
 pub const MAX_LEN: usize = 50;
 
 /// Exactly the accepted texts: real calendar dates (leap years included) and RFC 3339
@@ -31,35 +33,35 @@ pub struct DueDate {
     when: When,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DueDateError {
-    #[error("must be at most {MAX_LEN} characters")]
-    TooLong,
-    #[error("must be a date (2026-12-01) or an RFC 3339 date-time (2026-12-01T09:30:00Z)")]
-    Invalid,
-}
+impl FieldRule for DueDate {
+    const FACTS: Facts = Facts::text(
+        "a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z",
+        "2026-12-01",
+    )
+    .min(10)
+    .max(MAX_LEN)
+    .pattern(PATTERN);
 
-impl DueDate {
-    pub fn parse(input: &str) -> Result<Self, DueDateError> {
-        let text = input;
-        if text.chars().count() > MAX_LEN {
-            return Err(DueDateError::TooLong);
-        }
-        if !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(text)) {
-            return Err(DueDateError::Invalid);
+    fn parse(text: &str) -> Option<Self> {
+        if text.chars().count() > MAX_LEN
+            || !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(text))
+        {
+            return None;
         }
         let when = if text.len() == 10 {
             NaiveDate::parse_from_str(text, "%Y-%m-%d").map(When::Date)
         } else {
             DateTime::parse_from_rfc3339(text).map(When::DateTime)
         }
-        .map_err(|_| DueDateError::Invalid)?;
-        Ok(Self {
+        .ok()?;
+        Some(Self {
             text: text.to_owned(),
             when,
         })
     }
+}
 
+impl DueDate {
     pub fn from_date(date: NaiveDate) -> Self {
         Self {
             text: date.format("%Y-%m-%d").to_string(),
@@ -133,7 +135,7 @@ mod tests {
         assert_eq!(t.as_str(), "2026-12-01T09:30:00+02:00");
         assert_eq!(t.instant().to_rfc3339(), "2026-12-01T07:30:00+00:00");
         assert_eq!(t.date(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
-        assert!(DueDate::parse("2026-12-01T09:30:00.250Z").is_ok());
+        assert!(DueDate::parse("2026-12-01T09:30:00.250Z").is_some());
     }
 
     #[test]
@@ -153,18 +155,18 @@ mod tests {
             "2026-12-01T09:30:00+24:00",
             "\"; drop table task; --",
         ] {
-            assert_eq!(DueDate::parse(bad), Err(DueDateError::Invalid), "{bad}");
+            assert_eq!(DueDate::parse(bad), None, "{bad}");
         }
-        assert_eq!(DueDate::parse(&"9".repeat(51)), Err(DueDateError::TooLong));
+        assert_eq!(DueDate::parse(&"9".repeat(51)), None);
     }
 
     #[test]
     fn leap_days_follow_the_gregorian_rules() {
         for ok in ["2028-02-29", "2000-02-29", "2400-02-29", "0000-02-29"] {
-            assert!(DueDate::parse(ok).is_ok(), "{ok}");
+            assert!(DueDate::parse(ok).is_some(), "{ok}");
         }
         for bad in ["2027-02-29", "1900-02-29", "2100-02-29", "2026-04-31"] {
-            assert!(DueDate::parse(bad).is_err(), "{bad}");
+            assert!(DueDate::parse(bad).is_none(), "{bad}");
         }
     }
 

@@ -5,13 +5,17 @@
 //! `FREQ=…;INTERVAL=…;BYDAY=…` in that order and upper case (optionally prefixed `RRULE:`;
 //! BYDAY only with DAILY or WEEKLY; a day listed twice counts once). `FREQ=DAILY;INTERVAL=N;BYDAY=…` is the first listed
 //! weekday at least N days on. Months are added on the calendar and clamped to the
-//! month's end: Jan 31 monthly is Feb 28 (29 in leap years).
+//! month's end, counted from the series' anchor (its first due date), so a series keeps its
+//! day: Jan 31 monthly is Feb 28 (29 in leap years), then Mar 31, Apr 30.
 
 use std::collections::BTreeSet;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-use super::due_date::DueDate;
+use super::{
+    due_date::DueDate,
+    field::{Facts, FieldRule},
+};
 
 pub const MAX_LEN: usize = 100;
 pub const MAX_INTERVAL: u32 = 365;
@@ -26,21 +30,12 @@ enum Freq {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecurrenceRule {
+    /// As given, trimmed: what is stored.
+    text: String,
     freq: Freq,
     interval: u32,
     /// Weekdays the rule falls on (Monday = 0); empty means "the same as the due date".
     by_day: BTreeSet<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RecurrenceError {
-    #[error("must be at most {MAX_LEN} characters")]
-    TooLong,
-    #[error(
-        "is not a recurrence rule the server understands: use daily, weekly, monthly, yearly, \
-         weekdays, 'every N days|weeks|months', or an RRULE such as FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE"
-    )]
-    Unknown,
 }
 
 const WEEKDAY_CODES: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
@@ -60,31 +55,32 @@ pub const PATTERN: &str = concat!(
 static PATTERN_RE: std::sync::LazyLock<Option<regex::Regex>> =
     std::sync::LazyLock::new(|| regex::Regex::new(PATTERN).ok());
 
-impl RecurrenceRule {
-    pub fn parse(input: &str) -> Result<Self, RecurrenceError> {
-        if input.chars().count() > MAX_LEN {
-            return Err(RecurrenceError::TooLong);
-        }
-        if !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(input)) {
-            return Err(RecurrenceError::Unknown);
+impl FieldRule for RecurrenceRule {
+    const FACTS: Facts = Facts::text(
+        "how the task repeats: daily, weekly, monthly, yearly, weekdays, \"every N days\" \
+         (or weeks, months, years; N from 1 to 365) or an RRULE like \
+         FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE, at most 100 characters",
+        "weekly",
+    )
+    .min(1)
+    .max(MAX_LEN)
+    .pattern(PATTERN);
+
+    fn parse(input: &str) -> Option<Self> {
+        if input.chars().count() > MAX_LEN
+            || !PATTERN_RE.as_ref().is_some_and(|re| re.is_match(input))
+        {
+            return None;
         }
         let text = input.trim().to_ascii_lowercase();
         let words: Vec<&str> = text.split_whitespace().collect();
-        let rule = |freq, interval| Self {
-            freq,
-            interval,
-            by_day: BTreeSet::new(),
-        };
-        let parsed = match words.as_slice() {
+        let rule = |freq, interval| (freq, interval, BTreeSet::new());
+        let (freq, interval, by_day) = match words.as_slice() {
             ["daily"] => Some(rule(Freq::Daily, 1)),
             ["weekly"] => Some(rule(Freq::Weekly, 1)),
             ["monthly"] => Some(rule(Freq::Monthly, 1)),
             ["yearly"] => Some(rule(Freq::Yearly, 1)),
-            ["weekdays"] => Some(Self {
-                freq: Freq::Daily,
-                interval: 1,
-                by_day: (0..5).collect(),
-            }),
+            ["weekdays"] => Some((Freq::Daily, 1, (0..5).collect())),
             ["every", n, unit] => parse_interval(n).and_then(|n| {
                 let freq = match *unit {
                     "day" | "days" => Freq::Daily,
@@ -97,17 +93,56 @@ impl RecurrenceRule {
             }),
             [single] if single.contains('=') => parse_rrule(single),
             _ => None,
-        };
-        parsed.ok_or(RecurrenceError::Unknown)
+        }?;
+        Some(Self {
+            text: input.trim().to_owned(),
+            freq,
+            interval,
+            by_day,
+        })
+    }
+}
+
+impl RecurrenceRule {
+    /// The rule as stored: as given, trimmed.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// The next occurrence strictly after `due`, in the same form (a date stays a date; a
     /// date-time keeps its time of day and offset). Past year 9999 it stays put.
-    pub fn next_due(&self, due: &DueDate) -> DueDate {
-        self.next_date(due.date())
+    /// Monthly and yearly rules count from `anchor`, the series' first due date, when it
+    /// is given and not after `due`.
+    pub fn next_due(&self, due: &DueDate, anchor: Option<NaiveDate>) -> DueDate {
+        let from = due.date();
+        let anchored = anchor
+            .filter(|a| *a <= from)
+            .and_then(|a| self.next_from_anchor(a, from));
+        anchored
+            .or_else(|| self.next_date(from))
             .filter(|date| date.year() <= 9999)
             .and_then(|date| due.on(date))
             .unwrap_or_else(|| due.clone())
+    }
+
+    /// The first date of the series from `anchor` strictly after `from`, for rules that
+    /// step in months.
+    fn next_from_anchor(&self, anchor: NaiveDate, from: NaiveDate) -> Option<NaiveDate> {
+        let step = match self.freq {
+            Freq::Monthly => self.interval,
+            Freq::Yearly => self.interval.checked_mul(12)?,
+            Freq::Daily | Freq::Weekly => return None,
+        };
+        let months = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+        let elapsed = u32::try_from(months(from) - months(anchor)).ok()?;
+        let mut k = (elapsed / step).max(1);
+        loop {
+            let candidate = anchor.checked_add_months(Months::new(k.checked_mul(step)?))?;
+            if candidate > from {
+                return Some(candidate);
+            }
+            k = k.checked_add(1)?;
+        }
     }
 
     fn next_date(&self, from: NaiveDate) -> Option<NaiveDate> {
@@ -150,7 +185,7 @@ fn parse_interval(raw: &str) -> Option<u32> {
         .filter(|n| (1..=MAX_INTERVAL).contains(n))
 }
 
-fn parse_rrule(lower: &str) -> Option<RecurrenceRule> {
+fn parse_rrule(lower: &str) -> Option<(Freq, u32, BTreeSet<u32>)> {
     let body = lower.strip_prefix("rrule:").unwrap_or(lower);
     let (mut freq, mut interval, mut by_day) = (None, None, None);
     for part in body.split(';') {
@@ -184,11 +219,7 @@ fn parse_rrule(lower: &str) -> Option<RecurrenceRule> {
     if !by_day.is_empty() && !matches!(freq, Freq::Daily | Freq::Weekly) {
         return None;
     }
-    Some(RecurrenceRule {
-        freq,
-        interval: interval.unwrap_or(1),
-        by_day,
-    })
+    Some((freq, interval.unwrap_or(1), by_day))
 }
 
 #[cfg(test)]
@@ -202,7 +233,7 @@ mod tests {
     fn next(rule: &str, due: &str) -> String {
         RecurrenceRule::parse(rule)
             .unwrap()
-            .next_due(&DueDate::parse(due).unwrap())
+            .next_due(&DueDate::parse(due).unwrap(), None)
             .as_str()
             .to_owned()
     }
@@ -225,7 +256,7 @@ mod tests {
             "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR",
             "FREQ=WEEKLY;BYDAY=MO,MO",
         ] {
-            assert!(RecurrenceRule::parse(ok).is_ok(), "{ok}");
+            assert!(RecurrenceRule::parse(ok).is_some(), "{ok}");
         }
     }
 
@@ -254,15 +285,11 @@ mod tests {
             "FREQ=WEEKLY;INTERVAL=0",
             "\"; drop table task; --",
         ] {
-            assert_eq!(
-                RecurrenceRule::parse(bad),
-                Err(RecurrenceError::Unknown),
-                "{bad}"
-            );
+            assert_eq!(RecurrenceRule::parse(bad), None, "{bad}");
         }
         assert_eq!(
             RecurrenceRule::parse(&format!("FREQ=DAILY;{}", "x".repeat(95))),
-            Err(RecurrenceError::TooLong)
+            None
         );
     }
 
@@ -298,10 +325,62 @@ mod tests {
         );
     }
 
+    /// The due dates of a series from `first`, each computed from the one before and the
+    /// series' anchor.
+    fn series(rule: &str, first: &str, n: usize) -> Vec<String> {
+        let rule = RecurrenceRule::parse(rule).unwrap();
+        let first = DueDate::parse(first).unwrap();
+        let anchor = first.date();
+        let mut due = first;
+        (0..n)
+            .map(|_| {
+                due = rule.next_due(&due, Some(anchor));
+                due.as_str().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_monthly_series_keeps_its_day_of_the_month() {
+        assert_eq!(
+            series("monthly", "2027-01-31", 4),
+            ["2027-02-28", "2027-03-31", "2027-04-30", "2027-05-31"]
+        );
+        assert_eq!(
+            series("monthly", "2028-01-31", 2),
+            ["2028-02-29", "2028-03-31"]
+        );
+        assert_eq!(
+            series("every 2 months", "2026-12-31T08:00:00Z", 2),
+            ["2027-02-28T08:00:00Z", "2027-04-30T08:00:00Z"]
+        );
+    }
+
+    #[test]
+    fn a_yearly_series_on_february_29_returns_to_it_in_leap_years() {
+        assert_eq!(
+            series("yearly", "2028-02-29", 4),
+            ["2029-02-28", "2030-02-28", "2031-02-28", "2032-02-29"]
+        );
+    }
+
+    #[test]
+    fn an_anchor_after_the_due_date_is_ignored() {
+        let rule = RecurrenceRule::parse("monthly").unwrap();
+        let due = DueDate::parse("2027-01-15").unwrap();
+        let anchor = NaiveDate::from_ymd_opt(2027, 3, 31);
+        assert_eq!(rule.next_due(&due, anchor).as_str(), "2027-02-15");
+    }
+
     #[test]
     fn the_end_of_time_does_not_panic() {
         let due = DueDate::parse("9999-12-31").unwrap();
-        assert_eq!(RecurrenceRule::parse("yearly").unwrap().next_due(&due), due);
+        assert_eq!(
+            RecurrenceRule::parse("yearly")
+                .unwrap()
+                .next_due(&due, None),
+            due
+        );
     }
 
     #[test]
@@ -317,7 +396,7 @@ mod tests {
         ] {
             assert_eq!(
                 re.is_match(text),
-                RecurrenceRule::parse(text).is_ok(),
+                RecurrenceRule::parse(text).is_some(),
                 "{text}"
             );
         }
@@ -354,9 +433,9 @@ mod tests {
         fn everything_the_pattern_matches_parses(text in "[ a-zA-Z0-9;:=,]{0,40}") {
             let re = regex::Regex::new(PATTERN).unwrap();
             if re.is_match(&text) {
-                prop_assert!(RecurrenceRule::parse(&text).is_ok(), "{}", text);
+                prop_assert!(RecurrenceRule::parse(&text).is_some(), "{}", text);
             } else {
-                prop_assert!(RecurrenceRule::parse(&text).is_err(), "{}", text);
+                prop_assert!(RecurrenceRule::parse(&text).is_none(), "{}", text);
             }
         }
 
@@ -368,7 +447,7 @@ mod tests {
             } else {
                 DueDate::from_date(date)
             };
-            let next = rule.next_due(&due);
+            let next = rule.next_due(&due, None);
             prop_assert!(next.instant() > due.instant());
             prop_assert_eq!(next.is_date_only(), !with_time);
             if with_time {
@@ -381,7 +460,7 @@ mod tests {
         #[test]
         fn monthly_keeps_the_day_or_clamps_to_the_month_end(date in dates(), n in 1u32..=24) {
             let rule = RecurrenceRule::parse(&format!("every {n} months")).unwrap();
-            let next = rule.next_due(&DueDate::from_date(date)).date();
+            let next = rule.next_due(&DueDate::from_date(date), None).date();
             let target = date.checked_add_months(Months::new(n)).unwrap();
             prop_assert_eq!((next.year(), next.month()), (target.year(), target.month()));
             let month_end = NaiveDate::from_ymd_opt(next.year(), next.month(), 28)
@@ -396,7 +475,7 @@ mod tests {
 
         #[test]
         fn weekdays_never_land_on_a_weekend(date in dates()) {
-            let next = RecurrenceRule::parse("weekdays").unwrap().next_due(&DueDate::from_date(date)).date();
+            let next = RecurrenceRule::parse("weekdays").unwrap().next_due(&DueDate::from_date(date), None).date();
             prop_assert!(!matches!(next.weekday(), Weekday::Sat | Weekday::Sun));
             prop_assert!((next - date).num_days() <= 3);
         }
@@ -404,7 +483,7 @@ mod tests {
         #[test]
         fn by_day_rules_land_on_a_listed_day(days in proptest::sample::subsequence(WEEKDAY_CODES.to_vec(), 1..=7), n in 1u32..=5, date in dates()) {
             let rule = RecurrenceRule::parse(&format!("FREQ=WEEKLY;INTERVAL={n};BYDAY={}", days.join(","))).unwrap();
-            let next = rule.next_due(&DueDate::from_date(date)).date();
+            let next = rule.next_due(&DueDate::from_date(date), None).date();
             let code = WEEKDAY_CODES[next.weekday().num_days_from_monday() as usize];
             prop_assert!(days.contains(&code));
             prop_assert!((next - date).num_days() <= 7 * i64::from(n) + 6);

@@ -4,6 +4,10 @@ use std::fmt;
 
 use validator::ValidateEmail;
 
+use super::{
+    field::{Facts, FieldRule},
+    task::TEXT_PATTERN,
+};
 use crate::config::Secret;
 
 pub const USERNAME_MIN: usize = 3;
@@ -86,6 +90,100 @@ impl Password {
 
     pub fn expose(&self) -> &str {
         self.0.expose()
+    }
+}
+
+impl FieldRule for Username {
+    const FACTS: Facts = Facts::text(
+        "3 to 30 letters A–Z, digits or underscores, like alice_1 (unique regardless of case)",
+        "alice",
+    )
+    .min(USERNAME_MIN)
+    .max(USERNAME_MAX)
+    .pattern(USERNAME_PATTERN);
+
+    fn parse(raw: &str) -> Option<Self> {
+        Username::parse(raw).ok()
+    }
+}
+
+impl FieldRule for Email {
+    const FACTS: Facts = Facts::text(
+        "an email address of at most 255 characters, like name@example.com (unique regardless \
+         of case, stored lower-case)",
+        "alice@example.com",
+    )
+    .min(3)
+    .max(EMAIL_MAX)
+    .pattern(EMAIL_PATTERN);
+
+    fn parse(raw: &str) -> Option<Self> {
+        Email::parse(raw).ok()
+    }
+}
+
+impl FieldRule for Password {
+    const FACTS: Facts = Facts::text(
+        "8 to 128 characters, like \"correct horse battery staple\"",
+        "correct horse battery staple",
+    )
+    .min(PASSWORD_MIN)
+    .max(PASSWORD_MAX);
+
+    fn parse(raw: &str) -> Option<Self> {
+        Password::parse(raw).ok()
+    }
+}
+
+/// The email address a login names: any text an account could be looked up by (an address
+/// that cannot be registered is simply a wrong email).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginEmail(String);
+
+impl LoginEmail {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FieldRule for LoginEmail {
+    const FACTS: Facts = Facts::text(
+        "the account's email address, like alice@example.com",
+        "alice@example.com",
+    )
+    .min(1)
+    .max(EMAIL_MAX)
+    .pattern(TEXT_PATTERN);
+
+    fn parse(raw: &str) -> Option<Self> {
+        let len = raw.chars().count();
+        ((1..=EMAIL_MAX).contains(&len) && !raw.contains('\0')).then(|| Self(raw.to_owned()))
+    }
+}
+
+/// The password a login offers. Never printed.
+#[derive(Debug, Clone)]
+pub struct LoginPassword(Secret<String>);
+
+impl LoginPassword {
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl FieldRule for LoginPassword {
+    const FACTS: Facts = Facts::text(
+        "the account's password, 1 to 128 characters",
+        "correct horse battery staple",
+    )
+    .min(1)
+    .max(PASSWORD_MAX);
+
+    fn parse(raw: &str) -> Option<Self> {
+        let len = raw.chars().count();
+        (1..=PASSWORD_MAX)
+            .contains(&len)
+            .then(|| Self(Secret::new(raw.to_owned())))
     }
 }
 

@@ -123,7 +123,13 @@ fn every_task_field_is_required_so_generated_clients_see_null_not_undefined() {
     for (name, schema) in task["properties"].as_object().unwrap() {
         assert!(required.contains(&name.as_str()), "Task.{name} is optional");
         let nullable = schema["nullable"] == true;
-        let may_be_null = ["description", "due_date", "tags", "recursion_pattern"];
+        let may_be_null = [
+            "description",
+            "due_date",
+            "tags",
+            "recursion_pattern",
+            "completed_at",
+        ];
         assert_eq!(
             nullable,
             may_be_null.contains(&name.as_str()),

@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod clients;
+mod completed_at;
 mod connections;
 mod cors;
 mod counting;
@@ -17,11 +18,13 @@ mod limits;
 mod metrics;
 mod panics;
 mod readiness;
+mod recurrence;
 mod refusals;
 mod revocation;
 mod schema;
 mod spec;
 #[path = "../support/mod.rs"]
 mod support;
+mod task_rules;
 mod tasks;
 mod tasks_list;

@@ -21,6 +21,7 @@ pub struct Task {
     pub tags: Option<String>,
     pub recursion_pattern: Option<String>,
     pub completed: bool,
+    pub completed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

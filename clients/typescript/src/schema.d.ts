@@ -79,10 +79,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the user's tasks, newest first unless sorted otherwise. */
+        /** List the user's tasks, newest first unless sorted otherwise, one page at a time. */
         get: operations["list_tasks"];
         put?: never;
-        /** Create a task. */
+        /**
+         * Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+         *     beyond that, 409.
+         */
         post: operations["create_task"];
         delete?: never;
         options?: never;
@@ -180,11 +183,16 @@ export interface components {
          *     }
          */
         CompleteTask: {
+            /**
+             * @description true or false
+             * @example true
+             */
             completed: boolean;
         };
         /**
          * CreateTask
-         * @description A new task. Only `title` is required.
+         * @description A new task. Only `title` is required; `priority` defaults to `Medium`, `completed` to
+         *     `false`.
          * @example {
          *       "completed": false,
          *       "description": "The ones on the balcony",
@@ -196,22 +204,41 @@ export interface components {
          *     }
          */
         CreateTask: {
-            /** @description 1–200 characters once trimmed. */
-            title: string;
-            /** @description At most 5 000 characters. */
-            description?: string | null;
-            /** @description A date (`2026-12-01`) or an RFC 3339 date-time (`2026-12-01T09:30:00Z`). */
-            due_date?: string | null;
-            /** @description Default `Medium`. */
-            priority?: components["schemas"]["Priority"] & unknown;
             /**
-             * @description Comma-separated; trimmed, empty entries dropped, duplicates removed. At most 20
-             *     entries of at most 50 characters.
+             * @description 1 to 200 characters with something visible in them and no control characters, like "Water the plants"
+             * @example Water the plants
+             */
+            title: string;
+            /**
+             * @description text of at most 5 000 characters without the NUL character, like "The ones on the balcony"
+             * @example The ones on the balcony
+             */
+            description?: string | null;
+            /**
+             * @description a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z
+             * @example 2026-12-01
+             */
+            due_date?: string | null;
+            /**
+             * @description one of High, Medium or Low, like Medium
+             * @example Medium
+             * @enum {string}
+             */
+            priority?: "High" | "Medium" | "Low";
+            /**
+             * @description comma-separated tags like "work,home": at most 20 tags of at most 50 characters, each with something visible in it and no control characters
+             * @example work,home
              */
             tags?: string | null;
-            /** @description A recurrence rule (see `Task.recursion_pattern`). */
+            /**
+             * @description how the task repeats: daily, weekly, monthly, yearly, weekdays, "every N days" (or weeks, months, years; N from 1 to 365) or an RRULE like FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE, at most 100 characters
+             * @example weekly
+             */
             recursion_pattern?: string | null;
-            /** @description Default `false`. */
+            /**
+             * @description true or false
+             * @example true
+             */
             completed?: boolean;
         };
         /**
@@ -288,7 +315,15 @@ export interface components {
          *     }
          */
         LoginRequest: {
+            /**
+             * @description the account's email address, like alice@example.com
+             * @example alice@example.com
+             */
             email: string;
+            /**
+             * @description the account's password, 1 to 128 characters
+             * @example correct horse battery staple
+             */
             password: string;
         };
         /**
@@ -452,11 +487,20 @@ export interface components {
          *     }
          */
         RegisterRequest: {
-            /** @description 3–30 letters, digits or underscores; unique regardless of case. */
+            /**
+             * @description 3 to 30 letters A–Z, digits or underscores, like alice_1 (unique regardless of case)
+             * @example alice
+             */
             username: string;
-            /** @description A valid address; unique regardless of case; stored lower-case. */
+            /**
+             * @description an email address of at most 255 characters, like name@example.com (unique regardless of case, stored lower-case)
+             * @example alice@example.com
+             */
             email: string;
-            /** @description 8–128 characters. */
+            /**
+             * @description 8 to 128 characters, like "correct horse battery staple"
+             * @example correct horse battery staple
+             */
             password: string;
         };
         /**
@@ -491,20 +535,13 @@ export interface components {
             checked_at: string;
         };
         /**
-         * @description What to sort by.
-         * @enum {string}
-         */
-        SortField: "created_at" | "updated_at" | "due_date" | "priority" | "title";
-        /**
-         * @description Sort direction.
-         * @enum {string}
-         */
-        SortOrder: "asc" | "desc";
-        /**
          * Task
-         * @description A task.
+         * @description A task. Rows the original backend wrote may hold text today's rules would refuse (a
+         *     free-text `due_date` or `recursion_pattern`, an over-long title): it is shown as stored,
+         *     accepted back unchanged, and drives nothing (a free-text recurrence repeats nothing).
          * @example {
          *       "completed": false,
+         *       "completed_at": null,
          *       "created_at": "2026-11-23T00:00:00Z",
          *       "description": "The ones on the balcony",
          *       "due_date": "2026-12-01",
@@ -533,17 +570,28 @@ export interface components {
             title: string;
             /** @description At most 5 000 characters. */
             description: string | null;
-            /** @description A date (`2026-12-01`) or an RFC 3339 date-time, as it was given. */
+            /**
+             * @description A date (`2026-12-01`) or an RFC 3339 date-time, as it was given; free text on rows
+             *     the original backend wrote, which no filter or sort can place.
+             */
             due_date: string | null;
             priority: components["schemas"]["Priority"];
             /** @description Comma-separated tags, normalised: `work,home`. */
             tags: string | null;
             /**
              * @description How the task repeats: `daily`, `weekly`, `monthly`, `yearly`, `weekdays`,
-             *     `every N days|weeks|months`, or an RRULE such as `FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE`.
+             *     `every N days|weeks|months|years`, or an RRULE such as `FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE`.
+             *     Completing the task creates its next occurrence. Free text the original backend stored
+             *     is shown as it is and repeats nothing.
              */
             recursion_pattern: string | null;
             completed: boolean;
+            /**
+             * Format: date-time
+             * @description When the task became completed (read-only: set by completing it); `null` while it is
+             *     open, and on tasks completed before the server recorded it.
+             */
+            completed_at: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -554,7 +602,8 @@ export interface components {
         /**
          * UpdateTask
          * @description Changes to a task: a field present replaces, `null` clears a nullable field, a field
-         *     left out stays as it is.
+         *     left out stays as it is. A field sent back exactly as stored is accepted even where
+         *     today's rules would refuse it as new input (values the original backend stored).
          * @example {
          *       "description": null,
          *       "priority": "Low",
@@ -562,15 +611,41 @@ export interface components {
          *     }
          */
         UpdateTask: {
-            /** @description 1–200 characters once trimmed; cannot be null. */
+            /**
+             * @description 1 to 200 characters with something visible in them and no control characters, like "Water the plants"
+             * @example Water the plants
+             */
             title?: string;
+            /**
+             * @description text of at most 5 000 characters without the NUL character, like "The ones on the balcony"
+             * @example The ones on the balcony
+             */
             description?: string | null;
+            /**
+             * @description a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z
+             * @example 2026-12-01
+             */
             due_date?: string | null;
-            /** @description Cannot be null. */
-            priority?: components["schemas"]["Priority"] & unknown;
+            /**
+             * @description one of High, Medium or Low, like Medium
+             * @example Medium
+             * @enum {string}
+             */
+            priority?: "High" | "Medium" | "Low";
+            /**
+             * @description comma-separated tags like "work,home": at most 20 tags of at most 50 characters, each with something visible in it and no control characters
+             * @example work,home
+             */
             tags?: string | null;
+            /**
+             * @description how the task repeats: daily, weekly, monthly, yearly, weekdays, "every N days" (or weeks, months, years; N from 1 to 365) or an RRULE like FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE, at most 100 characters
+             * @example weekly
+             */
             recursion_pattern?: string | null;
-            /** @description Cannot be null. */
+            /**
+             * @description true or false
+             * @example true
+             */
             completed?: boolean;
         };
         /**
@@ -907,7 +982,7 @@ export interface operations {
                 /** @description Only completed (`true`) or open (`false`) tasks. */
                 completed?: boolean;
                 /** @description Only tasks of this priority. */
-                priority?: components["schemas"]["Priority"];
+                priority?: "High" | "Medium" | "Low";
                 /** @description Only tasks with this tag (ignoring case). */
                 tag?: string;
                 /** @description Text to find in the title or description (ignoring case). */
@@ -917,10 +992,10 @@ export interface operations {
                 /** @description Only tasks due after this date or RFC 3339 date-time. */
                 due_after?: string;
                 /** @description Sort field; default `created_at`. */
-                sort?: components["schemas"]["SortField"];
+                sort?: "created_at" | "updated_at" | "due_date" | "priority" | "title";
                 /** @description Default `desc` for `created_at`/`updated_at`, else `asc`. */
-                order?: components["schemas"]["SortOrder"];
-                /** @description Page size, 1–500; without it, every matching task is returned. */
+                order?: "asc" | "desc";
+                /** @description Page size, 1–500, default 500. When a page is full, `Link: rel="next"` leads on. */
                 limit?: number;
                 /**
                  * @description Where to continue: from the previous page's `Link: rel="next"`. The cursor
@@ -933,7 +1008,8 @@ export interface operations {
                 "If-None-Match"?: string;
                 /**
                  * @description `count=exact` asks for the total in `X-Total-Count`. Counting costs as much as
-                 *     reading every matching task, so it is done only when asked for.
+                 *     reading every matching task, so it is done only when asked for; other
+                 *     preferences are ignored.
                  */
                 Prefer?: string;
             };
@@ -1105,6 +1181,15 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with existing data. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,5 @@
-//! Listing tasks: query parameters into a [`ListQuery`], opaque cursors, the `Link` header,
-//! and the list's ETag.
+//! Listing tasks: the query parameters and their rules, into a [`ListQuery`]; opaque
+//! cursors, the `Link` header, and the list's ETag.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use poem_openapi::Enum;
@@ -7,9 +7,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    api::field::Param,
     db::tasks::{After, Filters, ListQuery, ListedTask, SortKey},
-    domain::{due_date::DueDate, ids::TaskId, task::Priority},
-    error::{ApiError, FieldError},
+    domain::{
+        due_date::DueDate,
+        field::{Facts, FieldRule, Refusals},
+        ids::TaskId,
+        task::{Priority, TAG_MAX, TEXT_PATTERN},
+    },
+    error::ApiError,
+    limits::MAX_PAGE_SIZE,
 };
 
 /// What to sort by.
@@ -45,42 +52,108 @@ impl From<SortField> for SortKey {
     }
 }
 
+impl FieldRule for SortField {
+    const FACTS: Facts = Facts::text(
+        "one of created_at, updated_at, due_date, priority or title, like due_date",
+        "due_date",
+    )
+    .choices(&["created_at", "updated_at", "due_date", "priority", "title"]);
+
+    fn parse(raw: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::from(raw)).ok()
+    }
+}
+
+impl FieldRule for SortOrder {
+    const FACTS: Facts = Facts::text("asc or desc, like asc", "asc").choices(&["asc", "desc"]);
+
+    fn parse(raw: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::from(raw)).ok()
+    }
+}
+
+/// How many tasks a page holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(pub u32);
+
+impl FieldRule for PageSize {
+    const FACTS: Facts =
+        Facts::text("a whole number from 1 to 500, like 50", "50").integer(1, MAX_PAGE_SIZE as i64);
+
+    fn parse(raw: &str) -> Option<Self> {
+        raw.parse()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .map(Self)
+    }
+}
+
+/// One tag to filter by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagFilter(pub String);
+
+impl FieldRule for TagFilter {
+    const FACTS: Facts = Facts::text("one tag of at most 50 characters, like work", "work")
+        .max(TAG_MAX)
+        .pattern(TEXT_PATTERN);
+
+    fn parse(raw: &str) -> Option<Self> {
+        (raw.chars().count() <= TAG_MAX && !raw.contains('\0')).then(|| Self(raw.to_owned()))
+    }
+}
+
+/// Text to search for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(pub String);
+
+impl FieldRule for SearchText {
+    const FACTS: Facts = Facts::text("text of at most 200 characters, like milk", "milk")
+        .max(200)
+        .pattern(TEXT_PATTERN);
+
+    fn parse(raw: &str) -> Option<Self> {
+        (raw.chars().count() <= 200 && !raw.contains('\0')).then(|| Self(raw.to_owned()))
+    }
+}
+
+/// An opaque list cursor: base64url.
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]+$";
+
+impl FieldRule for Cursor {
+    const FACTS: Facts = Facts::text(
+        "a cursor copied from the `Link: rel=\"next\"` header of the previous page",
+        "eyJzIjoiY3JlYXRlZF9hdCJ9",
+    )
+    .min(1)
+    .max(500)
+    .pattern(CURSOR_PATTERN);
+
+    fn parse(raw: &str) -> Option<Self> {
+        (raw.len() <= 500).then(|| decode_cursor(raw)).flatten()
+    }
+}
+
 /// The list query parameters, as received.
 pub struct ListParams {
-    pub completed: Option<bool>,
-    pub priority: Option<Priority>,
-    pub tag: Option<String>,
-    pub q: Option<String>,
-    pub due_before: Option<String>,
-    pub due_after: Option<String>,
-    pub sort: Option<SortField>,
-    pub order: Option<SortOrder>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
+    pub completed: Option<Param<bool>>,
+    pub priority: Option<Param<Priority>>,
+    pub tag: Option<Param<TagFilter>>,
+    pub q: Option<Param<SearchText>>,
+    pub due_before: Option<Param<DueDate>>,
+    pub due_after: Option<Param<DueDate>>,
+    pub sort: Option<Param<SortField>>,
+    pub order: Option<Param<SortOrder>>,
+    pub limit: Option<Param<PageSize>>,
+    pub cursor: Option<Param<Cursor>>,
 }
 
 /// What a cursor carries: the sort it belongs to and where the last page ended.
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
     s: SortField,
     o: SortOrder,
     k: String,
     i: i32,
-}
-
-fn due_bound(
-    field: &str,
-    raw: Option<&str>,
-    errors: &mut Vec<FieldError>,
-) -> Option<chrono::NaiveDateTime> {
-    let raw = raw?;
-    match DueDate::parse(raw) {
-        Ok(d) => Some(d.instant().naive_utc()),
-        Err(e) => {
-            errors.push(FieldError::new(field, e.to_string()));
-            None
-        }
-    }
 }
 
 /// The listing a request asks for, in wire terms (the cursor for its next page needs them).
@@ -90,62 +163,57 @@ pub struct Listing {
     pub order: SortOrder,
 }
 
+/// A parameter's value, or its refusal noted.
+fn param<R>(refusals: &mut Refusals, name: &'static str, param: Option<Param<R>>) -> Option<R> {
+    param.and_then(|p| refusals.note(name, p.0))
+}
+
 impl ListParams {
-    /// Newest first by default, all of them unless `limit` is given. A cursor continues the
-    /// listing it came from: its sort and order take precedence over the parameters.
+    /// Newest first by default, one page of at most 500. A cursor continues the listing it
+    /// came from: its sort and order take precedence over the parameters. Every parameter
+    /// is checked before any statement runs.
     pub fn into_query(self) -> Result<Listing, ApiError> {
-        let mut errors = Vec::new();
-        let cursor = match self.cursor.as_deref() {
-            None => None,
-            Some(raw) => {
-                let cursor = decode_cursor(raw);
-                if cursor.is_none() {
-                    errors.push(FieldError::new(
-                        "cursor",
-                        "is not a cursor this server issued",
-                    ));
-                }
-                cursor
-            }
-        };
+        let mut r = Refusals::default();
+        let cursor = param(&mut r, "cursor", self.cursor);
+        let completed = param(&mut r, "completed", self.completed);
+        let priority = param(&mut r, "priority", self.priority);
+        let tag = param(&mut r, "tag", self.tag);
+        let q = param(&mut r, "q", self.q);
+        let due_before = param(&mut r, "due_before", self.due_before);
+        let due_after = param(&mut r, "due_after", self.due_after);
+        let sort = param(&mut r, "sort", self.sort);
+        let order = param(&mut r, "order", self.order);
+        let limit = param(&mut r, "limit", self.limit);
+        r.finish(())?;
         let sort = cursor
             .as_ref()
             .map(|c| c.s)
-            .or(self.sort)
+            .or(sort)
             .unwrap_or(SortField::CreatedAt);
         let order = cursor
             .as_ref()
             .map(|c| c.o)
-            .or(self.order)
+            .or(order)
             .unwrap_or(match sort {
                 SortField::CreatedAt | SortField::UpdatedAt => SortOrder::Desc,
                 _ => SortOrder::Asc,
             });
-        let due_before = due_bound("due_before", self.due_before.as_deref(), &mut errors);
-        let due_after = due_bound("due_after", self.due_after.as_deref(), &mut errors);
-        let after = cursor.map(|c| After {
-            key: c.k,
-            id: TaskId(c.i),
-        });
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
         let query = ListQuery {
             filters: Filters {
-                completed: self.completed,
-                priority: self.priority,
-                tag: self
-                    .tag
-                    .map(|t| t.trim().to_owned())
-                    .filter(|t| !t.is_empty()),
-                text: self.q.filter(|q| !q.trim().is_empty()),
-                due_before,
-                due_after,
+                completed,
+                priority,
+                tag: tag.map(|t| t.0.trim().to_owned()).filter(|t| !t.is_empty()),
+                text: q.map(|q| q.0).filter(|q| !q.trim().is_empty()),
+                due_before: due_before.map(|d| d.instant().naive_utc()),
+                due_after: due_after.map(|d| d.instant().naive_utc()),
             },
             sort: sort.into(),
             descending: order == SortOrder::Desc,
-            limit: self.limit,
-            after,
+            limit: limit.map_or(MAX_PAGE_SIZE, |l| l.0),
+            after: cursor.map(|c| After {
+                key: c.k,
+                id: TaskId(c.i),
+            }),
         };
         Ok(Listing { query, sort, order })
     }
@@ -165,8 +233,11 @@ fn decode_cursor(raw: &str) -> Option<Cursor> {
     (key_ok && cursor.i > 0).then_some(cursor)
 }
 
+/// A timestamp as PostgreSQL prints one, in years 1 to 9999 (so it casts back).
 fn is_timestamp(text: &str) -> bool {
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+    text.get(..5).is_some_and(|y| {
+        y[..4].bytes().all(|b| b.is_ascii_digit()) && &y[..4] != "0000" && y.ends_with('-')
+    }) && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
 }
 
 /// The cursor for the page after `last`.

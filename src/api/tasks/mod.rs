@@ -1,45 +1,42 @@
 //! `/api/{user_id}/tasks`: the six task operations. Each authorises (the token's user must
-//! be the URL's), parses, calls `db::tasks`, and maps the outcome to a response.
+//! be the URL's), parses, calls [`ops`] or `db::tasks`, and maps the outcome to a response.
 
 pub mod listing;
+pub mod ops;
 pub mod types;
 
 use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
-    types::ToJSON,
 };
-use sha2::{Digest, Sha256};
 
 use self::{
-    listing::{ListParams, SortField, SortOrder},
+    listing::{Cursor, ListParams, PageSize, SearchText, SortField, SortOrder, TagFilter},
+    ops::{Created, IdempotencyKey},
     types::{CompleteTask, CreateTask, Task, UpdateTask},
 };
 use super::{
     ApiTags,
-    body::{JsonBody, OptionalJsonBody, parse_value},
-    conditional::{if_match_allows, if_none_match_hits, task_etag},
+    body::{JsonBody, OptionalJsonBody},
+    conditional::{EntityTags, if_none_match_hits, task_etag},
+    field::Param,
     serde_json_payload::SerdeJson,
-    text::{CursorText, DueDateText, EtagListText, PreferText, SearchText, TagFilter},
 };
 use crate::{
     auth::BearerAuth,
-    db::{
-        connect::{read_again_if_lost, write_again_if_terminated},
-        idempotency::{self, Claim},
-        tasks::{self, Modified, TaskRow},
-    },
+    db::connect::read_again_if_lost,
+    db::tasks,
     domain::{
+        due_date::DueDate,
+        field::{FieldRule, Given, Refusal},
         ids::{TaskId, UserId},
-        task::Priority,
+        task::{self as task_model, Priority},
     },
     error::ApiError,
     problems,
     state::AppState,
 };
-
-const IDEMPOTENCY_KEY_MAX: usize = 255;
 
 #[derive(ApiResponse)]
 pub enum ListTasksResponse {
@@ -102,43 +99,40 @@ pub enum DeleteTaskResponse {
 }
 
 problems!(ListTasksError: 400, 401, 403, 404, 422, 503);
-problems!(CreateTaskError: 400, 401, 403, 404, 413, 422, 503);
+problems!(CreateTaskError: 400, 401, 403, 404, 409, 413, 422, 503);
 problems!(GetTaskError: 400, 401, 403, 404, 422, 503);
 problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 422, 503);
 problems!(DeleteTaskError: 400, 401, 403, 404, 412, 422, 503);
 
-fn not_found() -> ApiError {
-    ApiError::NotFound("There is no such task.".into())
+/// A header parameter's value, or a 422 naming it.
+fn header<R: FieldRule>(
+    name: &'static str,
+    param: Header<Option<Param<R>>>,
+) -> Result<Option<R>, ApiError> {
+    param
+        .0
+        .map(|p| {
+            p.0.map_err(|message| {
+                vec![Refusal {
+                    field: name,
+                    message,
+                }]
+            })
+        })
+        .transpose()
+        .map_err(ApiError::from)
 }
 
-fn ok(task: TaskRow) -> WriteTaskResponse {
+fn written(task: task_model::Task) -> WriteTaskResponse {
     let etag = task_etag(task.id.0, task.version);
     WriteTaskResponse::Ok(SerdeJson(task.into()), etag)
-}
-
-/// Maps the outcome of a change to a response.
-fn written(outcome: Modified<ApiError>) -> Result<WriteTaskResponse, UpdateTaskError> {
-    match outcome {
-        Modified::NotFound => Err(not_found().into()),
-        Modified::Stale => Err(ApiError::PreconditionFailed.into()),
-        Modified::Rejected(e) => Err(e.into()),
-        Modified::Done {
-            task,
-            next_occurrence,
-        } => {
-            if let Some(next) = next_occurrence {
-                tracing::info!(task_id = %task.id, next_id = %next.id, "next occurrence created");
-            }
-            Ok(ok(task))
-        }
-    }
 }
 
 pub struct TasksApi;
 
 #[OpenApi(tag = "ApiTags::Tasks")]
 impl TasksApi {
-    /// List the user's tasks, newest first unless sorted otherwise.
+    /// List the user's tasks, newest first unless sorted otherwise, one page at a time.
     #[allow(clippy::too_many_arguments)]
     #[oai(
         path = "/api/:user_id/tasks",
@@ -153,65 +147,65 @@ impl TasksApi {
         /// The user whose tasks these are: the token's user.
         user_id: Path<UserId>,
         /// Only completed (`true`) or open (`false`) tasks.
-        completed: Query<Option<bool>>,
+        completed: Query<Option<Param<bool>>>,
         /// Only tasks of this priority.
-        priority: Query<Option<Priority>>,
+        priority: Query<Option<Param<Priority>>>,
         /// Only tasks with this tag (ignoring case).
-        tag: Query<Option<TagFilter>>,
+        tag: Query<Option<Param<TagFilter>>>,
         /// Text to find in the title or description (ignoring case).
-        q: Query<Option<SearchText>>,
+        q: Query<Option<Param<SearchText>>>,
         /// Only tasks due before this date or RFC 3339 date-time.
-        due_before: Query<Option<DueDateText>>,
+        due_before: Query<Option<Param<DueDate>>>,
         /// Only tasks due after this date or RFC 3339 date-time.
-        due_after: Query<Option<DueDateText>>,
+        due_after: Query<Option<Param<DueDate>>>,
         /// Sort field; default `created_at`.
-        sort: Query<Option<SortField>>,
+        sort: Query<Option<Param<SortField>>>,
         /// Default `desc` for `created_at`/`updated_at`, else `asc`.
-        order: Query<Option<SortOrder>>,
-        /// Page size, 1–500; without it, every matching task is returned.
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
-        limit: Query<Option<u32>>,
+        order: Query<Option<Param<SortOrder>>>,
+        /// Page size, 1–500, default 500. When a page is full, `Link: rel="next"` leads on.
+        limit: Query<Option<Param<PageSize>>>,
         /// Where to continue: from the previous page's `Link: rel="next"`. The cursor
         /// carries its listing's sort and order, which take precedence.
-        cursor: Query<Option<CursorText>>,
+        cursor: Query<Option<Param<Cursor>>>,
         /// An ETag from an earlier list response.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<EtagListText>>,
+        if_none_match: Header<Option<Param<EntityTags>>>,
         /// `count=exact` asks for the total in `X-Total-Count`. Counting costs as much as
-        /// reading every matching task, so it is done only when asked for.
+        /// reading every matching task, so it is done only when asked for; other
+        /// preferences are ignored.
         #[oai(name = "Prefer")]
-        prefer: Header<Option<PreferText>>,
+        prefer: Header<Option<String>>,
     ) -> Result<ListTasksResponse, ListTasksError> {
         auth.0.require(user_id.0)?;
+        let if_none_match = header("If-None-Match", if_none_match)?;
         let listing = ListParams {
             completed: completed.0,
             priority: priority.0,
-            tag: tag.0.map(|t| t.0),
-            q: q.0.map(|q| q.0),
-            due_before: due_before.0.map(|d| d.0),
-            due_after: due_after.0.map(|d| d.0),
+            tag: tag.0,
+            q: q.0,
+            due_before: due_before.0,
+            due_after: due_after.0,
             sort: sort.0,
             order: order.0,
             limit: limit.0,
-            cursor: cursor.0.map(|c| c.0),
+            cursor: cursor.0,
         }
         .into_query()?;
         let query = &listing.query;
-        let count = listing::prefers_exact_count(prefer.0.as_ref().map(PreferText::as_str));
+        let count = listing::prefers_exact_count(prefer.0.as_deref());
         let tasks::Page { mut rows, total } =
             read_again_if_lost(|| tasks::list(&state.pool, user_id.0, query, count)).await?;
-        let next = match query.limit {
-            Some(limit) if rows.len() > limit as usize => {
-                rows.truncate(limit as usize);
+        let next = (rows.len() > query.limit as usize)
+            .then(|| {
+                rows.truncate(query.limit as usize);
                 rows.last().map(|last| {
                     let cursor = listing::cursor_after(last, listing.sort, listing.order);
                     listing::next_link(req.uri().path(), req.uri().query(), &cursor)
                 })
-            }
-            _ => None,
-        };
+            })
+            .flatten();
         let etag = listing::list_etag(&rows, total, next.as_deref());
-        if if_none_match_hits(if_none_match.0.as_ref().map(EtagListText::as_str), &etag) {
+        if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
             return Ok(ListTasksResponse::NotModified(etag));
         }
         let tasks = rows.into_iter().map(|r| r.task.into()).collect();
@@ -225,7 +219,8 @@ impl TasksApi {
         ))
     }
 
-    /// Create a task.
+    /// Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
+    /// beyond that, 409.
     #[oai(
         path = "/api/:user_id/tasks",
         method = "post",
@@ -239,55 +234,32 @@ impl TasksApi {
         body: JsonBody<CreateTask>,
         /// Makes retries safe: the same key with the same body within 24 hours returns the
         /// first response and creates nothing; with another body it is a 422.
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<Param<IdempotencyKey>>>,
     ) -> Result<CreateTaskResponse, CreateTaskError> {
         auth.0.require(user_id.0)?;
-        let task = body.0.parse()?;
-        let key = idempotency_key
-            .0
-            .as_deref()
-            .map(check_idempotency_key)
-            .transpose()?;
-        let Some(key) = key else {
-            // Nothing else to write: one statement, committed on its own.
-            let row =
-                write_again_if_terminated(|| tasks::insert(&state.pool, user_id.0, &task)).await?;
-            let version = row.version;
-            tracing::info!(task_id = %row.id, "task created");
-            return Ok(created(user_id.0, row.into(), Some(version)));
-        };
-        let mut tx = state.pool.begin().await.map_err(ApiError::from)?;
-        let hash = hex::encode(Sha256::digest(
-            serde_json::to_vec(&task).map_err(ApiError::internal)?,
-        ));
-        if let Claim::Used {
-            request_hash,
-            response_body,
-            ..
-        } = idempotency::claim(&mut tx, user_id.0, key, &hash).await?
+        let fields = body.0.draft().create(chrono::Utc::now().naive_utc());
+        let key = header("Idempotency-Key", idempotency_key);
+        let (fields, key) = both(fields.map_err(ApiError::from), key)?;
+        let (task, version) = match ops::create(
+            &state.pool,
+            user_id.0,
+            &fields,
+            key.as_ref(),
+            state.max_tasks_per_user,
+        )
+        .await?
         {
-            if request_hash != hash {
-                return Err(ApiError::validation(
-                    "Idempotency-Key",
-                    "was already used with a different request body",
-                )
-                .into());
+            Created::New(task) => {
+                tracing::info!(task_id = %task.id, "task created");
+                let version = task.version;
+                (Task::from(task), version)
             }
-            let stored = response_body
-                .ok_or_else(|| ApiError::internal("idempotency row without a response"))?;
-            let value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
-            let task = parse_value::<Task>(value)?;
-            return Ok(created(user_id.0, task, None));
-        }
-        let row = tasks::insert(&mut *tx, user_id.0, &task).await?;
-        let version = row.version;
-        let task: Task = row.into();
-        let body = task.to_json().unwrap_or_default().to_string();
-        idempotency::complete(&mut tx, user_id.0, key, task.id, &body).await?;
-        tx.commit().await.map_err(ApiError::from)?;
-        tracing::info!(task_id = %task.id, "task created");
-        Ok(created(user_id.0, task, Some(version)))
+            Created::Replayed(task) => (task, 1),
+        };
+        let location = format!("/api/{}/tasks/{}", user_id.0, task.id);
+        let etag = task_etag(task.id.0, version);
+        Ok(CreateTaskResponse::Created(SerdeJson(task), location, etag))
     }
 
     /// Get one task.
@@ -304,14 +276,15 @@ impl TasksApi {
         id: Path<TaskId>,
         /// An ETag from an earlier response for this task.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<EtagListText>>,
+        if_none_match: Header<Option<Param<EntityTags>>>,
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
+        let if_none_match = header("If-None-Match", if_none_match)?;
         let task = read_again_if_lost(|| tasks::find(&state.pool, user_id.0, id.0))
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or_else(ops::not_found)?;
         let etag = task_etag(task.id.0, task.version);
-        if if_none_match_hits(if_none_match.0.as_ref().map(EtagListText::as_str), &etag) {
+        if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
             return Ok(TaskResponse::NotModified(etag));
         }
         Ok(TaskResponse::Ok(SerdeJson(task.into()), etag))
@@ -332,24 +305,14 @@ impl TasksApi {
         body: JsonBody<UpdateTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<EtagListText>>,
+        if_match: Header<Option<Param<EntityTags>>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
-        let changes = body.0.parse()?;
-        let outcome = tasks::modify(
-            &state.pool,
-            user_id.0,
-            id.0,
-            |t| {
-                if_match_allows(
-                    if_match.0.as_ref().map(EtagListText::as_str),
-                    &task_etag(t.id.0, t.version),
-                )
-            },
-            |t| Ok::<_, ApiError>(changes.apply(t.state())),
-        )
-        .await?;
-        written(outcome)
+        let if_match = header("If-Match", if_match)?;
+        let draft = body.0.draft();
+        let if_match = if_match.as_ref().map(EntityTags::as_str);
+        let task = ops::edit(&state.pool, user_id.0, id.0, &draft, if_match).await?;
+        Ok(written(task))
     }
 
     /// Delete a task.
@@ -366,32 +329,13 @@ impl TasksApi {
         id: Path<TaskId>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<EtagListText>>,
+        if_match: Header<Option<Param<EntityTags>>>,
     ) -> Result<DeleteTaskResponse, DeleteTaskError> {
         auth.0.require(user_id.0)?;
-        if if_match.0.is_none() {
-            // Unconditional: one statement.
-            let deleted =
-                write_again_if_terminated(|| tasks::delete(&state.pool, user_id.0, id.0)).await?;
-            return if deleted {
-                Ok(DeleteTaskResponse::Deleted)
-            } else {
-                Err(not_found().into())
-            };
-        }
-        let outcome = tasks::delete_if(&state.pool, user_id.0, id.0, |t| {
-            if_match_allows(
-                if_match.0.as_ref().map(EtagListText::as_str),
-                &task_etag(t.id.0, t.version),
-            )
-        })
-        .await?;
-        match outcome {
-            Modified::NotFound => Err(not_found().into()),
-            Modified::Stale => Err(ApiError::PreconditionFailed.into()),
-            Modified::Rejected(never) => match never {},
-            Modified::Done { .. } => Ok(DeleteTaskResponse::Deleted),
-        }
+        let if_match = header("If-Match", if_match)?;
+        let if_match = if_match.as_ref().map(EntityTags::as_str);
+        ops::delete(&state.pool, user_id.0, id.0, if_match).await?;
+        Ok(DeleteTaskResponse::Deleted)
     }
 
     /// Complete a task: without a body it toggles `completed`; `{"completed": …}` sets it.
@@ -410,54 +354,35 @@ impl TasksApi {
         body: OptionalJsonBody<CompleteTask>,
         /// The task's ETag as last read: a stale one is refused with 412.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<EtagListText>>,
+        if_match: Header<Option<Param<EntityTags>>>,
     ) -> Result<WriteTaskResponse, UpdateTaskError> {
         auth.0.require(user_id.0)?;
-        let wanted = body.0.map(|b| b.completed);
-        if if_match.0.is_none()
-            && let Some(task) = write_again_if_terminated(|| {
-                tasks::complete_simple(&state.pool, user_id.0, id.0, wanted)
-            })
-            .await?
-        {
-            return Ok(ok(task));
-        }
-        let outcome = tasks::modify(
-            &state.pool,
-            user_id.0,
-            id.0,
-            |t| {
-                if_match_allows(
-                    if_match.0.as_ref().map(EtagListText::as_str),
-                    &task_etag(t.id.0, t.version),
-                )
-            },
-            |t| {
-                let mut next = t.state();
-                next.completed = wanted.unwrap_or(!t.completed);
-                Ok::<_, ApiError>(next)
-            },
-        )
-        .await?;
-        written(outcome)
+        let if_match = header("If-Match", if_match);
+        let wanted = body
+            .0
+            .map(|b| b.completed.given())
+            .map(|given| match given {
+                Given::Flag(done) => Ok(done),
+                _ => Err(vec![Refusal {
+                    field: "completed",
+                    message: bool::refusal(),
+                }]),
+            });
+        let (wanted, if_match) = both(wanted.transpose().map_err(ApiError::from), if_match)?;
+        let if_match = if_match.as_ref().map(EntityTags::as_str);
+        let task = ops::complete(&state.pool, user_id.0, id.0, wanted, if_match).await?;
+        Ok(written(task))
     }
 }
 
-fn created(user_id: UserId, task: Task, version: Option<i32>) -> CreateTaskResponse {
-    let location = format!("/api/{user_id}/tasks/{}", task.id);
-    let etag = task_etag(task.id.0, version.unwrap_or(1));
-    CreateTaskResponse::Created(SerdeJson(task), location, etag)
-}
-
-/// 1–255 visible ASCII characters.
-fn check_idempotency_key(key: &str) -> Result<&str, ApiError> {
-    let ok = !key.is_empty()
-        && key.len() <= IDEMPOTENCY_KEY_MAX
-        && key.bytes().all(|b| b.is_ascii_graphic());
-    ok.then_some(key).ok_or_else(|| {
-        ApiError::validation(
-            "Idempotency-Key",
-            "must be 1–255 visible ASCII characters, e.g. a UUID",
-        )
-    })
+/// Both values, or every field error either holds.
+fn both<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut x)), Err(ApiError::Validation(y))) => {
+            x.extend(y);
+            Err(ApiError::Validation(x))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
 }

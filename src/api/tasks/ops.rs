@@ -1,0 +1,218 @@
+//! What the task operations do, between a parsed request and a response: read the task,
+//! let the domain decide, write with the version read (retrying when another write came
+//! first), and create idempotently.
+
+use chrono::{NaiveDateTime, Utc};
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use super::types;
+use crate::{
+    api::conditional::{if_match_allows, task_etag},
+    db::connect::write_again_if_terminated,
+    db::{
+        idempotency::{self, Claim},
+        tasks,
+    },
+    domain::{
+        field::{Facts, FieldRule},
+        ids::{TaskId, UserId},
+        task::{Change, Fields, Task},
+    },
+    error::ApiError,
+};
+
+/// An `Idempotency-Key`: 1–255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl FieldRule for IdempotencyKey {
+    const FACTS: Facts = Facts::text(
+        "1 to 255 visible ASCII characters, like a UUID: 0b6f3c1e-8d0a-4e57-9a8c-3f6b1d2e7a90",
+        "0b6f3c1e-8d0a-4e57-9a8c-3f6b1d2e7a90",
+    )
+    .min(1)
+    .max(255)
+    .pattern("^[!-~]{1,255}$");
+
+    fn parse(raw: &str) -> Option<Self> {
+        (!raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| b.is_ascii_graphic()))
+            .then(|| Self(raw.to_owned()))
+    }
+}
+
+pub fn not_found() -> ApiError {
+    ApiError::NotFound("There is no such task.".into())
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// 412 unless `if_match` lets a write to `task` proceed.
+fn precondition(if_match: Option<&str>, task: &Task) -> Result<(), ApiError> {
+    if if_match_allows(if_match, &task_etag(task.id.0, task.version)) {
+        Ok(())
+    } else {
+        Err(ApiError::PreconditionFailed)
+    }
+}
+
+/// A task as created: new, or the first response to an earlier request with the same key.
+pub enum Created {
+    New(Task),
+    Replayed(types::Task),
+}
+
+/// Inserts a task, unless its owner holds `quota` already (409).
+async fn insert(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: UserId,
+    fields: &Fields,
+    quota: u32,
+) -> Result<Task, ApiError> {
+    within_quota(
+        tasks::insert_within(db, user_id, fields, Some(quota)).await?,
+        quota,
+    )
+}
+
+fn within_quota(inserted: Option<Task>, quota: u32) -> Result<Task, ApiError> {
+    inserted.ok_or_else(|| {
+        ApiError::Conflict(
+            format!(
+                "You have {quota} tasks, as many as one account may hold: delete some \
+                 before creating more."
+            ),
+            Vec::new(),
+        )
+    })
+}
+
+/// Creates a task, within the owner's quota. With an idempotency key, a retry with the
+/// same body gets the first response and creates nothing; with another body it is a 422.
+pub async fn create(
+    pool: &PgPool,
+    user_id: UserId,
+    fields: &Fields,
+    key: Option<&IdempotencyKey>,
+    quota: u32,
+) -> Result<Created, ApiError> {
+    let Some(IdempotencyKey(key)) = key else {
+        // One statement, sent once more if the server had terminated its connection.
+        let inserted =
+            write_again_if_terminated(|| tasks::insert_within(pool, user_id, fields, Some(quota)))
+                .await?;
+        return Ok(Created::New(within_quota(inserted, quota)?));
+    };
+    let hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(fields).map_err(ApiError::internal)?,
+    ));
+    let mut tx = pool.begin().await?;
+    if let Claim::Used {
+        request_hash,
+        response_body,
+        ..
+    } = idempotency::claim(&mut tx, user_id, key, &hash).await?
+    {
+        if request_hash != hash {
+            return Err(ApiError::validation(
+                "Idempotency-Key",
+                "was already used with a different request body: use a new key for a new task",
+            ));
+        }
+        let stored = response_body
+            .ok_or_else(|| ApiError::internal("idempotency row without a response"))?;
+        let value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
+        let first = types::Task::parse_from_json(Some(value))
+            .map_err(|e| ApiError::internal(e.into_message()))?;
+        return Ok(Created::Replayed(first));
+    }
+    let task = insert(&mut *tx, user_id, fields, quota).await?;
+    let body = types::Task::from(task.clone())
+        .to_json()
+        .unwrap_or_default();
+    idempotency::complete(&mut tx, user_id, key, task.id, &body.to_string()).await?;
+    tx.commit().await?;
+    Ok(Created::New(task))
+}
+
+/// Reads the task, lets `decide` say what changes, and writes that with the version read;
+/// when another write came first, reads again. Every retry follows a write that succeeded.
+async fn change(
+    pool: &PgPool,
+    user_id: UserId,
+    id: TaskId,
+    if_match: Option<&str>,
+    decide: impl Fn(&Task) -> Result<Change, ApiError>,
+) -> Result<Task, ApiError> {
+    loop {
+        let current = tasks::find(pool, user_id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        let change = decide(&current)?;
+        precondition(if_match, &current)?;
+        if let Some((task, next)) = tasks::change(pool, &current, &change).await? {
+            if let Some(next) = next {
+                tracing::info!(task_id = %task.id, next_id = %next.id, "next occurrence created");
+            }
+            return Ok(task);
+        }
+    }
+}
+
+/// Edits a task as `draft` says: every field is checked (422) before the precondition (412).
+pub async fn edit(
+    pool: &PgPool,
+    user_id: UserId,
+    id: TaskId,
+    draft: &crate::domain::task::Draft,
+    if_match: Option<&str>,
+) -> Result<Task, ApiError> {
+    change(pool, user_id, id, if_match, |task| {
+        task.edit(draft, now()).map_err(ApiError::from)
+    })
+    .await
+}
+
+/// Completes, reopens (`Some`) or toggles (`None`) a task.
+pub async fn complete(
+    pool: &PgPool,
+    user_id: UserId,
+    id: TaskId,
+    completed: Option<bool>,
+    if_match: Option<&str>,
+) -> Result<Task, ApiError> {
+    change(pool, user_id, id, if_match, |task| {
+        Ok(task.complete(completed, now()))
+    })
+    .await
+}
+
+/// Deletes a task; with `If-Match`, only the version the client read.
+pub async fn delete(
+    pool: &PgPool,
+    user_id: UserId,
+    id: TaskId,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
+    loop {
+        let version = match if_match {
+            None => None,
+            Some(_) => {
+                let current = tasks::find(pool, user_id, id)
+                    .await?
+                    .ok_or_else(not_found)?;
+                precondition(if_match, &current)?;
+                Some(current.version)
+            }
+        };
+        if tasks::delete(pool, user_id, id, version).await? {
+            return Ok(());
+        }
+        if version.is_none() {
+            return Err(not_found());
+        }
+    }
+}

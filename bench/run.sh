@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release server, starts it on a fresh PostgreSQL cluster of its
-# own, seeds 50 users x 50 tasks through the API, drives each scenario with wrk, measures the
-# ceiling (pgbench running exactly the SQL of one authenticated list request), then the
-# growth of the list's latency with the table's size, and prints every figure.
+# own, seeds 50 users x 50 tasks through the API, then runs its parts and prints every figure:
+#   throughput  each scenario with wrk at BENCH_CONNECTIONS, and the ceiling: pgbench running
+#               the bare page SELECT of a list at the same concurrency
+#   rtt         round trips on the critical path: each operation at one connection, with the
+#               database local and behind bench/delay_proxy.py (BENCH_RTT_MS, default 4)
+#   growth      the list's latency as the table grows to 1 M tasks, and a user with 100 000
+#   idle        statements an idle server sends (BENCH_IDLE_SECONDS, default 60)
 #
-#   bench/run.sh            (BENCH_SECONDS=15 per scenario, BENCH_CONNECTIONS=32)
+#   bench/run.sh            (BENCH_SECONDS=15 per scenario, BENCH_CONNECTIONS=32,
+#                            BENCH_PARTS="throughput rtt growth idle")
+# The server runs with its default log level (one line per request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg.sh
 
 seconds=${BENCH_SECONDS:-15}
 conns=${BENCH_CONNECTIONS:-32}
+parts=" ${BENCH_PARTS:-throughput rtt growth idle} "
+rtt_ms=${BENCH_RTT_MS:-4}
+idle_seconds=${BENCH_IDLE_SECONDS:-60}
+has_part() { [[ $parts == *" $1 "* ]]; }
 ensure_postgres_installed
 ensure_packages wrk:wrk curl:curl
 
@@ -24,6 +34,8 @@ port=$((31000 + RANDOM % 9000))
 start_cluster "$work/pgdata" "$pgport"
 cleanup() {
     [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    [ -n "${far_server:-}" ] && kill "$far_server" 2>/dev/null && wait "$far_server" 2>/dev/null
+    [ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null && wait "$proxy" 2>/dev/null
     stop_cluster "$work/pgdata"
     rm -rf "$work"
 }
@@ -36,7 +48,7 @@ db_url="postgres://postgres@127.0.0.1:$pgport/todo"
 start_server() { # sets $server and $ready_ms (no subshell: the server must be our child)
     local t0
     t0=$(date +%s%N)
-    DATABASE_URL=$db_url JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$port RUST_LOG=warn \
+    env -u RUST_LOG DATABASE_URL=$db_url JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$port \
         target/release/todo-api serve 2>>"$work/server.log" &
     server=$!
     until curl -sf "$base/health/ready" >/dev/null; do sleep 0.002; done
@@ -59,110 +71,211 @@ SCENARIO=list USERS="$work/users.txt" wrk -t2 -c"$conns" -d3s -s bench/scenario.
 warm_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
 echo 5 >"/proc/$server/clear_refs"
 
-run_wrk() { # scenario [duration] [connections]
-    local scenario=$1 duration=${2:-$seconds} c=${3:-$conns}
+run_wrk() { # scenario [duration] [connections] [base url]
+    local scenario=$1 duration=${2:-$seconds} c=${3:-$conns} url=${4:-$base}
     SCENARIO=$scenario USERS="$work/users.txt" wrk -t"$((c < 2 ? 1 : 2))" -c"$c" -d"${duration}s" --timeout 10s \
-        -s bench/scenario.lua "$base" | tail -n 1
+        -s bench/scenario.lua "$url" | tail -n 1
 }
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+# pgbench_ FILE CLIENTS SECONDS [PORT]: prints "tps average-latency-ms"
+pgbench_() {
+    as_pg_owner "$(pg_bin_dir)/pgbench" -n -M prepared -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -T "$3" \
+        -h 127.0.0.1 -p "${4:-$pgport}" -U postgres -f "$1" todo 2>/dev/null |
+        awk '/^latency average/ {lat = $4} /^tps/ && !tps {tps = $3} END {print tps, lat}'  # reads to the end: no SIGPIPE
+}
+report=()
+say() { report+=("$*"); }
 
-declare -A result
-for scenario in list get toggle create mixed; do
-    echo "scenario $scenario (${seconds}s, $conns connections)..." >&2
-    result[$scenario]=$(run_wrk "$scenario")
-done
-rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+if has_part throughput; then
+    declare -A result
+    for scenario in list get toggle create mixed; do
+        echo "scenario $scenario (${seconds}s, $conns connections)..." >&2
+        # BENCH_PERF=DIR: the server's CPU profile during each scenario (perf record -g).
+        if [ -n "${BENCH_PERF:-}" ]; then
+            mkdir -p "$BENCH_PERF"
+            perf record -q -g -F 499 -p "$server" -o "$BENCH_PERF/$scenario.data" 2>/dev/null &
+            perf_pid=$!
+        fi
+        result[$scenario]=$(run_wrk "$scenario")
+        if [ -n "${BENCH_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+    done
+    rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 
-# The ceiling: the SQL of one authenticated list request (the session check, then the page
-# with its total), one pgbench script per reader with its own token id, at the same
-# concurrency.
-mkdir -p "$work/pgbench"
-psql_ -F ' ' -c "SELECT s.user_id, s.token_jti FROM session s JOIN \"user\" u ON u.id = s.user_id WHERE u.username LIKE 'reader%'" |
-while read -r uid jti; do
-    cat >"$work/pgbench/u$uid.sql" <<SQL
-SELECT user_id, token, revoked, expires_at > timezone('utc', now()) AS live FROM session WHERE token_jti = '$jti';
-SELECT id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created, (created_at)::text AS sort_key, (SELECT count(*) FROM task WHERE user_id = $uid) AS total FROM task WHERE user_id = $uid ORDER BY created_at DESC, id DESC;
+    # The ceiling: the bare page SELECT a list request runs, for one of the readers, at the
+    # same concurrency, with nothing else (no HTTP, no session check, no count).
+    uid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'reader%'")
+    cat >"$work/page.sql" <<SQL
+SELECT id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created, (created_at)::text AS sort_key FROM task WHERE user_id = $uid ORDER BY created_at DESC, id DESC;
 SQL
-done
-if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$work/pgbench"; fi
-scripts=()
-for f in "$work"/pgbench/*.sql; do scripts+=(-f "$f"); done
-echo "ceiling: pgbench (${seconds}s, $conns clients)..." >&2
-ceiling=$(as_pg_owner "$(pg_bin_dir)/pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" \
-    -h 127.0.0.1 -p "$pgport" -U postgres "${scripts[@]}" todo 2>/dev/null |
-    awk '/^tps/ && !tps {tps = $3} END {print tps}')  # reads to the end: no SIGPIPE
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/page.sql"; fi
+    echo "ceiling: pgbench of the page SELECT (${seconds}s, $conns clients)..." >&2
+    read -r ceiling _ < <(pgbench_ "$work/page.sql" "$conns" "$seconds")
+    # The writes' own ceiling: the INSERT of a create, committed on its own, as pgbench runs it.
+    wid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'writer%'")
+    cat >"$work/insert.sql" <<SQL
+INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern, completed) VALUES ($wid, 'pgbench', NULL, NULL, 'High', 'bench', NULL, false) RETURNING id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created;
+SQL
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/insert.sql"; fi
+    echo "write ceiling: pgbench of the create's INSERT (${seconds}s, $conns clients)..." >&2
+    read -r insert_ceiling _ < <(pgbench_ "$work/insert.sql" "$conns" "$seconds")
 
-# Growth: the same list request with 10 k, 100 k and 1 M tasks in the table.
-filler=$(psql_ -c "INSERT INTO \"user\" (username, email, hashed_password) VALUES ('filler', 'filler@bench.example', 'x') RETURNING id")
-declare -A growth
-for size in 10000 100000 1000000; do
-    have=$(psql_ -c "SELECT count(*) FROM task")
-    if [ "$have" -lt "$size" ]; then
-        psql_ -c "INSERT INTO task (user_id, title, priority, created_at)
-                  SELECT $filler, 'filler ' || g, 'Low', timezone('utc', now()) - make_interval(secs => g)
-                  FROM generate_series(1, $size - $have) AS g" >/dev/null
-    fi
+    say "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
+    say "$(printf '%-10s %10s %9s %9s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'max ms' 'non-2xx')"
+    for scenario in list get toggle create mixed; do
+        r=${result[$scenario]}
+        say "$(printf '%-10s %10s %9s %9s %9s %8s' "$scenario" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
+            "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
+    done
+    say ""
+    say "ceiling: pgbench of the bare page SELECT, $conns clients: $ceiling statements/s"
+    say "$(python3 -c "import sys; print(f'list = {float(sys.argv[1]) / float(sys.argv[3]):.2f}x the ceiling, mixed = {float(sys.argv[2]) / float(sys.argv[3]):.2f}x')" \
+        "$(field "${result[list]}" rps)" "$(field "${result[mixed]}" rps)" "$ceiling")"
+    say "write ceiling: pgbench of the create's INSERT, $conns clients: $insert_ceiling statements/s"
+    say "$(python3 -c "import sys; print(f'create = {float(sys.argv[1]) / float(sys.argv[2]):.2f}x its INSERT alone')" \
+        "$(field "${result[create]}" rps)" "$insert_ceiling")"
+    say "server peak RSS under load: $((rss_kb / 1024)) MB (after a 3 s warm-up: $((warm_rss_kb / 1024)) MB; after seeding's 120 password hashes, before a restart: $((seed_rss_kb / 1024)) MB)"
+    say "start to ready (migrated database): ${ready_ms} ms"
+    say ""
+fi
+
+if has_part rtt; then
+    # The same server binary on the same database, reached through a proxy that holds every
+    # chunk rtt/2 in each direction. Each operation runs at one connection against both; the
+    # difference of the medians over the round-trip time is the number of round trips on the
+    # operation's critical path.
+    pxport=$((port + 1)) far_port=$((port + 2))
+    python3 bench/delay_proxy.py "$pxport" 127.0.0.1 "$pgport" "$(python3 -c "print($rtt_ms / 2)")" &
+    proxy=$!
+    sleep 0.3
+    # What the proxy really adds (timers overshoot a little): one statement, one round trip.
+    echo 'SELECT 1;' >"$work/one.sql"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/one.sql"; fi
+    read -r _ near_lat < <(pgbench_ "$work/one.sql" 1 3)
+    read -r _ far_lat < <(pgbench_ "$work/one.sql" 1 3 "$pxport")
+    measured_rtt=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$near_lat" "$far_lat")
+    env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:$pxport/todo" \
+        JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$far_port \
+        target/release/todo-api serve 2>>"$work/far-server.log" &
+    far_server=$!
+    until curl -sf "http://127.0.0.1:$far_port/health/ready" >/dev/null; do sleep 0.01; done
+    # Tasks to delete: a range of ids of their own for each server.
+    writer_id=$(awk '$1 == "writer" {print $2; exit}' "$work/users.txt")
+    writer_auth="Bearer $(awk '$1 == "writer" {print $3; exit}' "$work/users.txt")"
+    doomed() { # count: prints the first id of count new tasks of the writer
+        psql_ -c "WITH n AS (INSERT INTO task (user_id, title, priority)
+                  SELECT $writer_id, 'doomed ' || g, 'Low' FROM generate_series(1, $1) AS g RETURNING id)
+                  SELECT min(id) FROM n"
+    }
+    declare -A near far
+    for op in list get create toggle delete; do
+        echo "round trips: $op, one connection, database local then ${rtt_ms} ms away..." >&2
+        for side in near far; do
+            if [ $side = near ]; then url=$base; else url="http://127.0.0.1:$far_port"; fi
+            first=$( [ $op = delete ] && doomed 40000 || echo 0)
+            r=$(DELETE_FIRST=$first DELETE_USER=$writer_id DELETE_AUTH=$writer_auth run_wrk "$op" 5 1 "$url")
+            if [ $side = near ]; then near[$op]=$r; else far[$op]=$r; fi
+        done
+    done
+    say "round trips on the critical path: one connection, database local vs behind a ${rtt_ms} ms proxy (measured: $measured_rtt ms per round trip)"
+    say "$(printf '%-8s %12s %12s %12s %9s' operation 'local p50' 'far p50' '(far-local)' 'non-2xx')"
+    for op in list get create toggle delete; do
+        n=${near[$op]} f=${far[$op]}
+        say "$(python3 -c "
+import sys
+a, b, rtt = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+print(f'{sys.argv[1]:<8} {a:>9.2f} ms {b:>9.2f} ms {(b - a) / rtt:>8.2f} RTT {sys.argv[5]:>9}')" \
+            "$op" "$(field "$n" p50_ms)" "$(field "$f" p50_ms)" "$measured_rtt" \
+            "$(( $(field "$n" non_2xx) + $(field "$f" non_2xx) ))")"
+    done
+    say ""
+    kill "$far_server"; wait "$far_server" 2>/dev/null || true; far_server=
+    kill "$proxy"; wait "$proxy" 2>/dev/null || true; proxy=
+fi
+
+if has_part growth; then
+    # Growth: the same list request with 10 k, 100 k and 1 M tasks in the table.
+    filler=$(psql_ -c "INSERT INTO \"user\" (username, email, hashed_password) VALUES ('filler', 'filler@bench.example', 'x') RETURNING id")
+    declare -A growth
+    for size in 10000 100000 1000000; do
+        have=$(psql_ -c "SELECT count(*) FROM task")
+        if [ "$have" -lt "$size" ]; then
+            psql_ -c "INSERT INTO task (user_id, title, priority, created_at)
+                      SELECT $filler, 'filler ' || g, 'Low', timezone('utc', now()) - make_interval(secs => g)
+                      FROM generate_series(1, $size - $have) AS g" >/dev/null
+        fi
+        psql_ -c "VACUUM ANALYZE task" >/dev/null
+        echo "growth: list with $size tasks in the table..." >&2
+        growth[$size]=$(run_wrk list 10)
+    done
+
+    # A user with 100 000 tasks, paging with cursors: the first page and one 90 000 tasks
+    # deep, without and with the total (Prefer: count=exact).
+    deep_login=$(curl -sf -X POST "$base/api/auth/register" -H 'content-type: application/json' \
+        -d '{"username":"deep","email":"deep@bench.example","password":"bench-password"}' >/dev/null &&
+        curl -sf -X POST "$base/api/auth/login" -H 'content-type: application/json' \
+        -d '{"email":"deep@bench.example","password":"bench-password"}')
+    deep_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$deep_login")
+    deep_token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$deep_login")
+    psql_ -c "INSERT INTO task (user_id, title, priority, created_at)
+              SELECT $deep_id, 'deep ' || g, 'Medium', timezone('utc', now()) - make_interval(secs => g)
+              FROM generate_series(1, 100000) AS g" >/dev/null
+    # As autovacuum would in a while: an index-only count needs the visibility map.
     psql_ -c "VACUUM ANALYZE task" >/dev/null
-    echo "growth: list with $size tasks in the table..." >&2
-    growth[$size]=$(run_wrk list 10)
-done
-
-# A user with 100 000 tasks, paging with cursors: the first page and one 90 000 tasks deep.
-deep_login=$(curl -sf -X POST "$base/api/auth/register" -H 'content-type: application/json' \
-    -d '{"username":"deep","email":"deep@bench.example","password":"bench-password"}' >/dev/null &&
-    curl -sf -X POST "$base/api/auth/login" -H 'content-type: application/json' \
-    -d '{"email":"deep@bench.example","password":"bench-password"}')
-deep_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$deep_login")
-deep_token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$deep_login")
-psql_ -c "INSERT INTO task (user_id, title, priority, created_at)
-          SELECT $deep_id, 'deep ' || g, 'Medium', timezone('utc', now()) - make_interval(secs => g)
-          FROM generate_series(1, 100000) AS g" >/dev/null
-# As autovacuum would in a while: the total's index-only count needs the visibility map.
-psql_ -c "VACUUM ANALYZE task" >/dev/null
-deep_key=$(psql_ -F ' ' -c "SELECT created_at::text || ' ' || id FROM task WHERE user_id = $deep_id
-                             ORDER BY created_at DESC, id DESC OFFSET 89999 LIMIT 1")
-deep_cursor=$(python3 -c '
+    deep_key=$(psql_ -F ' ' -c "SELECT created_at::text || ' ' || id FROM task WHERE user_id = $deep_id
+                                 ORDER BY created_at DESC, id DESC OFFSET 89999 LIMIT 1")
+    deep_cursor=$(python3 -c '
 import base64, json, sys
 ts_date, ts_time, tid = sys.argv[1:4]
 raw = json.dumps({"s": "created_at", "o": "desc", "k": ts_date + " " + ts_time, "i": int(tid)}, separators=(",", ":"))
 print(base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="))' $deep_key)
-declare -A paging
-for page in first deep; do
-    path="/api/$deep_id/tasks?limit=50"
-    [ "$page" = deep ] && path="$path&cursor=$deep_cursor"
-    echo "paging: $page page of 100 000, one connection, then $conns..." >&2
-    paging[$page]=$(URL_PATH=$path URL_AUTH="Bearer $deep_token" run_wrk url 5 1)
-    paging[$page-busy]=$(URL_PATH=$path URL_AUTH="Bearer $deep_token" run_wrk url 10)
-done
-
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-echo
-echo "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
-printf '%-10s %10s %9s %9s %9s %8s\n' scenario 'req/s' 'p50 ms' 'p99 ms' 'max ms' 'non-2xx'
-for scenario in list get toggle create mixed; do
-    r=${result[$scenario]}
-    printf '%-10s %10s %9s %9s %9s %8s\n' "$scenario" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
-        "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))"
-done
-list_rps=$(field "${result[list]}" rps)
-echo
-echo "ceiling (pgbench, same SQL as one list request): $ceiling requests/s"
-python3 -c "import sys; print(f'list throughput = {float(sys.argv[1]) / float(sys.argv[2]) * 100:.0f}% of the ceiling')" "$list_rps" "$ceiling"
-echo "server peak RSS under load: $((rss_kb / 1024)) MB (after a 3 s warm-up: $((warm_rss_kb / 1024)) MB; after seeding's 120 password hashes, before a restart: $((seed_rss_kb / 1024)) MB)"
-echo "start to ready (migrated database): ${ready_ms} ms"
-echo
-printf '%-22s %9s %9s %10s\n' 'list, tasks in table' 'p50 ms' 'p99 ms' 'req/s'
-for size in 10000 100000 1000000; do
-    r=${growth[$size]}
-    printf '%-22s %9s %9s %10s\n' "$size" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" rps)"
-done
-python3 -c "import sys; print(f'p50 at 1 M / p50 at 10 k = {float(sys.argv[2]) / float(sys.argv[1]):.2f}')" \
-    "$(field "${growth[10000]}" p50_ms)" "$(field "${growth[1000000]}" p50_ms)"
-echo
-printf '%-40s %9s %9s %10s\n' 'user with 100 000 tasks (limit 50)' 'p50 ms' 'p99 ms' 'req/s'
-for page in first deep; do
-    for load in "" -busy; do
-        r=${paging[$page$load]}
-        label="$page page, $([ -z "$load" ] && echo 1 connection || echo "$conns connections")"
-        printf '%-40s %9s %9s %10s\n' "$label" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" rps)"
+    declare -A paging
+    for page in first deep counted; do
+        path="/api/$deep_id/tasks?limit=50"
+        prefer=
+        [ "$page" = deep ] && path="$path&cursor=$deep_cursor"
+        [ "$page" = counted ] && prefer=count=exact
+        echo "paging: $page page of 100 000, one connection, then $conns..." >&2
+        paging[$page]=$(URL_PATH=$path URL_PREFER=$prefer URL_AUTH="Bearer $deep_token" run_wrk url 5 1)
+        paging[$page-busy]=$(URL_PATH=$path URL_PREFER=$prefer URL_AUTH="Bearer $deep_token" run_wrk url 10)
     done
-done
+
+    say "$(printf '%-22s %9s %9s %10s' 'list, tasks in table' 'p50 ms' 'p99 ms' 'req/s')"
+    for size in 10000 100000 1000000; do
+        r=${growth[$size]}
+        say "$(printf '%-22s %9s %9s %10s' "$size" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" rps)")"
+    done
+    say "$(python3 -c "import sys; print(f'p50 at 1 M / p50 at 10 k = {float(sys.argv[2]) / float(sys.argv[1]):.2f}')" \
+        "$(field "${growth[10000]}" p50_ms)" "$(field "${growth[1000000]}" p50_ms)")"
+    say ""
+    say "$(printf '%-48s %9s %9s %10s' 'user with 100 000 tasks (limit 50)' 'p50 ms' 'p99 ms' 'req/s')"
+    for page in first deep counted; do
+        for load in "" -busy; do
+            r=${paging[$page$load]}
+            label="$page page$([ $page = counted ] && echo ' (count=exact)'), $([ -z "$load" ] && echo 1 connection || echo "$conns connections")"
+            say "$(printf '%-48s %9s %9s %10s' "$label" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" rps)")"
+        done
+    done
+    say ""
+fi
+
+if has_part idle; then
+    # What an idle server costs the database: transactions counted by PostgreSQL in the
+    # bench's database while nothing calls the server (read from another database, so the
+    # reading does not count; PostgreSQL flushes a backend's counters up to 10 s late).
+    xacts() { as_pg_owner "$(pg_bin_dir)/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -Atq \
+        -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'todo'"; }
+    # Autovacuum's workers visit every database each minute and their transactions count
+    # there too, so it is off for the window: what remains is what clients sent.
+    psql_ -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+    echo "idle: ${idle_seconds}s without requests (after 12 s to settle)..." >&2
+    sleep 12
+    before=$(xacts)
+    sleep "$idle_seconds"
+    sleep 12
+    after=$(xacts)
+    psql_ -c "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null
+    say "idle server: $((after - before)) transactions in the database in ${idle_seconds} s without requests (autovacuum off)"
+fi
+
+echo
+printf '%s\n' "${report[@]}"

@@ -1,5 +1,8 @@
--- wrk scenario for todo-api. SCENARIO (list|get|toggle|create|mixed|url) and USERS (the
+-- wrk scenario for todo-api. SCENARIO (list|get|toggle|create|delete|mixed|url) and USERS (the
 -- file bench/seed.py wrote) come from the environment. Prints one JSON line when done.
+-- delete removes the tasks DELETE_FIRST, DELETE_FIRST + 1, ... of user DELETE_USER
+-- (authorization DELETE_AUTH), one per request; url GETs URL_PATH with URL_AUTH (and
+-- URL_PREFER as Prefer, when set).
 local scenario = os.getenv("SCENARIO") or "list"
 local readers, writers = {}, {}
 
@@ -43,6 +46,15 @@ local function create_task()
     '{"title":"bench ' .. counter .. '","priority":"High","tags":"bench"}')
 end
 
+local deleted = 0
+
+local function delete_task()
+  local id = tonumber(os.getenv("DELETE_FIRST")) + deleted
+  deleted = deleted + 1
+  return wrk.format("DELETE", "/api/" .. os.getenv("DELETE_USER") .. "/tasks/" .. id,
+    { ["Authorization"] = os.getenv("DELETE_AUTH") })
+end
+
 function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
 end
@@ -52,9 +64,12 @@ function request()
   elseif scenario == "get" then return get_task()
   elseif scenario == "toggle" then return toggle_task()
   elseif scenario == "create" then return create_task()
+  elseif scenario == "delete" then return delete_task()
   elseif scenario == "url" then
-    local u = pick(readers)
-    return wrk.format("GET", os.getenv("URL_PATH"), { ["Authorization"] = os.getenv("URL_AUTH") })
+    local headers = { ["Authorization"] = os.getenv("URL_AUTH") }
+    local prefer = os.getenv("URL_PREFER")
+    if prefer and prefer ~= "" then headers["Prefer"] = prefer end
+    return wrk.format("GET", os.getenv("URL_PATH"), headers)
   else
     local r = math.random()
     if r < 0.70 then return list_tasks()

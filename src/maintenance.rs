@@ -1,8 +1,18 @@
 //! Housekeeping that keeps tables from growing without bound: expired sessions and ended
 //! login-throttle windows, idempotency keys past their retention, and clients an account has
 //! not logged in from for 30 days. Every instance runs it; the deletes are idempotent.
+//!
+//! It rides on traffic instead of a timer: a request that finds the last pass older than
+//! [`INTERVAL`] starts one in the background. An idle server sends nothing, so an idle Neon
+//! compute can suspend; whatever expired meanwhile is swept by the first request after.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use sqlx::PgPool;
 
@@ -32,15 +42,37 @@ pub async fn run_once(pool: &PgPool) -> Result<Swept, sqlx::Error> {
     })
 }
 
-/// Runs [`run_once`] now and then every [`INTERVAL`], until the task is aborted.
-pub async fn run_periodically(pool: PgPool) {
-    let mut ticks = tokio::time::interval(INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match run_once(&pool).await {
-            Ok(swept) => tracing::debug!(?swept, "maintenance done"),
-            Err(e) => tracing::warn!(error = %e, "maintenance failed; retrying next time"),
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// When the last pass started, in milliseconds since [`EPOCH`] plus one (0: never).
+#[derive(Debug, Default, Clone)]
+pub struct Maintenance {
+    last_started: Arc<AtomicU64>,
+}
+
+impl Maintenance {
+    /// Starts a pass in the background if none started within [`INTERVAL`]. Costs a request
+    /// one atomic load when nothing is due.
+    pub fn nudge(&self, pool: &PgPool) {
+        let now = u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
+        let last = self.last_started.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= INTERVAL.as_millis() as u64;
+        if !due
+            || self
+                .last_started
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
         }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            match run_once(&pool).await {
+                Ok(swept) => tracing::debug!(?swept, "maintenance done"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "maintenance failed; the next request after the interval retries")
+                }
+            }
+        });
     }
 }

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::{
     api::client::TrustedProxies,
     api::fair_share::UserSlots,
-    auth::token::JwtKeys,
+    auth::{session_cache::SessionCache, token::JwtKeys},
     config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
@@ -309,6 +309,12 @@ impl Application {
             metrics,
             server_version: ready.info.version,
             state: AppState {
+                sessions: SessionCache::new(
+                    Some(settings.database.migration_url().connect_options().clone()),
+                    pool.clone(),
+                    settings.database.connect_timeout,
+                ),
+                maintenance: crate::maintenance::Maintenance::default(),
                 pool,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
@@ -349,7 +355,7 @@ impl Application {
     /// and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let pool = self.state.pool.clone();
-        let maintenance = tokio::spawn(crate::maintenance::run_periodically(pool.clone()));
+        let sessions = self.state.sessions.clone();
         let metrics = self.metrics.map(|m| {
             tokio::spawn(m.run(
                 pool.clone(),
@@ -367,7 +373,7 @@ impl Application {
             SHUTDOWN_GRACE,
         )
         .await;
-        maintenance.abort();
+        sessions.stop();
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -378,24 +384,34 @@ impl Application {
 }
 
 /// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
+    // The handlers are installed now, not when the future is first polled: the server's
+    // accept loop may serve requests before it polls this, and a SIGTERM arriving then
+    // would otherwise kill the process without a graceful shutdown.
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(term) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

@@ -1,13 +1,17 @@
 //! What every request shares: the pool, what is known of the database's health, the
-//! per-user share of connections, the token keys, and the registration limits.
+//! per-user share of connections, the token keys, the registration limits, the session
+//! cache and housekeeping.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
 use crate::{
-    api::fair_share::UserSlots, auth::token::JwtKeys, config::RegistrationLimits,
+    api::fair_share::UserSlots,
+    auth::{session_cache::SessionCache, token::JwtKeys},
+    config::RegistrationLimits,
     db::health::DbHealth,
+    maintenance::Maintenance,
 };
 
 #[derive(Clone)]
@@ -20,4 +24,8 @@ pub struct AppState {
     pub registrations: RegistrationLimits,
     /// How many tasks one user may hold.
     pub max_tasks_per_user: u32,
+    /// Sessions already read, trusted while PostgreSQL can announce their changes.
+    pub sessions: SessionCache,
+    /// Housekeeping, started by requests rather than a timer.
+    pub maintenance: Maintenance,
 }

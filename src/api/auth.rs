@@ -14,6 +14,7 @@ use crate::{
         token::{self, Issued},
     },
     db::{
+        connect::read_again_if_lost,
         sessions,
         users::{self, InsertUserError, Taken, UserRow},
     },
@@ -221,6 +222,7 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResult, LoginError> {
+        state.maintenance.nudge(&state.pool);
         let issued = log_in(&state, ClientAddr::of(req), &body.0).await?;
         Ok(LoginResult::Ok(Json(issued), NO_STORE.into()))
     }
@@ -327,13 +329,15 @@ pub async fn open_session(state: &AppState, user_id: UserId) -> Result<Issued, A
 /// through here.
 pub async fn log_out(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> {
     sessions::revoke(&state.pool, &auth.jti).await?;
+    // Other instances hear of it from PostgreSQL; this one need not wait for that.
+    state.sessions.changed(&auth.jti);
     tracing::info!(user_id = %auth.user_id, "logged out");
     Ok(())
 }
 
 /// The account the token belongs to.
 pub async fn account(state: &AppState, auth: &AuthUser) -> Result<User, ApiError> {
-    let user = users::find(&state.pool, auth.user_id)
+    let user = read_again_if_lost(|| users::find(&state.pool, auth.user_id))
         .await?
         .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
     Ok(user.into())

@@ -143,6 +143,7 @@ pub fn edges(
             "if-match",
             "if-none-match",
             "idempotency-key",
+            "prefer",
             "x-request-id",
         ])
         .expose_headers([
@@ -150,6 +151,7 @@ pub fn edges(
             "location",
             "link",
             "x-total-count",
+            "preference-applied",
             "retry-after",
             "x-request-id",
             "deprecation",

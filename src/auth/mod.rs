@@ -4,6 +4,7 @@
 pub mod limits;
 pub mod password;
 pub mod scheme;
+pub mod session_cache;
 pub mod token;
 
 pub use scheme::{AuthUser, BearerAuth};

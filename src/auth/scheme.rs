@@ -1,10 +1,11 @@
 //! The bearer security scheme. Its checker verifies the token (signature, algorithm, expiry)
-//! and then its session in one database round trip; handlers receive an [`AuthUser`].
+//! and then its session: from the session cache when it is known there, else in one
+//! database round trip. Handlers receive an [`AuthUser`].
 
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
-use super::token::fingerprint;
+use super::{session_cache::Lookup, token::fingerprint};
 use crate::{
     db::sessions,
     domain::ids::UserId,
@@ -48,9 +49,22 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
         .jwt
         .verify(&bearer.token)
         .map_err(ApiError::Unauthorized)?;
-    let session = sessions::state(&state.pool, &token.jti)
-        .await
-        .map_err(ApiError::from)?;
+    state.maintenance.nudge(&state.pool);
+    let session = match state.sessions.lookup(&token.jti) {
+        Lookup::Known(mut known) => {
+            known.live = known.expires_at > chrono::Utc::now().naive_utc();
+            Some(known)
+        }
+        Lookup::Ask(ticket) => {
+            let read = sessions::state(&state.pool, &token.jti)
+                .await
+                .map_err(ApiError::from)?;
+            if let (Some(ticket), Some(session)) = (ticket, &read) {
+                state.sessions.remember(ticket, &token.jti, session.clone());
+            }
+            read
+        }
+    };
     let failure = match session {
         None => Some(AuthFailure::Revoked),
         Some(s) if s.user_id != token.user_id || s.token != fingerprint(&bearer.token) => {

@@ -2,6 +2,7 @@
 
 use std::{
     fmt,
+    future::Future,
     sync::{
         Arc, LazyLock,
         atomic::{AtomicU64, Ordering},
@@ -195,6 +196,46 @@ pub fn note_if_lost(err: &sqlx::Error) -> bool {
         note_connection_lost();
     }
     lost
+}
+
+/// Runs a read again, once, when its connection turned out to be gone: a pooled
+/// connection killed while idle (a restart, an administrator) is only found when used, and
+/// a request whose session is cached starts with its own statement. The second attempt
+/// gets a tested connection (see [`note_connection_lost`]).
+pub async fn read_again_if_lost<T, Fut>(mut read: impl FnMut() -> Fut) -> Result<T, sqlx::Error>
+where
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    match read().await {
+        Err(e) if note_if_lost(&e) => {
+            tracing::info!(error = %e, "a pooled connection was lost; reading again");
+            read().await
+        }
+        other => other,
+    }
+}
+
+/// Runs a single-statement write again, once, when the server had terminated its
+/// connection (57P01/57P02). A terminated backend commits nothing it had not already
+/// answered, so the statement did not take effect. Other losses (the network) are
+/// ambiguous and are not retried.
+pub async fn write_again_if_terminated<T, Fut>(
+    mut write: impl FnMut() -> Fut,
+) -> Result<T, sqlx::Error>
+where
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    match write().await {
+        Err(e) if note_if_lost(&e) && is_terminated(&e) => {
+            tracing::info!(error = %e, "a pooled connection had been terminated; writing again");
+            write().await
+        }
+        other => other,
+    }
+}
+
+fn is_terminated(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| matches!(&*c, "57P01" | "57P02")))
 }
 
 fn suspicious() -> bool {

@@ -175,6 +175,11 @@ const TRIGGERS: &[(&str, &str, &str)] = &[
     ("update_user_updated_at", "user", "update_updated_at_column"),
     ("update_task_updated_at", "task", "update_updated_at_column"),
     ("task_before_write", "task", "task_before_write"),
+    (
+        "session_announce_change",
+        "session",
+        "session_announce_change",
+    ),
 ];
 
 /// What the schema check found.

@@ -1,7 +1,12 @@
 //! The `session` table: one row per issued token, which decides whether it is still valid.
 
-use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::{
+    PgExecutor, PgPool,
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions},
+};
 
 use super::connect;
 use crate::domain::ids::UserId;
@@ -32,6 +37,8 @@ pub struct SessionState {
     pub token: String,
     pub revoked: bool,
     pub live: bool,
+    /// When the session expires (UTC).
+    pub expires_at: NaiveDateTime,
 }
 
 /// One round trip: the session of a token id, with its expiry judged by the database clock,
@@ -44,7 +51,7 @@ pub struct SessionState {
 pub async fn state(pool: &PgPool, jti: &str) -> Result<Option<SessionState>, sqlx::Error> {
     let read = || {
         sqlx::query_as(
-            "SELECT user_id, token, revoked, expires_at > timezone('utc', now()) AS live
+            "SELECT user_id, token, revoked, expires_at > timezone('utc', now()) AS live, expires_at
              FROM session WHERE token_jti = $1",
         )
         .bind(jti)
@@ -75,4 +82,39 @@ pub async fn delete_expired(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error>
         .execute(db)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// The channel on which PostgreSQL announces every change to a session (migration 0014),
+/// with the token id as payload.
+pub const CHANGES_CHANNEL: &str = "session_changed";
+
+/// A connection of its own that listens on [`CHANGES_CHANNEL`]: one `LISTEN`, then nothing
+/// but what the server sends. It never reconnects by itself: when it is lost, receiving
+/// returns `Ok(None)` and the caller decides when to listen again.
+pub async fn listen_for_changes(
+    options: &PgConnectOptions,
+    timeout: Duration,
+) -> Result<PgListener, sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(timeout)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options.clone().application_name("todo-api listener"));
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.ignore_pool_close_event(true);
+    listener.eager_reconnect(false);
+    listener.listen(CHANGES_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Announces an empty change: a listener that hears it knows notifications reach it (a
+/// transaction-mode pooler between them would lose them).
+pub async fn announce_probe(db: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANGES_CHANNEL)
+        .execute(db)
+        .await?;
+    Ok(())
 }

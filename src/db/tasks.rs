@@ -258,21 +258,31 @@ struct PageRow {
 pub struct Page {
     /// One more than `limit` when another page follows.
     pub rows: Vec<ListedTask>,
-    pub total: i64,
+    /// How many match across all pages, when counted.
+    pub total: Option<i64>,
 }
 
 /// One page of a user's tasks (one more than `limit`, so the caller knows whether another
-/// page follows) and the total, in one statement: the count is an uncorrelated subquery,
-/// which PostgreSQL evaluates once. Only an empty page after a cursor needs a second
-/// statement for the total.
-pub async fn list(pool: &PgPool, user_id: UserId, query: &ListQuery) -> Result<Page, sqlx::Error> {
+/// page follows), in one statement. Counting every match costs as much as reading them all,
+/// so it is done only when `count` is asked for: as an uncorrelated subquery of the same
+/// statement, which PostgreSQL evaluates once. Only an empty page after a cursor then needs
+/// a second statement for the total.
+pub async fn list(
+    pool: &PgPool,
+    user_id: UserId,
+    query: &ListQuery,
+    count: bool,
+) -> Result<Page, sqlx::Error> {
     let expr = query.sort.expression();
     let direction = if query.descending { "DESC" } else { "ASC" };
     let mut sql = QueryBuilder::new(concat!("SELECT ", task_columns!(), ", ("));
-    sql.push(expr)
-        .push(")::text AS sort_key, (SELECT count(*) FROM task");
-    push_filters(&mut sql, user_id, &query.filters);
-    sql.push(") AS total FROM task");
+    sql.push(expr).push(")::text AS sort_key");
+    if count {
+        sql.push(", (SELECT count(*) FROM task");
+        push_filters(&mut sql, user_id, &query.filters);
+        sql.push(") AS total");
+    }
+    sql.push(" FROM task");
     push_filters(&mut sql, user_id, &query.filters);
     if let Some(after) = &query.after {
         let op = if query.descending { "<" } else { ">" };
@@ -284,15 +294,19 @@ pub async fn list(pool: &PgPool, user_id: UserId, query: &ListQuery) -> Result<P
     }
     sql.push(format_args!(" ORDER BY {expr} {direction}, id {direction}"));
     sql.push(" LIMIT ").push_bind(i64::from(query.limit) + 1);
+    if !count {
+        let rows: Vec<ListedTask> = sql.build_query_as().fetch_all(pool).await?;
+        return Ok(Page { rows, total: None });
+    }
     let rows: Vec<PageRow> = sql.build_query_as().fetch_all(pool).await?;
     let total = match rows.first() {
         Some(first) => first.total,
-        None if query.after.is_some() => count(pool, user_id, &query.filters).await?,
+        None if query.after.is_some() => self::count(pool, user_id, &query.filters).await?,
         None => 0,
     };
     Ok(Page {
         rows: rows.into_iter().map(|r| r.listed).collect(),
-        total,
+        total: Some(total),
     })
 }
 

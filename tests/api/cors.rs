@@ -21,7 +21,7 @@ async fn a_preflight_from_the_frontend_allows_bearer_writes_with_if_match() {
         .header("access-control-request-method", "PUT")
         .header(
             "access-control-request-headers",
-            "authorization, content-type, if-match",
+            "authorization, content-type, if-match, prefer",
         )
         .send()
         .await;
@@ -32,7 +32,7 @@ async fn a_preflight_from_the_frontend_allows_bearer_writes_with_if_match() {
         assert!(methods.contains(needed), "{needed} not in {methods}");
     }
     let headers = list(&reply, "access-control-allow-headers");
-    for needed in ["authorization", "content-type", "if-match"] {
+    for needed in ["authorization", "content-type", "if-match", "prefer"] {
         assert!(headers.contains(needed), "{needed} not in {headers}");
     }
 }
@@ -48,6 +48,7 @@ async fn responses_to_the_frontend_expose_the_headers_clients_read() {
         "location",
         "link",
         "x-total-count",
+        "preference-applied",
         "retry-after",
         "x-request-id",
     ] {

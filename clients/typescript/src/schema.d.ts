@@ -1240,6 +1240,12 @@ export interface operations {
             header?: {
                 /** @description An ETag from an earlier list response. */
                 "If-None-Match"?: string;
+                /**
+                 * @description `count=exact` asks for the total in `X-Total-Count`. Counting costs as much as
+                 *     reading every matching task, so it is done only when asked for; other
+                 *     preferences are ignored.
+                 */
+                Prefer?: string;
             };
             path: {
                 /** @description The user whose tasks these are: the token's user. */
@@ -1252,8 +1258,13 @@ export interface operations {
             /** @description The tasks, as a JSON array. */
             200: {
                 headers: {
-                    /** @description How many tasks match the filters, across all pages. */
-                    "X-TOTAL-COUNT": number;
+                    /**
+                     * @description How many tasks match the filters, across all pages: only when the request said
+                     *     `Prefer: count=exact`.
+                     */
+                    "X-TOTAL-COUNT"?: number;
+                    /** @description `count=exact` when the total was counted. */
+                    "PREFERENCE-APPLIED"?: string;
                     ETAG: string;
                     /** @description `<…>; rel="next"` when another page follows. */
                     LINK?: string;

@@ -84,7 +84,11 @@ for (const title of ["batch d", "batch b", "batch a", "batch c"]) {
 }
 const { data: filtered, response: filteredResponse } = await expectOk(
   api.GET("/api/{user_id}/tasks", {
-    params: { path, query: { priority: "High", completed: false, tag: "garden", q: "PLANTS" } },
+    params: {
+      path,
+      query: { priority: "High", completed: false, tag: "garden", q: "PLANTS" },
+      header: { Prefer: "count=exact" },
+    },
   }),
   200,
 );
@@ -93,7 +97,8 @@ assert.deepEqual(
   [task.id],
 );
 assert.equal(header(filteredResponse, "x-total-count"), "1");
-passed(`list with filters (priority, completed, tag, q): exactly task ${task.id}, X-Total-Count 1`);
+assert.equal(header(filteredResponse, "preference-applied"), "count=exact");
+passed(`list with filters (priority, completed, tag, q) and Prefer: count=exact: exactly task ${task.id}, X-Total-Count 1`);
 
 // Pages of two, in title order, following the Link header's cursor.
 const pages = [];

@@ -264,14 +264,58 @@ pub fn next_link(path: &str, query: Option<&str>, cursor: &str) -> String {
 }
 
 /// A weak ETag for a page: it changes when any task on it changes (versions), when tasks
-/// come or go (ids, total), or when the page continues differently.
-pub fn list_etag(tasks: &[ListedTask], total: i64, next: Option<&str>) -> String {
+/// come or go (ids, and the total when it was counted), or when the page continues
+/// differently.
+pub fn list_etag(tasks: &[ListedTask], total: Option<i64>, next: Option<&str>) -> String {
     let mut hash = Sha256::new();
     for t in tasks {
         hash.update(t.task.id.0.to_le_bytes());
         hash.update(t.task.version.to_le_bytes());
     }
-    hash.update(total.to_le_bytes());
+    if let Some(total) = total {
+        hash.update(total.to_le_bytes());
+    }
     hash.update(next.unwrap_or_default().as_bytes());
     format!("W/\"{}\"", hex::encode(&hash.finalize()[..12]))
+}
+
+/// Whether a `Prefer` header asks for `count=exact` (RFC 7240: comma-separated
+/// preferences, each `name[=value]` with optional `;` parameters; names ignore case).
+pub fn prefers_exact_count(prefer: Option<&str>) -> bool {
+    prefer.is_some_and(|header| {
+        header.split(',').any(|preference| {
+            let head = preference.split(';').next().unwrap_or_default();
+            let (name, value) = head.split_once('=').unwrap_or((head, ""));
+            name.trim().eq_ignore_ascii_case("count")
+                && value.trim().trim_matches('"').eq_ignore_ascii_case("exact")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefers_exact_count;
+
+    #[test]
+    fn count_exact_is_found_among_other_preferences() {
+        for yes in [
+            "count=exact",
+            "Count=Exact",
+            "return=minimal, count=exact",
+            "count=\"exact\"",
+            " count = exact ;x=1",
+        ] {
+            assert!(prefers_exact_count(Some(yes)), "{yes}");
+        }
+        for no in [
+            "",
+            "count=planned",
+            "count",
+            "return=minimal",
+            "xcount=exact",
+        ] {
+            assert!(!prefers_exact_count(Some(no)), "{no}");
+        }
+        assert!(!prefers_exact_count(None));
+    }
 }

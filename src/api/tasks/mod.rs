@@ -25,6 +25,7 @@ use super::{
 };
 use crate::{
     auth::BearerAuth,
+    db::connect::read_again_if_lost,
     db::tasks,
     domain::{
         due_date::DueDate,
@@ -43,9 +44,13 @@ pub enum ListTasksResponse {
     #[oai(status = 200)]
     Ok(
         SerdeJson<Vec<Task>>,
-        /// How many tasks match the filters, across all pages.
+        /// How many tasks match the filters, across all pages: only when the request said
+        /// `Prefer: count=exact`.
         #[oai(header = "X-Total-Count")]
-        i64,
+        Option<i64>,
+        /// `count=exact` when the total was counted.
+        #[oai(header = "Preference-Applied")]
+        Option<String>,
         #[oai(header = "ETag")] String,
         /// `<…>; rel="next"` when another page follows.
         #[oai(header = "Link")]
@@ -165,6 +170,11 @@ impl TasksApi {
         /// An ETag from an earlier list response.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<Param<EntityTags>>>,
+        /// `count=exact` asks for the total in `X-Total-Count`. Counting costs as much as
+        /// reading every matching task, so it is done only when asked for; other
+        /// preferences are ignored.
+        #[oai(name = "Prefer")]
+        prefer: Header<Option<String>>,
     ) -> Result<ListTasksResponse, ListTasksError> {
         auth.0.require(user_id.0)?;
         let if_none_match = header("If-None-Match", if_none_match)?;
@@ -182,7 +192,9 @@ impl TasksApi {
         }
         .into_query()?;
         let query = &listing.query;
-        let tasks::Page { mut rows, total } = tasks::list(&state.pool, user_id.0, query).await?;
+        let count = listing::prefers_exact_count(prefer.0.as_deref());
+        let tasks::Page { mut rows, total } =
+            read_again_if_lost(|| tasks::list(&state.pool, user_id.0, query, count)).await?;
         let next = (rows.len() > query.limit as usize)
             .then(|| {
                 rows.truncate(query.limit as usize);
@@ -197,7 +209,14 @@ impl TasksApi {
             return Ok(ListTasksResponse::NotModified(etag));
         }
         let tasks = rows.into_iter().map(|r| r.task.into()).collect();
-        Ok(ListTasksResponse::Ok(SerdeJson(tasks), total, etag, next))
+        let applied = count.then(|| "count=exact".to_owned());
+        Ok(ListTasksResponse::Ok(
+            SerdeJson(tasks),
+            total,
+            applied,
+            etag,
+            next,
+        ))
     }
 
     /// Create a task. An account holds at most `MAX_TASKS_PER_USER` tasks (default 10 000):
@@ -261,7 +280,7 @@ impl TasksApi {
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
         let if_none_match = header("If-None-Match", if_none_match)?;
-        let task = tasks::find(&state.pool, user_id.0, id.0)
+        let task = read_again_if_lost(|| tasks::find(&state.pool, user_id.0, id.0))
             .await?
             .ok_or_else(ops::not_found)?;
         let etag = task_etag(task.id.0, task.version);

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use super::types;
 use crate::{
     api::conditional::{if_match_allows, task_etag},
+    db::connect::write_again_if_terminated,
     db::{
         idempotency::{self, Claim},
         tasks,
@@ -71,17 +72,22 @@ async fn insert(
     fields: &Fields,
     quota: u32,
 ) -> Result<Task, ApiError> {
-    tasks::insert_within(db, user_id, fields, Some(quota))
-        .await?
-        .ok_or_else(|| {
-            ApiError::Conflict(
-                format!(
-                    "You have {quota} tasks, as many as one account may hold: delete some \
-                     before creating more."
-                ),
-                Vec::new(),
-            )
-        })
+    within_quota(
+        tasks::insert_within(db, user_id, fields, Some(quota)).await?,
+        quota,
+    )
+}
+
+fn within_quota(inserted: Option<Task>, quota: u32) -> Result<Task, ApiError> {
+    inserted.ok_or_else(|| {
+        ApiError::Conflict(
+            format!(
+                "You have {quota} tasks, as many as one account may hold: delete some \
+                 before creating more."
+            ),
+            Vec::new(),
+        )
+    })
 }
 
 /// Creates a task, within the owner's quota. With an idempotency key, a retry with the
@@ -94,7 +100,11 @@ pub async fn create(
     quota: u32,
 ) -> Result<Created, ApiError> {
     let Some(IdempotencyKey(key)) = key else {
-        return Ok(Created::New(insert(pool, user_id, fields, quota).await?));
+        // One statement, sent once more if the server had terminated its connection.
+        let inserted =
+            write_again_if_terminated(|| tasks::insert_within(pool, user_id, fields, Some(quota)))
+                .await?;
+        return Ok(Created::New(within_quota(inserted, quota)?));
     };
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(fields).map_err(ApiError::internal)?,

@@ -5,12 +5,16 @@ from .create_task import CreateTask
 from .create_task_priority import CreateTaskPriority
 from .database_health import DatabaseHealth
 from .field_error import FieldError
+from .legacy_message import LegacyMessage
+from .legacy_registration import LegacyRegistration
+from .legacy_token import LegacyToken
 from .list_tasks_order import ListTasksOrder
 from .list_tasks_priority import ListTasksPriority
 from .list_tasks_sort import ListTasksSort
 from .liveness import Liveness
 from .login_request import LoginRequest
 from .login_response import LoginResponse
+from .password_form import PasswordForm
 from .pool_health import PoolHealth
 from .priority import Priority
 from .probe import Probe
@@ -31,12 +35,16 @@ __all__ = (
     "CreateTaskPriority",
     "DatabaseHealth",
     "FieldError",
+    "LegacyMessage",
+    "LegacyRegistration",
+    "LegacyToken",
     "ListTasksOrder",
     "ListTasksPriority",
     "ListTasksSort",
     "Liveness",
     "LoginRequest",
     "LoginResponse",
+    "PasswordForm",
     "PoolHealth",
     "Priority",
     "Probe",

@@ -28,10 +28,14 @@ def _get_kwargs(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
+    prefer: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_none_match, Unset):
         headers["If-None-Match"] = if_none_match
+
+    if not isinstance(prefer, Unset):
+        headers["Prefer"] = prefer
 
     params: dict[str, Any] = {}
 
@@ -165,6 +169,7 @@ def sync_detailed(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
+    prefer: str | Unset = UNSET,
 ) -> Response[Any | Problem | list[Task]]:
     """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
@@ -186,6 +191,7 @@ def sync_detailed(
             page
         if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
             as sent in an `ETag` header
+        prefer (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -208,6 +214,7 @@ def sync_detailed(
         limit=limit,
         cursor=cursor,
         if_none_match=if_none_match,
+        prefer=prefer,
     )
 
     response = client.get_httpx_client().request(
@@ -232,6 +239,7 @@ def sync(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
+    prefer: str | Unset = UNSET,
 ) -> Any | Problem | list[Task] | None:
     """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
@@ -253,6 +261,7 @@ def sync(
             page
         if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
             as sent in an `ETag` header
+        prefer (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -276,6 +285,7 @@ def sync(
         limit=limit,
         cursor=cursor,
         if_none_match=if_none_match,
+        prefer=prefer,
     ).parsed
 
 
@@ -294,6 +304,7 @@ async def asyncio_detailed(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
+    prefer: str | Unset = UNSET,
 ) -> Response[Any | Problem | list[Task]]:
     """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
@@ -315,6 +326,7 @@ async def asyncio_detailed(
             page
         if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
             as sent in an `ETag` header
+        prefer (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -337,6 +349,7 @@ async def asyncio_detailed(
         limit=limit,
         cursor=cursor,
         if_none_match=if_none_match,
+        prefer=prefer,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -359,6 +372,7 @@ async def asyncio(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
+    prefer: str | Unset = UNSET,
 ) -> Any | Problem | list[Task] | None:
     """List the user's tasks, newest first unless sorted otherwise, one page at a time.
 
@@ -380,6 +394,7 @@ async def asyncio(
             page
         if_none_match (str | Unset): `*` or a comma-separated list of quoted ETags, like "12-3",
             as sent in an `ETag` header
+        prefer (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -404,5 +419,6 @@ async def asyncio(
             limit=limit,
             cursor=cursor,
             if_none_match=if_none_match,
+            prefer=prefer,
         )
     ).parsed

@@ -1,0 +1,65 @@
+//! Housekeeping rides on traffic: no timer wakes an idle database.
+
+use std::time::{Duration, Instant};
+
+use sqlx::Executor;
+
+use crate::helpers::{LoginBody, TestApp, User};
+
+async fn expired_sessions(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM session WHERE expires_at < timezone('utc', now())")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn add_expired_session(app: &TestApp, jti: &str) {
+    app.pool
+        .execute(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO session (user_id, token_jti, token, expires_at)
+             SELECT id, '{jti}', 'x', timezone('utc', now()) - interval '1 hour' FROM \"user\""
+        )))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_first_request_sweeps_expired_sessions_and_the_next_ones_wait_for_the_interval() {
+    let app = TestApp::spawn().await;
+    app.register("alice", "alice@example.com", "password-of-alice")
+        .expect(201)
+        .await;
+    add_expired_session(&app, "old").await;
+    assert_eq!(expired_sessions(&app).await, 1);
+
+    // Nothing runs by itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(expired_sessions(&app).await, 1);
+
+    // A login is traffic: it starts a pass in the background.
+    app.login("alice@example.com", "password-of-alice")
+        .expect(200)
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while expired_sessions(&app).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the expired session was never swept"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Within the interval, requests start no other pass.
+    add_expired_session(&app, "older").await;
+    let login: LoginBody = app
+        .login("alice@example.com", "password-of-alice")
+        .expect(200)
+        .await
+        .json();
+    User::new(&app, login.user.id, login.access_token)
+        .me()
+        .expect(200)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(expired_sessions(&app).await, 1);
+}

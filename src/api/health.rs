@@ -176,6 +176,9 @@ pub enum ReadyResponse {
     NotReady(Json<Readiness>, #[oai(header = "Retry-After")] u64),
 }
 
+// A `probe` other than `live` is refused before the handler runs.
+crate::problems!(ReadyError: 422);
+
 pub struct HealthApi;
 
 #[OpenApi(tag = "ApiTags::Health")]
@@ -199,17 +202,17 @@ impl HealthApi {
         state: Data<&AppState>,
         /// `live`: ask the database now (rate limited) instead of reporting the last contact.
         probe: Query<Option<Probe>>,
-    ) -> ReadyResponse {
+    ) -> Result<ReadyResponse, ReadyError> {
         if probe.0 == Some(Probe::Live) {
             state.health.probe_live(&state.pool, READY_TIMEOUT).await;
         }
         let readiness = readiness(&state, state.health.snapshot());
-        match readiness.status {
+        Ok(match readiness.status {
             ReadyStatus::Ready => ReadyResponse::Ready(Json(readiness)),
             ReadyStatus::NotReady => {
                 ReadyResponse::NotReady(Json(readiness), crate::error::UNAVAILABLE_RETRY_AFTER_SECS)
             }
-        }
+        })
     }
 }
 

@@ -90,8 +90,8 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Refuses, as problems, a request whose URL or headers are too large (414, 431), or whose
-/// conditional or idempotency headers cannot be read (400), before anything else looks at
-/// it. hyper refuses still larger requests itself, with an empty body: these limits are
+/// conditional or idempotency headers cannot be read (400, once it carries credentials),
+/// before anything else looks at it. hyper refuses still larger requests itself, with an empty body: these limits are
 /// lower than its own so that a client almost always gets a problem it can read.
 pub async fn strict_headers<E: Endpoint>(next: E, req: Request) -> Result<Response> {
     let uri_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
@@ -106,9 +106,14 @@ pub async fn strict_headers<E: Endpoint>(next: E, req: Request) -> Result<Respon
     if header_bytes > MAX_HEADER_BYTES {
         return Ok(ApiError::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).into_response());
     }
+    // Authentication is answered before header syntax: every route that reads these headers
+    // needs a token, so a request without one goes on to its 401.
+    let credentials = req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION);
     match check_request_headers(req.headers()) {
-        Ok(()) => next.call(req).await.map(IntoResponse::into_response),
-        Err(e) => Ok(e.into_response()),
+        Err(e) if credentials => Ok(e.into_response()),
+        _ => next.call(req).await.map(IntoResponse::into_response),
     }
 }
 

@@ -122,6 +122,27 @@ async fn an_unreadable_if_none_match_is_400() {
 }
 
 #[tokio::test]
+async fn without_a_token_an_unreadable_conditional_header_is_still_401() {
+    let app = TestApp::spawn().await;
+    let (alice, url, _) = alice_with_a_changed_task(&app).await;
+    for value in malformed() {
+        for (method, name) in [
+            ("GET", "if-none-match"),
+            ("PUT", "if-match"),
+            ("DELETE", "if-match"),
+        ] {
+            let request = app
+                .client
+                .request(method.parse().unwrap(), &url)
+                .header(name, value.clone())
+                .json(&json!({"title": "Hijacked"}));
+            problem(request.send().await.unwrap(), 401).await;
+        }
+    }
+    assert_eq!(title_of(&app, &alice, &url).await, "Current");
+}
+
+#[tokio::test]
 async fn a_create_retried_with_an_unreadable_idempotency_key_is_400_and_creates_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;

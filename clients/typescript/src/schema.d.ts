@@ -1945,6 +1945,24 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Readiness"];
                 };
             };
+            /** @description One or more fields break their rules; `errors` names each. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not ready: the body says why. */
             503: {
                 headers: {

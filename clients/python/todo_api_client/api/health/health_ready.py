@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.probe import Probe
+from ...models.problem import Problem
 from ...models.readiness import Readiness
 from ...types import UNSET, Response, Unset
 
@@ -36,11 +37,21 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Readiness | None:
+) -> Problem | Readiness | None:
     if response.status_code == 200:
         response_200 = Readiness.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = Readiness.from_dict(response.json())
@@ -55,7 +66,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Readiness]:
+) -> Response[Problem | Readiness]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -68,7 +79,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     probe: Probe | Unset = UNSET,
-) -> Response[Readiness]:
+) -> Response[Problem | Readiness]:
     """Readiness: the last known state of the database, the pool and the schema.
 
      By default it costs the database nothing: it reports what requests and the pool last
@@ -83,7 +94,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Readiness]
+        Response[Problem | Readiness]
     """
 
     kwargs = _get_kwargs(
@@ -101,7 +112,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     probe: Probe | Unset = UNSET,
-) -> Readiness | None:
+) -> Problem | Readiness | None:
     """Readiness: the last known state of the database, the pool and the schema.
 
      By default it costs the database nothing: it reports what requests and the pool last
@@ -116,7 +127,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Readiness
+        Problem | Readiness
     """
 
     return sync_detailed(
@@ -129,7 +140,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     probe: Probe | Unset = UNSET,
-) -> Response[Readiness]:
+) -> Response[Problem | Readiness]:
     """Readiness: the last known state of the database, the pool and the schema.
 
      By default it costs the database nothing: it reports what requests and the pool last
@@ -144,7 +155,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Readiness]
+        Response[Problem | Readiness]
     """
 
     kwargs = _get_kwargs(
@@ -160,7 +171,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     probe: Probe | Unset = UNSET,
-) -> Readiness | None:
+) -> Problem | Readiness | None:
     """Readiness: the last known state of the database, the pool and the schema.
 
      By default it costs the database nothing: it reports what requests and the pool last
@@ -175,7 +186,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Readiness
+        Problem | Readiness
     """
 
     return (

@@ -159,13 +159,17 @@ pub fn edges(
         .max_age(600);
     let allow = index.clone();
     let proxies = std::sync::Arc::new(proxies);
+    // Boxed between layers: each `around` nests the type below it, and unboxed the whole
+    // stack is deeper than the compiler's query limit in release builds.
     app.around(legacy::mark_deprecated)
         .around(move |next, req| {
             let allow = allow.clone();
             async move { middleware::allow_on_405(next, req, &allow).await }
         })
+        .boxed()
         .around(middleware::strict_headers)
         .around(middleware::catch_panics)
+        .boxed()
         .with(cors)
         // Outside CORS, so that a refused origin is logged and answered with a problem too.
         .around(move |next, req| {

@@ -141,8 +141,12 @@ const LOGOUT_MESSAGE: &str = "Logout successful";
 #[derive(Debug, Deserialize, Object)]
 #[oai(example)]
 pub struct PasswordForm {
-    /// The account's email address (OAuth2 calls the field `username`).
+    /// The account's email address (OAuth2 calls the field `username`), like
+    /// alice@example.com.
+    #[oai(validator(min_length = 1, max_length = 255, pattern = r"^[^\u0000]*$"))]
     pub username: String,
+    /// The account's password, 1 to 128 characters.
+    #[oai(validator(min_length = 1, max_length = 128))]
     pub password: String,
     /// `password`, when sent.
     #[serde(default)]

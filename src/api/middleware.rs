@@ -93,7 +93,11 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// conditional or idempotency headers cannot be read (400, once it carries credentials),
 /// before anything else looks at it. hyper refuses still larger requests itself, with an empty body: these limits are
 /// lower than its own so that a client almost always gets a problem it can read.
-pub async fn strict_headers<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+pub async fn strict_headers<E: Endpoint>(
+    next: E,
+    req: Request,
+    index: &RouteIndex,
+) -> Result<Response> {
     let uri_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_bytes > MAX_URI_BYTES {
         return Ok(ApiError::Refused(StatusCode::URI_TOO_LONG).into_response());
@@ -106,13 +110,17 @@ pub async fn strict_headers<E: Endpoint>(next: E, req: Request) -> Result<Respon
     if header_bytes > MAX_HEADER_BYTES {
         return Ok(ApiError::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).into_response());
     }
-    // Authentication is answered before header syntax: every route that reads these headers
+    // A method the route does not have is answered 405 whatever its headers; and
+    // authentication is answered before header syntax: every route that reads these headers
     // needs a token, so a request without one goes on to its 401.
+    let routed = index
+        .allowed(req.uri().path())
+        .is_some_and(|allowed| allowed.split(", ").any(|m| m == req.method().as_str()));
     let credentials = req
         .headers()
         .contains_key(poem::http::header::AUTHORIZATION);
     match check_request_headers(req.headers()) {
-        Err(e) if credentials => Ok(e.into_response()),
+        Err(e) if routed && credentials => Ok(e.into_response()),
         _ => next.call(req).await.map(IntoResponse::into_response),
     }
 }

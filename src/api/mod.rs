@@ -158,6 +158,7 @@ pub fn edges(
         ])
         .max_age(600);
     let allow = index.clone();
+    let routes = index.clone();
     let proxies = std::sync::Arc::new(proxies);
     // Boxed between layers: each `around` nests the type below it, and unboxed the whole
     // stack is deeper than the compiler's query limit in release builds.
@@ -167,7 +168,10 @@ pub fn edges(
             async move { middleware::allow_on_405(next, req, &allow).await }
         })
         .boxed()
-        .around(middleware::strict_headers)
+        .around(move |next, req| {
+            let routes = routes.clone();
+            async move { middleware::strict_headers(next, req, &routes).await }
+        })
         .around(middleware::catch_panics)
         .boxed()
         .with(cors)

@@ -143,6 +143,23 @@ async fn without_a_token_an_unreadable_conditional_header_is_still_401() {
 }
 
 #[tokio::test]
+async fn a_method_the_route_lacks_is_405_whatever_its_conditional_headers() {
+    let app = TestApp::spawn().await;
+    let (alice, url, _) = alice_with_a_changed_task(&app).await;
+    for method in ["TRACE", "POST"] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), &url)
+            .bearer_auth(&alice.token)
+            .header("if-match", "0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method}");
+    }
+}
+
+#[tokio::test]
 async fn a_create_retried_with_an_unreadable_idempotency_key_is_400_and_creates_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;

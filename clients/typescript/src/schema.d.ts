@@ -580,8 +580,12 @@ export interface components {
          *     }
          */
         PasswordForm: {
-            /** @description The account's email address (OAuth2 calls the field `username`). */
+            /**
+             * @description The account's email address (OAuth2 calls the field `username`), like
+             *     alice@example.com.
+             */
             username: string;
+            /** @description The account's password, 1 to 128 characters. */
             password: string;
             /** @description `password`, when sent. */
             grant_type?: string;

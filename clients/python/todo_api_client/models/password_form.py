@@ -20,8 +20,9 @@ class PasswordForm:
             'alice@example.com'}
 
     Attributes:
-        username (str): The account's email address (OAuth2 calls the field `username`).
-        password (str):
+        username (str): The account's email address (OAuth2 calls the field `username`), like
+            alice@example.com.
+        password (str): The account's password, 1 to 128 characters.
         grant_type (str | Unset): `password`, when sent.
         scope (str | Unset): Ignored.
     """

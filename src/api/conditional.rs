@@ -10,9 +10,16 @@ use crate::{
 
 /// `If-Match`, `If-None-Match` and `Idempotency-Key` decide whether a write happens: one
 /// that cannot be read must not be taken as absent (a stale write would then win, or a
-/// retried create run twice), so it is a 400 naming the header.
-pub fn check_request_headers(headers: &HeaderMap) -> Result<(), ApiError> {
-    for name in ["If-Match", "If-None-Match"] {
+/// retried create run twice), so it is a 400 naming the header. Only the headers the
+/// operation reads (`reads`, by name) are looked at.
+pub fn check_request_headers(
+    headers: &HeaderMap,
+    reads: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
+    for name in ["If-Match", "If-None-Match"]
+        .into_iter()
+        .filter(|n| reads(n))
+    {
         for value in headers.get_all(name) {
             if !is_etag_list(value.as_bytes()) {
                 return Err(ApiError::BadHeader {
@@ -22,6 +29,9 @@ pub fn check_request_headers(headers: &HeaderMap) -> Result<(), ApiError> {
                 });
             }
         }
+    }
+    if !reads("Idempotency-Key") {
+        return Ok(());
     }
     let keys = headers.get_all("Idempotency-Key");
     let mut count = 0;

@@ -110,17 +110,19 @@ pub async fn strict_headers<E: Endpoint>(
     if header_bytes > MAX_HEADER_BYTES {
         return Ok(ApiError::Refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).into_response());
     }
-    // A method the route does not have is answered 405 whatever its headers; and
-    // authentication is answered before header syntax: every route that reads these headers
-    // needs a token, so a request without one goes on to its 401.
-    let routed = index
-        .allowed(req.uri().path())
-        .is_some_and(|allowed| allowed.split(", ").any(|m| m == req.method().as_str()));
+    // Only the headers the operation reads are looked at (a method the route does not have is
+    // answered 405 whatever its headers); and authentication is answered before header syntax:
+    // every operation that reads these headers needs a token, so a request without one goes on
+    // to its 401.
+    let declared = index
+        .declared_headers(req.uri().path(), req.method().as_str())
+        .unwrap_or_default();
+    let reads = |name: &str| declared.iter().any(|d| d.eq_ignore_ascii_case(name));
     let credentials = req
         .headers()
         .contains_key(poem::http::header::AUTHORIZATION);
-    match check_request_headers(req.headers()) {
-        Err(e) if routed && credentials => Ok(e.into_response()),
+    match check_request_headers(req.headers(), reads) {
+        Err(e) if credentials => Ok(e.into_response()),
         _ => next.call(req).await.map(IntoResponse::into_response),
     }
 }
@@ -165,7 +167,13 @@ fn panic_response(panic: &(dyn std::any::Any + Send), request_id: &str) -> Respo
 /// `/api/7/tasks` and `/api/8/tasks` are one series), the methods fill the `Allow` header a
 /// 405 must carry (RFC 9110 §15.5.6). Built from the OpenAPI document, so it cannot drift
 /// from the routes.
-pub struct RouteIndex(Vec<(regex::Regex, String, String)>);
+pub struct RouteIndex(Vec<(regex::Regex, String, String, Vec<Operation>)>);
+
+/// An operation of a route: its method and the header parameters it declares.
+struct Operation {
+    method: String,
+    headers: Vec<String>,
+}
 
 /// The metrics label of every path that is not a route: unmatched paths must not create
 /// a series each.
@@ -190,16 +198,26 @@ impl RouteIndex {
                     .collect::<Vec<_>>()
                     .join("/");
                 let re = regex::Regex::new(&format!("^{pattern}$")).ok()?;
-                let mut methods: Vec<String> = operations
+                let declared: Vec<Operation> = operations
                     .as_object()?
-                    .keys()
-                    .map(|m| m.to_ascii_uppercase())
+                    .iter()
+                    .map(|(method, operation)| Operation {
+                        method: method.to_ascii_uppercase(),
+                        headers: operation["parameters"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|p| p["in"] == "header")
+                            .filter_map(|p| p["name"].as_str().map(str::to_ascii_lowercase))
+                            .collect(),
+                    })
                     .collect();
+                let mut methods: Vec<String> = declared.iter().map(|o| o.method.clone()).collect();
                 if methods.iter().any(|m| m == "GET") {
                     methods.push("HEAD".into());
                 }
                 methods.push("OPTIONS".into());
-                Some((re, template.clone(), methods.join(", ")))
+                Some((re, template.clone(), methods.join(", "), declared))
             })
             .collect();
         Self(index)
@@ -209,12 +227,22 @@ impl RouteIndex {
         self.0
             .iter()
             .find(|(re, ..)| re.is_match(path))
-            .map(|(_, _, methods)| methods.as_str())
+            .map(|(_, _, methods, _)| methods.as_str())
+    }
+
+    /// The header parameters the operation at `path` and `method` declares (lower case), or
+    /// `None` when there is no such operation.
+    pub fn declared_headers(&self, path: &str, method: &str) -> Option<&[String]> {
+        let (.., operations) = self.0.iter().find(|(re, ..)| re.is_match(path))?;
+        operations
+            .iter()
+            .find(|o| o.method == method)
+            .map(|o| o.headers.as_slice())
     }
 
     /// The route template `path` belongs to, e.g. `/api/{user_id}/tasks`.
     pub fn template(&self, path: &str) -> &str {
-        if let Some((_, template, _)) = self.0.iter().find(|(re, ..)| re.is_match(path)) {
+        if let Some((_, template, ..)) = self.0.iter().find(|(re, ..)| re.is_match(path)) {
             return template;
         }
         match path {

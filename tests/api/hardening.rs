@@ -160,6 +160,23 @@ async fn a_method_the_route_lacks_is_405_whatever_its_conditional_headers() {
 }
 
 #[tokio::test]
+async fn a_conditional_header_an_operation_does_not_read_is_not_looked_at() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    for value in malformed() {
+        let response = app
+            .client
+            .get(app.url("/api/auth/me"))
+            .bearer_auth(&alice.token)
+            .header("if-none-match", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+}
+
+#[tokio::test]
 async fn a_create_retried_with_an_unreadable_idempotency_key_is_400_and_creates_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;

@@ -193,7 +193,7 @@ impl Tags {
 /// The stored columns a write sets. Text fields hold what is stored, which may predate
 /// today's rules (the original backend stored free text): such values are kept and shown as
 /// they are, and drive no behaviour.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Fields {
     pub title: String,
     pub description: Option<String>,
@@ -212,12 +212,11 @@ pub struct Fields {
     pub next_occurrence_created: bool,
 }
 
-/// A stored task.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A stored task. Read from rows by `db::tasks`, which selects its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub id: TaskId,
     pub user_id: UserId,
-    #[sqlx(flatten)]
     pub fields: Fields,
     /// Incremented by every write: the task's ETag.
     pub version: i32,

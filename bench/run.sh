@@ -10,6 +10,10 @@
 #
 #   bench/run.sh            (BENCH_SECONDS=15 per scenario, BENCH_CONNECTIONS=32,
 #                            BENCH_PARTS="throughput rtt growth idle")
+#   BENCH_BASELINE=REV      also runs the throughput scenarios on the server built from git
+#                           revision REV (built once into target/bench-baseline), each scenario
+#                           right after the current server's, on a database of its own in the
+#                           same cluster: before/after figures from one run
 # The server runs with its default log level (one line per request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +30,19 @@ ensure_packages wrk:wrk curl:curl
 
 echo "building the release binary..." >&2
 cargo build --release --quiet
+baseline=${BENCH_BASELINE:-}
+if [ -n "$baseline" ]; then
+    baseline_rev=$(git rev-parse --short "$baseline^{commit}")
+    baseline_src=target/bench-baseline/src-$baseline_rev
+    if [ ! -x "target/bench-baseline/bin-$baseline_rev" ]; then
+        echo "building the baseline $baseline_rev (once)..." >&2
+        rm -rf "$baseline_src" && mkdir -p "$baseline_src"
+        git archive "$baseline_rev" | tar -x -C "$baseline_src"
+        CARGO_TARGET_DIR=$PWD/target/bench-baseline/target cargo build --release --quiet \
+            --manifest-path "$baseline_src/Cargo.toml"
+        cp target/bench-baseline/target/release/todo-api "target/bench-baseline/bin-$baseline_rev"
+    fi
+fi
 
 work=$(mktemp -d /tmp/todo-bench.XXXXXX)
 if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work"; fi
@@ -34,6 +51,7 @@ port=$((31000 + RANDOM % 9000))
 start_cluster "$work/pgdata" "$pgport"
 cleanup() {
     [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    [ -n "${base_server:-}" ] && kill "$base_server" 2>/dev/null && wait "$base_server" 2>/dev/null
     [ -n "${far_server:-}" ] && kill "$far_server" 2>/dev/null && wait "$far_server" 2>/dev/null
     [ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null && wait "$proxy" 2>/dev/null
     stop_cluster "$work/pgdata"
@@ -45,49 +63,83 @@ as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres todo
 
 base="http://127.0.0.1:$port"
 db_url="postgres://postgres@127.0.0.1:$pgport/todo"
-start_server() { # sets $server and $ready_ms (no subshell: the server must be our child)
-    local t0
+# start_server [BINARY DATABASE PORT VAR]: starts a server and waits until it is ready; sets
+# the variable VAR (default server) to its pid and $ready_ms (no subshell: the server must be
+# our child). The baseline runs with its metrics endpoint off, beside the current server.
+# Seeding signs up 60 accounts from one address, above the default per-client limit.
+start_server() {
+    local bin=${1:-target/release/todo-api} db=${2:-todo} p=${3:-$port} var=${4:-server} t0
     t0=$(date +%s%N)
-    env -u RUST_LOG DATABASE_URL=$db_url JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$port \
-        target/release/todo-api serve 2>>"$work/server.log" &
-    server=$!
-    until curl -sf "$base/health/ready" >/dev/null; do sleep 0.002; done
+    env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/$db" \
+        JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$p REGISTRATION_LIMIT_PER_CLIENT=1000 \
+        $([ "$var" = server ] || echo METRICS_ADDR=off) "$bin" serve 2>>"$work/$var.log" &
+    printf -v "$var" '%s' $!
+    until curl -sf "http://127.0.0.1:$p/health/ready" >/dev/null; do sleep 0.002; done
     ready_ms=$((($(date +%s%N) - t0) / 1000000))
 }
-# Start to ready on a database that is already migrated (the steady state of a deploy).
-start_server
-kill "$server"; wait "$server" 2>/dev/null || true
-start_server
-
-python3 bench/seed.py "$base" "$work/users.txt"
+stop_server() { # [VAR]
+    local var=${1:-server}
+    kill "${!var}"; wait "${!var}" 2>/dev/null || true
+}
+# seeded_server [BINARY DATABASE PORT VAR USERS]: seeds through a fresh server, then restarts it.
 # Seeding hashes 120 passwords (argon2id, 19 MiB each, on the hashing threads); what that
 # leaves resident is reported on its own. The scenarios use no password, so they run on a
 # server restarted after seeding (the tokens stay valid: sessions live in PostgreSQL),
 # warmed up for 3 s; the peak is measured from there on (5 in clear_refs resets VmHWM).
-seed_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
-kill "$server"; wait "$server" 2>/dev/null || true
+seeded_server() {
+    local bin=${1:-target/release/todo-api} db=${2:-todo} p=${3:-$port} var=${4:-server} users=${5:-$work/users.txt}
+    start_server "$bin" "$db" "$p" "$var"
+    python3 bench/seed.py "http://127.0.0.1:$p" "$users"
+    seed_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/${!var}/status")
+    stop_server "$var"
+    start_server "$bin" "$db" "$p" "$var"
+    SCENARIO=list USERS=$users wrk -t2 -c"$conns" -d3s -s bench/scenario.lua "http://127.0.0.1:$p" >/dev/null
+    warm_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/${!var}/status")
+    echo 5 >"/proc/${!var}/clear_refs"
+}
+# Start to ready on a database that is already migrated (the steady state of a deploy).
 start_server
-SCENARIO=list USERS="$work/users.txt" wrk -t2 -c"$conns" -d3s -s bench/scenario.lua "$base" >/dev/null
-warm_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
-echo 5 >"/proc/$server/clear_refs"
+stop_server
+seeded_server
+main_ready_ms=$ready_ms main_seed_rss_kb=$seed_rss_kb main_warm_rss_kb=$warm_rss_kb
+base_port=$((port + 3))
+if [ -n "$baseline" ]; then
+    echo "seeding the baseline $baseline_rev on a database of its own..." >&2
+    as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres todo_base
+    seeded_server "target/bench-baseline/bin-$baseline_rev" todo_base "$base_port" base_server "$work/base-users.txt"
+    base_ready_ms=$ready_ms base_warm_rss_kb=$warm_rss_kb
+fi
 
-run_wrk() { # scenario [duration] [connections] [base url]
-    local scenario=$1 duration=${2:-$seconds} c=${3:-$conns} url=${4:-$base}
-    SCENARIO=$scenario USERS="$work/users.txt" wrk -t"$((c < 2 ? 1 : 2))" -c"$c" -d"${duration}s" --timeout 10s \
+run_wrk() { # scenario [duration] [connections] [base url] [users file]
+    local scenario=$1 duration=${2:-$seconds} c=${3:-$conns} url=${4:-$base} users=${5:-$work/users.txt}
+    SCENARIO=$scenario USERS=$users wrk -t"$((c < 2 ? 1 : 2))" -c"$c" -d"${duration}s" --timeout 10s \
         -s bench/scenario.lua "$url" | tail -n 1
 }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-# pgbench_ FILE CLIENTS SECONDS [PORT]: prints "tps average-latency-ms"
+# pgbench_ "FILE[@WEIGHT] ..." CLIENTS SECONDS [PORT]: prints "tps average-latency-ms"
 pgbench_() {
+    local scripts=() f
+    for f in $1; do scripts+=(-f "$f"); done
     as_pg_owner "$(pg_bin_dir)/pgbench" -n -M prepared -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -T "$3" \
-        -h 127.0.0.1 -p "${4:-$pgport}" -U postgres -f "$1" todo 2>/dev/null |
+        -h 127.0.0.1 -p "${4:-$pgport}" -U postgres "${scripts[@]}" todo 2>/dev/null |
         awk '/^latency average/ {lat = $4} /^tps/ && !tps {tps = $3} END {print tps, lat}'  # reads to the end: no SIGPIPE
 }
 report=()
 say() { report+=("$*"); }
+# CPU time in clock ticks: of one process (pid), and of the cluster (the postmaster, the
+# children it has reaped, and the backends still running).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() {
+    local pm child total
+    pm=$(head -n 1 "$work/pgdata/postmaster.pid")
+    total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+    for child in $(pgrep -P "$pm"); do total=$((total + $(ticks "$child" 2>/dev/null || echo 0))); done
+    echo "$total"
+}
+hz=$(getconf CLK_TCK)
 
 if has_part throughput; then
-    declare -A result
+    declare -A result cpu
     for scenario in list get toggle create mixed; do
         echo "scenario $scenario (${seconds}s, $conns connections)..." >&2
         # BENCH_PERF=DIR: the server's CPU profile during each scenario (perf record -g).
@@ -96,10 +148,17 @@ if has_part throughput; then
             perf record -q -g -F 499 -p "$server" -o "$BENCH_PERF/$scenario.data" 2>/dev/null &
             perf_pid=$!
         fi
+        s0=$(ticks "$server") p0=$(pg_ticks)
         result[$scenario]=$(run_wrk "$scenario")
+        cpu[$scenario]="$(( $(ticks "$server") - s0 )) $(( $(pg_ticks) - p0 ))"
         if [ -n "${BENCH_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+        if [ -n "$baseline" ]; then
+            echo "scenario $scenario on the baseline $baseline_rev..." >&2
+            result[base-$scenario]=$(run_wrk "$scenario" "$seconds" "$conns" "http://127.0.0.1:$base_port" "$work/base-users.txt")
+        fi
     done
     rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+    [ -n "$baseline" ] && base_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$base_server/status") && stop_server base_server
 
     # The ceiling: the bare page SELECT a list request runs, for one of the readers, at the
     # same concurrency, with nothing else (no HTTP, no session check, no count).
@@ -109,7 +168,9 @@ SELECT id, user_id, title, description, due_date, priority, tags, recursion_patt
 SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/page.sql"; fi
     echo "ceiling: pgbench of the page SELECT (${seconds}s, $conns clients)..." >&2
+    p0=$(pg_ticks)
     read -r ceiling _ < <(pgbench_ "$work/page.sql" "$conns" "$seconds")
+    ceiling_pg_ticks=$(( $(pg_ticks) - p0 ))
     # The writes' own ceiling: the INSERT of a create, committed on its own, as pgbench runs it.
     wid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'writer%'")
     cat >"$work/insert.sql" <<SQL
@@ -118,23 +179,53 @@ SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/insert.sql"; fi
     echo "write ceiling: pgbench of the create's INSERT (${seconds}s, $conns clients)..." >&2
     read -r insert_ceiling _ < <(pgbench_ "$work/insert.sql" "$conns" "$seconds")
+    # The mix's own ceiling: what a minimal server would send for the mixed scenario, one
+    # statement per request in its proportions: 70 % the page SELECT, 15 % the INSERT, 10 % a
+    # toggle as one UPDATE, 5 % the SELECT of one task (of the readers' tasks, picked at random).
+    read -r lo hi < <(psql_ -F ' ' -c "SELECT min(t.id), max(t.id) FROM task t JOIN \"user\" u ON u.id = t.user_id WHERE u.username LIKE 'reader%'")
+    cols="id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created"
+    cat >"$work/toggle.sql" <<SQL
+\\set id random($lo, $hi)
+UPDATE task SET completed = NOT completed, version = version + 1, updated_at = timezone('utc', now()) WHERE id = :id RETURNING $cols;
+SQL
+    cat >"$work/get.sql" <<SQL
+\\set id random($lo, $hi)
+SELECT $cols FROM task WHERE id = :id;
+SQL
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/toggle.sql" "$work/get.sql"; fi
+    echo "mixed ceiling: pgbench of the mix's statements (${seconds}s, $conns clients)..." >&2
+    read -r mixed_ceiling _ < <(pgbench_ "$work/page.sql@70 $work/insert.sql@15 $work/toggle.sql@10 $work/get.sql@5" "$conns" "$seconds")
 
     say "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
     say "$(printf '%-10s %10s %9s %9s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'max ms' 'non-2xx')"
-    for scenario in list get toggle create mixed; do
-        r=${result[$scenario]}
-        say "$(printf '%-10s %10s %9s %9s %9s %8s' "$scenario" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
+    for name in $(for s in list get toggle create mixed; do echo $s; [ -n "$baseline" ] && echo base-$s; done); do
+        r=${result[$name]}
+        label=$([[ $name == base-* ]] && echo "  ${name#base-} @$baseline_rev" || echo "$name")
+        say "$(printf '%-20s %10s %9s %9s %9s %8s' "$label" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
             "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
     done
     say ""
+    # CPU per request: wrk's requests over the scenario's seconds, the ticks over the same.
+    say "CPU per request (µs): the server's, and PostgreSQL's; pgbench of the bare page SELECT costs PostgreSQL $(python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]) * 1e6 / (float(sys.argv[3]) * float(sys.argv[4]))))" "$ceiling_pg_ticks" "$hz" "$ceiling" "$seconds") per statement"
+    for scenario in list get toggle create mixed; do
+        read -r st pt <<<"${cpu[$scenario]}"
+        say "$(python3 -c "
+import json, sys
+r = json.loads(sys.argv[2]); n = r['requests']; hz = int(sys.argv[5])
+print(f'{sys.argv[1]:<10} server {int(sys.argv[3]) / hz / n * 1e6:>6.0f}   PostgreSQL {int(sys.argv[4]) / hz / n * 1e6:>6.0f}')" \
+            "$scenario" "${result[$scenario]}" "$st" "$pt" "$hz")"
+    done
+    say ""
+    ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
     say "ceiling: pgbench of the bare page SELECT, $conns clients: $ceiling statements/s"
-    say "$(python3 -c "import sys; print(f'list = {float(sys.argv[1]) / float(sys.argv[3]):.2f}x the ceiling, mixed = {float(sys.argv[2]) / float(sys.argv[3]):.2f}x')" \
-        "$(field "${result[list]}" rps)" "$(field "${result[mixed]}" rps)" "$ceiling")"
+    say "list = $(ratio "$(field "${result[list]}" rps)" "$ceiling")x the page SELECT alone$([ -n "$baseline" ] && echo ", baseline $(ratio "$(field "${result[base-list]}" rps)" "$ceiling")x")"
+    say "mixed ceiling: pgbench of the mix's bare statements, $conns clients: $mixed_ceiling statements/s"
+    say "mixed = $(ratio "$(field "${result[mixed]}" rps)" "$mixed_ceiling")x the mix's statements alone$([ -n "$baseline" ] && echo ", baseline $(ratio "$(field "${result[base-mixed]}" rps)" "$mixed_ceiling")x") ($(ratio "$(field "${result[mixed]}" rps)" "$ceiling")x the page SELECT alone)"
     say "write ceiling: pgbench of the create's INSERT, $conns clients: $insert_ceiling statements/s"
-    say "$(python3 -c "import sys; print(f'create = {float(sys.argv[1]) / float(sys.argv[2]):.2f}x its INSERT alone')" \
-        "$(field "${result[create]}" rps)" "$insert_ceiling")"
-    say "server peak RSS under load: $((rss_kb / 1024)) MB (after a 3 s warm-up: $((warm_rss_kb / 1024)) MB; after seeding's 120 password hashes, before a restart: $((seed_rss_kb / 1024)) MB)"
-    say "start to ready (migrated database): ${ready_ms} ms"
+    say "create = $(ratio "$(field "${result[create]}" rps)" "$insert_ceiling")x its INSERT alone"
+    say "server peak RSS under load: $((rss_kb / 1024)) MB (after a 3 s warm-up: $((main_warm_rss_kb / 1024)) MB; after seeding's 120 password hashes, before a restart: $((main_seed_rss_kb / 1024)) MB)"
+    [ -n "$baseline" ] && say "baseline $baseline_rev peak RSS under load: $((base_rss_kb / 1024)) MB (after a 3 s warm-up: $((base_warm_rss_kb / 1024)) MB)"
+    say "start to ready (migrated database): ${main_ready_ms} ms$([ -n "$baseline" ] && echo ", baseline ${base_ready_ms} ms")"
     say ""
 fi
 

@@ -7,13 +7,13 @@
 
 use std::{net::SocketAddr, sync::OnceLock};
 
+use crate::db::recycle::Db;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::{
     EndpointExt, IntoResponse, Route, get, handler,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     web::Data,
 };
-use sqlx::PgPool;
 
 pub const REQUEST_DURATION: &str = "http_server_request_duration_seconds";
 
@@ -128,7 +128,7 @@ pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
 
 #[derive(Clone)]
 struct Scrape {
-    pool: PgPool,
+    db: Db,
     max_connections: u32,
     server_version: String,
 }
@@ -138,8 +138,8 @@ fn render(scrape: Data<&Scrape>) -> poem::Response {
     let Some(handle) = handle() else {
         return poem::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let size = scrape.pool.size();
-    let idle = u32::try_from(scrape.pool.num_idle()).unwrap_or(u32::MAX);
+    let size = scrape.db.pool().size();
+    let idle = scrape.db.idle();
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(size.saturating_sub(idle));
     metrics::gauge!("db_pool_connections", "state" => "max").set(scrape.max_connections);
@@ -170,9 +170,9 @@ impl MetricsServer {
     }
 
     /// Serves `GET /metrics` until the task is aborted.
-    pub async fn run(self, pool: PgPool, max_connections: u32, server_version: String) {
+    pub async fn run(self, db: Db, max_connections: u32, server_version: String) {
         let app = Route::new().at("/metrics", get(render)).data(Scrape {
-            pool,
+            db,
             max_connections,
             server_version,
         });

@@ -302,6 +302,7 @@ impl Application {
             .database
             .connect_timeout
             .min(connect::MAX_ACQUIRE_TIMEOUT);
+        let db = crate::db::recycle::Db::new(pool);
         Ok(Self {
             app_url,
             listener,
@@ -311,11 +312,11 @@ impl Application {
             state: AppState {
                 sessions: SessionCache::new(
                     Some(settings.database.migration_url().connect_options().clone()),
-                    pool.clone(),
+                    db.clone(),
                     settings.database.connect_timeout,
                 ),
                 maintenance: crate::maintenance::Maintenance::default(),
-                pool,
+                db,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
                 registrations: settings.registrations,
@@ -343,7 +344,7 @@ impl Application {
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.state.pool
+        self.state.db.pool()
     }
 
     /// Where `/metrics` is served, unless `METRICS_ADDR=off`.
@@ -354,14 +355,10 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish (bounded),
     /// and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let pool = self.state.pool.clone();
+        let db = self.state.db.clone();
         let sessions = self.state.sessions.clone();
         let metrics = self.metrics.map(|m| {
-            tokio::spawn(m.run(
-                pool.clone(),
-                self.state.max_connections,
-                self.server_version,
-            ))
+            tokio::spawn(m.run(db.clone(), self.state.max_connections, self.server_version))
         });
         let routes =
             crate::api::routes(self.state, &self.cors_allowed_origins, self.trusted_proxies);
@@ -377,7 +374,7 @@ impl Application {
         if let Some(metrics) = metrics {
             metrics.abort();
         }
-        pool.close().await;
+        db.close().await;
         tracing::info!("stopped");
         result
     }

@@ -4,19 +4,18 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
-
 use crate::{
     api::fair_share::UserSlots,
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::RegistrationLimits,
-    db::health::DbHealth,
+    db::{health::DbHealth, recycle::Db},
     maintenance::Maintenance,
 };
 
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: PgPool,
+    /// The connection pool, with clean connections passed from request to request.
+    pub db: Db,
     pub max_connections: u32,
     pub jwt: JwtKeys,
     pub health: Arc<DbHealth>,

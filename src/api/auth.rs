@@ -222,7 +222,7 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResult, LoginError> {
-        state.maintenance.nudge(&state.pool);
+        state.maintenance.nudge(&state.db);
         let issued = log_in(&state, ClientAddr::of(req), &body.0).await?;
         Ok(LoginResult::Ok(Json(issued), NO_STORE.into()))
     }
@@ -257,9 +257,9 @@ pub async fn register_account(
     body: &RegisterRequest,
 ) -> Result<UserRow, ApiError> {
     let (username, email, password) = parse_registration(body)?;
-    limits::admit_registration(&state.pool, state.registrations, client).await?;
+    limits::admit_registration(&state.db, state.registrations, client).await?;
     let hashed = password::hash(password.expose()).await?;
-    let row = users::insert(&state.pool, &username, &email, &hashed)
+    let row = users::insert(&state.db, &username, &email, &hashed)
         .await
         .map_err(|e| match e {
             InsertUserError::Taken(which) => taken(which),
@@ -278,11 +278,11 @@ pub async fn log_in(
 ) -> Result<LoginResponse, ApiError> {
     let (login_email, offered) = body.parse()?;
     // Counted before the password is looked at, so parallel guesses cannot outrun the limit.
-    let attempt = limits::admit_login(&state.pool, login_email.as_str(), client).await?;
+    let attempt = limits::admit_login(&state.db, login_email.as_str(), client).await?;
     // An address that cannot be registered is simply a wrong email: the same 401.
     let email = Email::parse(login_email.as_str()).ok();
     let user = match &email {
-        Some(email) => users::find_by_email(&state.pool, email).await?,
+        Some(email) => users::find_by_email(&state.db, email).await?,
         None => None,
     };
     let stored = user.as_ref().map(|u| u.hashed_password.clone());
@@ -293,13 +293,13 @@ pub async fn log_in(
             return Err(ApiError::Unauthorized(AuthFailure::BadCredentials));
         }
         (Verified::YesRehash(new_hash), Some(user)) => {
-            users::set_password_hash(&state.pool, user.id, &new_hash).await?;
+            users::set_password_hash(&state.db, user.id, &new_hash).await?;
             tracing::info!(user_id = %user.id, "legacy bcrypt hash replaced with argon2id");
             user
         }
         (Verified::Yes, Some(user)) => user,
     };
-    limits::login_succeeded(&state.pool, attempt, user.id).await?;
+    limits::login_succeeded(&state.db, attempt, user.id).await?;
     let issued = open_session(state, user.id).await?;
     tracing::info!(user_id = %user.id, "logged in");
     Ok(LoginResponse {
@@ -315,7 +315,7 @@ pub async fn log_in(
 pub async fn open_session(state: &AppState, user_id: UserId) -> Result<Issued, ApiError> {
     let issued = state.jwt.issue(user_id).map_err(ApiError::internal)?;
     sessions::insert(
-        &state.pool,
+        &state.db,
         user_id,
         &issued.jti,
         &token::fingerprint(&issued.token),
@@ -328,7 +328,7 @@ pub async fn open_session(state: &AppState, user_id: UserId) -> Result<Issued, A
 /// Revokes the session of the token used for the request. Every route that logs out goes
 /// through here.
 pub async fn log_out(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> {
-    sessions::revoke(&state.pool, &auth.jti).await?;
+    sessions::revoke(&state.db, &auth.jti).await?;
     // Other instances hear of it from PostgreSQL; this one need not wait for that.
     state.sessions.changed(&auth.jti);
     tracing::info!(user_id = %auth.user_id, "logged out");
@@ -337,7 +337,7 @@ pub async fn log_out(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> 
 
 /// The account the token belongs to.
 pub async fn account(state: &AppState, auth: &AuthUser) -> Result<User, ApiError> {
-    let user = read_again_if_lost(|| users::find(&state.pool, auth.user_id))
+    let user = read_again_if_lost(|| users::find(&state.db, auth.user_id))
         .await?
         .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
     Ok(user.into())

@@ -204,7 +204,7 @@ impl HealthApi {
         probe: Query<Option<Probe>>,
     ) -> Result<ReadyResponse, ReadyError> {
         if probe.0 == Some(Probe::Live) {
-            state.health.probe_live(&state.pool, READY_TIMEOUT).await;
+            state.health.probe_live(&state.db, READY_TIMEOUT).await;
         }
         let readiness = readiness(&state, state.health.snapshot());
         Ok(match readiness.status {
@@ -226,8 +226,8 @@ fn major_version(version: &str) -> String {
 }
 
 fn readiness(state: &AppState, known: Snapshot) -> Readiness {
-    let size = state.pool.size();
-    let idle = u32::try_from(state.pool.num_idle()).unwrap_or(u32::MAX);
+    let size = state.db.size();
+    let idle = state.db.idle();
     let pool = PoolHealth {
         size,
         idle,

@@ -110,7 +110,7 @@ async fn answer_error(err: poem::Error, state: &AppState) -> ApiError {
                 metrics::counter!("db_pool_acquire_timeouts_total").increment(1);
                 state
                     .health
-                    .diagnose(&state.pool, state.max_connections)
+                    .diagnose(&state.db, state.max_connections)
                     .await
             } else {
                 refusal

@@ -49,14 +49,14 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
         .jwt
         .verify(&bearer.token)
         .map_err(ApiError::Unauthorized)?;
-    state.maintenance.nudge(&state.pool);
+    state.maintenance.nudge(&state.db);
     let session = match state.sessions.lookup(&token.jti) {
         Lookup::Known(mut known) => {
             known.live = known.expires_at > chrono::Utc::now().naive_utc();
             Some(known)
         }
         Lookup::Ask(ticket) => {
-            let read = sessions::state(&state.pool, &token.jti)
+            let read = sessions::state(&state.db, &token.jti)
                 .await
                 .map_err(ApiError::from)?;
             if let (Some(ticket), Some(session)) = (ticket, &read) {

@@ -20,7 +20,7 @@ use super::{health::DbHealth, url::DatabaseUrl};
 use crate::config::DatabaseSettings;
 
 /// Idle connections are closed before Neon's five-minute suspend would kill them.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60);
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// How long a request waits for a pooled connection before it is answered with 503.
 pub const MAX_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -155,7 +155,7 @@ pub async fn connect_with_retry(
 }
 
 /// A connection idle for longer than this is pinged before it is handed out.
-const TRUST_IDLE_FOR: Duration = Duration::from_secs(1);
+pub const TRUST_IDLE_FOR: Duration = Duration::from_secs(1);
 /// After a connection was found dead, every connection is pinged for this long: its
 /// siblings are likely dead too (a restart, or a suspended Neon compute, kills them all).
 const SUSPICIOUS_FOR: Duration = Duration::from_secs(5);
@@ -238,7 +238,8 @@ fn is_terminated(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| matches!(&*c, "57P01" | "57P02")))
 }
 
-fn suspicious() -> bool {
+/// Whether a connection was found dead in the last few seconds (see [`note_connection_lost`]).
+pub fn suspicious() -> bool {
     let last = LAST_LOSS_MS.load(Ordering::Relaxed);
     last != 0 && millis_since_epoch().saturating_sub(last) < SUSPICIOUS_FOR.as_millis() as u64
 }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 
 use super::{
     connect::{self, ServerInfo},
@@ -155,8 +155,8 @@ impl DbHealth {
     /// Turns "no connection before the deadline" into its real cause: the pool was full
     /// (busy), or the server refuses new connections for a reason one connect attempt
     /// reveals. A cause learned in the last two seconds is reused instead of connecting.
-    pub async fn diagnose(&self, pool: &PgPool, max_connections: u32) -> Refusal {
-        if pool.size() >= max_connections && pool.num_idle() == 0 {
+    pub async fn diagnose(&self, db: &super::recycle::Db, max_connections: u32) -> Refusal {
+        if db.size() >= max_connections && db.idle() == 0 {
             return Refusal::Busy;
         }
         {
@@ -204,7 +204,7 @@ impl DbHealth {
     /// One cheap query (`server_version` and the applied migration version, one
     /// transaction), at most once per [`LIVE_PROBE_INTERVAL`] whoever asks; callers that
     /// arrive meanwhile get the state it left. Bounded by `timeout`.
-    pub async fn probe_live(&self, pool: &PgPool, timeout: Duration) {
+    pub async fn probe_live(&self, pool: &super::recycle::Db, timeout: Duration) {
         let mut last = self.live_probe.lock().await;
         if last.is_some_and(|at| at.elapsed() < LIVE_PROBE_INTERVAL) {
             return;

@@ -6,6 +6,7 @@ pub mod health;
 pub mod idempotency;
 pub mod pooler;
 pub mod preflight;
+pub mod recycle;
 pub mod refusal;
 pub mod schema;
 pub mod sessions;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::{
-    PgExecutor, PgPool,
+    PgExecutor,
     postgres::{PgConnectOptions, PgListener, PgPoolOptions},
 };
 
@@ -48,7 +48,10 @@ pub struct SessionState {
 /// connection that died while idle is met first. Being a read, it is safe to run again:
 /// on a lost connection it does so once, on another connection, and the pool tests every
 /// connection for a while (see [`connect::pool`]), so the rest of the request gets a live one.
-pub async fn state(pool: &PgPool, jti: &str) -> Result<Option<SessionState>, sqlx::Error> {
+pub async fn state(
+    pool: &super::recycle::Db,
+    jti: &str,
+) -> Result<Option<SessionState>, sqlx::Error> {
     let read = || {
         sqlx::query_as(
             "SELECT user_id, token, revoked, expires_at > timezone('utc', now()) AS live, expires_at

@@ -2,7 +2,9 @@
 //! Writes take the version the caller read: a task changed meanwhile is not overwritten.
 
 use chrono::NaiveDateTime;
-use sqlx::{FromRow, PgExecutor, PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
+use sqlx::{
+    Connection, FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow,
+};
 
 use crate::domain::{
     ids::{TaskId, UserId},
@@ -144,14 +146,14 @@ pub async fn update(
 /// brings, in one transaction: either both happen or neither. `None` when the task changed
 /// meanwhile; since only one write can move a version, the occurrence is created once.
 pub async fn change(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     task: &Task,
     change: &Change,
 ) -> Result<Option<(Task, Option<Task>)>, sqlx::Error> {
     let Some(next) = &change.next_occurrence else {
-        return Ok(update(pool, task, &change.fields).await?.map(|t| (t, None)));
+        return Ok(update(conn, task, &change.fields).await?.map(|t| (t, None)));
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let Some(updated) = update(&mut *tx, task, &change.fields).await? else {
         return Ok(None);
     };
@@ -318,7 +320,7 @@ pub struct Page {
 /// statement, which PostgreSQL evaluates once. Only an empty page after a cursor then needs
 /// a second statement for the total.
 pub async fn list(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     user_id: UserId,
     query: &ListQuery,
     count: bool,
@@ -345,13 +347,13 @@ pub async fn list(
     sql.push(format_args!(" ORDER BY {expr} {direction}, id {direction}"));
     sql.push(" LIMIT ").push_bind(i64::from(query.limit) + 1);
     if !count {
-        let rows: Vec<ListedTask> = sql.build_query_as().fetch_all(pool).await?;
+        let rows: Vec<ListedTask> = sql.build_query_as().fetch_all(&mut *conn).await?;
         return Ok(Page { rows, total: None });
     }
-    let rows: Vec<PageRow> = sql.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<PageRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
     let total = match rows.first() {
         Some(first) => first.total,
-        None if query.after.is_some() => self::count(pool, user_id, &query.filters).await?,
+        None if query.after.is_some() => self::count(conn, user_id, &query.filters).await?,
         None => 0,
     };
     Ok(Page {

@@ -23,6 +23,7 @@ mod metrics;
 mod panics;
 mod readiness;
 mod recurrence;
+mod recycling;
 mod refusals;
 mod revocation;
 mod schema;

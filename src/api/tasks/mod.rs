@@ -193,8 +193,13 @@ impl TasksApi {
         .into_query()?;
         let query = &listing.query;
         let count = listing::prefers_exact_count(prefer.0.as_deref());
-        let tasks::Page { mut rows, total } =
-            read_again_if_lost(|| tasks::list(&state.pool, user_id.0, query, count)).await?;
+        let tasks::Page { mut rows, total } = read_again_if_lost(|| async {
+            let mut conn = state.db.acquire().await?;
+            let page = tasks::list(&mut conn, user_id.0, query, count).await?;
+            conn.release();
+            Ok(page)
+        })
+        .await?;
         let next = (rows.len() > query.limit as usize)
             .then(|| {
                 rows.truncate(query.limit as usize);
@@ -242,7 +247,7 @@ impl TasksApi {
         let key = header("Idempotency-Key", idempotency_key);
         let (fields, key) = both(fields.map_err(ApiError::from), key)?;
         let (task, version) = match ops::create(
-            &state.pool,
+            &state.db,
             user_id.0,
             &fields,
             key.as_ref(),
@@ -280,9 +285,14 @@ impl TasksApi {
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
         let if_none_match = header("If-None-Match", if_none_match)?;
-        let task = read_again_if_lost(|| tasks::find(&state.pool, user_id.0, id.0))
-            .await?
-            .ok_or_else(ops::not_found)?;
+        let task = read_again_if_lost(|| async {
+            let mut conn = state.db.acquire().await?;
+            let task = tasks::find(&mut *conn, user_id.0, id.0).await?;
+            conn.release();
+            Ok(task)
+        })
+        .await?
+        .ok_or_else(ops::not_found)?;
         let etag = task_etag(task.id.0, task.version);
         if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
             return Ok(TaskResponse::NotModified(etag));
@@ -311,7 +321,7 @@ impl TasksApi {
         let if_match = header("If-Match", if_match)?;
         let draft = body.0.draft();
         let if_match = if_match.as_ref().map(EntityTags::as_str);
-        let task = ops::edit(&state.pool, user_id.0, id.0, &draft, if_match).await?;
+        let task = ops::edit(&state.db, user_id.0, id.0, &draft, if_match).await?;
         Ok(written(task))
     }
 
@@ -334,7 +344,7 @@ impl TasksApi {
         auth.0.require(user_id.0)?;
         let if_match = header("If-Match", if_match)?;
         let if_match = if_match.as_ref().map(EntityTags::as_str);
-        ops::delete(&state.pool, user_id.0, id.0, if_match).await?;
+        ops::delete(&state.db, user_id.0, id.0, if_match).await?;
         Ok(DeleteTaskResponse::Deleted)
     }
 
@@ -370,7 +380,7 @@ impl TasksApi {
             });
         let (wanted, if_match) = both(wanted.transpose().map_err(ApiError::from), if_match)?;
         let if_match = if_match.as_ref().map(EntityTags::as_str);
-        let task = ops::complete(&state.pool, user_id.0, id.0, wanted, if_match).await?;
+        let task = ops::complete(&state.db, user_id.0, id.0, wanted, if_match).await?;
         Ok(written(task))
     }
 }

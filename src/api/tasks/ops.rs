@@ -5,7 +5,6 @@
 use chrono::{NaiveDateTime, Utc};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use super::types;
 use crate::{
@@ -13,6 +12,7 @@ use crate::{
     db::connect::write_again_if_terminated,
     db::{
         idempotency::{self, Claim},
+        recycle::Db,
         tasks,
     },
     domain::{
@@ -93,7 +93,7 @@ fn within_quota(inserted: Option<Task>, quota: u32) -> Result<Task, ApiError> {
 /// Creates a task, within the owner's quota. With an idempotency key, a retry with the
 /// same body gets the first response and creates nothing; with another body it is a 422.
 pub async fn create(
-    pool: &PgPool,
+    db: &Db,
     user_id: UserId,
     fields: &Fields,
     key: Option<&IdempotencyKey>,
@@ -101,15 +101,20 @@ pub async fn create(
 ) -> Result<Created, ApiError> {
     let Some(IdempotencyKey(key)) = key else {
         // One statement, sent once more if the server had terminated its connection.
-        let inserted =
-            write_again_if_terminated(|| tasks::insert_within(pool, user_id, fields, Some(quota)))
-                .await?;
+        let inserted = write_again_if_terminated(|| async {
+            let mut conn = db.acquire().await?;
+            let inserted = tasks::insert_within(&mut *conn, user_id, fields, Some(quota)).await?;
+            conn.release();
+            Ok(inserted)
+        })
+        .await?;
         return Ok(Created::New(within_quota(inserted, quota)?));
     };
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(fields).map_err(ApiError::internal)?,
     ));
-    let mut tx = pool.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     if let Claim::Used {
         request_hash,
         response_body,
@@ -135,25 +140,28 @@ pub async fn create(
         .unwrap_or_default();
     idempotency::complete(&mut tx, user_id, key, task.id, &body.to_string()).await?;
     tx.commit().await?;
+    conn.release();
     Ok(Created::New(task))
 }
 
 /// Reads the task, lets `decide` say what changes, and writes that with the version read;
 /// when another write came first, reads again. Every retry follows a write that succeeded.
 async fn change(
-    pool: &PgPool,
+    db: &Db,
     user_id: UserId,
     id: TaskId,
     if_match: Option<&str>,
     decide: impl Fn(&Task) -> Result<Change, ApiError>,
 ) -> Result<Task, ApiError> {
+    let mut conn = db.acquire().await?;
     loop {
-        let current = tasks::find(pool, user_id, id)
+        let current = tasks::find(&mut *conn, user_id, id)
             .await?
             .ok_or_else(not_found)?;
         let change = decide(&current)?;
         precondition(if_match, &current)?;
-        if let Some((task, next)) = tasks::change(pool, &current, &change).await? {
+        if let Some((task, next)) = tasks::change(&mut conn, &current, &change).await? {
+            conn.release();
             if let Some(next) = next {
                 tracing::info!(task_id = %task.id, next_id = %next.id, "next occurrence created");
             }
@@ -164,13 +172,13 @@ async fn change(
 
 /// Edits a task as `draft` says: every field is checked (422) before the precondition (412).
 pub async fn edit(
-    pool: &PgPool,
+    db: &Db,
     user_id: UserId,
     id: TaskId,
     draft: &crate::domain::task::Draft,
     if_match: Option<&str>,
 ) -> Result<Task, ApiError> {
-    change(pool, user_id, id, if_match, |task| {
+    change(db, user_id, id, if_match, |task| {
         task.edit(draft, now()).map_err(ApiError::from)
     })
     .await
@@ -178,13 +186,13 @@ pub async fn edit(
 
 /// Completes, reopens (`Some`) or toggles (`None`) a task.
 pub async fn complete(
-    pool: &PgPool,
+    db: &Db,
     user_id: UserId,
     id: TaskId,
     completed: Option<bool>,
     if_match: Option<&str>,
 ) -> Result<Task, ApiError> {
-    change(pool, user_id, id, if_match, |task| {
+    change(db, user_id, id, if_match, |task| {
         Ok(task.complete(completed, now()))
     })
     .await
@@ -192,27 +200,27 @@ pub async fn complete(
 
 /// Deletes a task; with `If-Match`, only the version the client read.
 pub async fn delete(
-    pool: &PgPool,
+    db: &Db,
     user_id: UserId,
     id: TaskId,
     if_match: Option<&str>,
 ) -> Result<(), ApiError> {
+    let mut conn = db.acquire().await?;
     loop {
         let version = match if_match {
             None => None,
             Some(_) => {
-                let current = tasks::find(pool, user_id, id)
+                let current = tasks::find(&mut *conn, user_id, id)
                     .await?
                     .ok_or_else(not_found)?;
                 precondition(if_match, &current)?;
                 Some(current.version)
             }
         };
-        if tasks::delete(pool, user_id, id, version).await? {
-            return Ok(());
-        }
-        if version.is_none() {
-            return Err(not_found());
+        let deleted = tasks::delete(&mut *conn, user_id, id, version).await?;
+        if deleted || version.is_none() {
+            conn.release();
+            return if deleted { Ok(()) } else { Err(not_found()) };
         }
     }
 }

@@ -179,14 +179,32 @@ impl Db {
             let parked = match parked {
                 Ok(p) => p,
                 Err(handed) if self.pool.size() < self.max => {
-                    // Below its size, sqlx opens a connection (or lends an idle one) at once;
-                    // racing that against a handover would open and drop connections.
-                    drop(handed);
-                    return Ok(Conn {
-                        conn: self.pool.acquire().await?,
-                        taken_at: Instant::now(),
-                        parked: self.parked.clone(),
-                    });
+                    // Below its size, sqlx opens a connection (or lends an idle one); others
+                    // may take that room first, so a handover still counts. A connection
+                    // being opened is not thrown away when a handover comes first: it is
+                    // parked for the next request.
+                    let pool = self.pool.clone();
+                    let mut opening = tokio::spawn(async move { pool.acquire().await });
+                    tokio::select! {
+                        Ok(p) = handed => {
+                            let parked = self.parked.clone();
+                            tokio::spawn(async move {
+                                if let Ok(Ok(conn)) = opening.await {
+                                    let now = Instant::now();
+                                    parked.put(ParkedConn { conn, taken_at: now, parked_at: now });
+                                }
+                            });
+                            p
+                        }
+                        opened = &mut opening => {
+                            let conn = opened.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))??;
+                            return Ok(Conn {
+                                conn,
+                                taken_at: Instant::now(),
+                                parked: self.parked.clone(),
+                            });
+                        }
+                    }
                 }
                 Err(handed) => tokio::select! {
                     Ok(p) = handed => p,

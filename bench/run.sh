@@ -138,8 +138,17 @@ pg_ticks() {
 }
 hz=$(getconf CLK_TCK)
 
+# List requests so far that sent a kept list, and that read their page: "hits misses", from
+# the server's metrics (on their default address).
+list_outcomes() {
+    curl -sf http://127.0.0.1:9464/metrics | awk '
+        /^list_cache_requests_total\{outcome="hit"\}/ {h = $2}
+        /^list_cache_requests_total\{outcome="miss"\}/ {m = $2}
+        END {print h + 0, m + 0}'
+}
+
 if has_part throughput; then
-    declare -A result cpu
+    declare -A result cpu kept
     for scenario in list get toggle create mixed; do
         echo "scenario $scenario (${seconds}s, $conns connections)..." >&2
         # BENCH_PERF=DIR: the server's CPU profile during each scenario (perf record -g).
@@ -148,9 +157,10 @@ if has_part throughput; then
             perf record -q -g -F 499 -p "$server" -o "$BENCH_PERF/$scenario.data" 2>/dev/null &
             perf_pid=$!
         fi
-        s0=$(ticks "$server") p0=$(pg_ticks)
+        s0=$(ticks "$server") p0=$(pg_ticks) k0=$(list_outcomes)
         result[$scenario]=$(run_wrk "$scenario")
         cpu[$scenario]="$(( $(ticks "$server") - s0 )) $(( $(pg_ticks) - p0 ))"
+        kept[$scenario]="$k0 $(list_outcomes)"
         if [ -n "${BENCH_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
         if [ -n "$baseline" ]; then
             echo "scenario $scenario on the baseline $baseline_rev..." >&2
@@ -160,6 +170,9 @@ if has_part throughput; then
     rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
     [ -n "$baseline" ] && base_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$base_server/status") && stop_server base_server
 
+    # The ceilings are PostgreSQL's alone, without even the trigger that gives every change a
+    # new list version (migrations/0015): the writes below cost what they cost the old code.
+    psql_ -c "ALTER TABLE task DISABLE TRIGGER task_list_changed"
     # The ceiling: the bare page SELECT a list request runs, for one of the readers, at the
     # same concurrency, with nothing else (no HTTP, no session check, no count).
     uid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'reader%'")
@@ -171,10 +184,12 @@ SQL
     p0=$(pg_ticks)
     read -r ceiling _ < <(pgbench_ "$work/page.sql" "$conns" "$seconds")
     ceiling_pg_ticks=$(( $(pg_ticks) - p0 ))
-    # The writes' own ceiling: the INSERT of a create, committed on its own, as pgbench runs it.
-    wid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'writer%'")
+    # The writes' own ceiling: the INSERT of a create, committed on its own, as pgbench runs it,
+    # for a writer picked at random as the create scenario does.
+    writers=$(psql_ -c "SELECT string_agg(id::text, ',') FROM \"user\" WHERE username LIKE 'writer%'")
     cat >"$work/insert.sql" <<SQL
-INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern, completed) VALUES ($wid, 'pgbench', NULL, NULL, 'High', 'bench', NULL, false) RETURNING id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created;
+\\set w random(1, $(tr ',' '\n' <<<"$writers" | wc -l))
+INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern, completed) VALUES ((ARRAY[$writers])[:w], 'pgbench', NULL, NULL, 'High', 'bench', NULL, false) RETURNING id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created;
 SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/insert.sql"; fi
     echo "write ceiling: pgbench of the create's INSERT (${seconds}s, $conns clients)..." >&2
@@ -195,6 +210,7 @@ SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/toggle.sql" "$work/get.sql"; fi
     echo "mixed ceiling: pgbench of the mix's statements (${seconds}s, $conns clients)..." >&2
     read -r mixed_ceiling _ < <(pgbench_ "$work/page.sql@70 $work/insert.sql@15 $work/toggle.sql@10 $work/get.sql@5" "$conns" "$seconds")
+    psql_ -c "ALTER TABLE task ENABLE TRIGGER task_list_changed"
 
     say "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
     say "$(printf '%-10s %10s %9s %9s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'max ms' 'non-2xx')"
@@ -217,6 +233,10 @@ print(f'{sys.argv[1]:<10} server {int(sys.argv[3]) / hz / n * 1e6:>6.0f}   Postg
     done
     say ""
     ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
+    for scenario in list mixed; do
+        read -r h0 m0 h1 m1 <<<"${kept[$scenario]}"
+        say "$scenario: $(python3 -c "import sys; h, m = float(sys.argv[1]), float(sys.argv[2]); print(f'{100 * h / max(h + m, 1):.1f}')" "$((h1 - h0))" "$((m1 - m0))") % of its list requests sent the list kept from before ($((h1 - h0)) of $((h1 - h0 + m1 - m0)))"
+    done
     say "ceiling: pgbench of the bare page SELECT, $conns clients: $ceiling statements/s"
     say "list = $(ratio "$(field "${result[list]}" rps)" "$ceiling")x the page SELECT alone$([ -n "$baseline" ] && echo ", baseline $(ratio "$(field "${result[base-list]}" rps)" "$ceiling")x")"
     say "mixed ceiling: pgbench of the mix's bare statements, $conns clients: $mixed_ceiling statements/s"
@@ -284,6 +304,10 @@ print(f'{sys.argv[1]:<8} {a:>9.2f} ms {b:>9.2f} ms {(b - a) / rtt:>8.2f} RTT {sy
 fi
 
 if has_part growth; then
+    # What reading a list costs as the table grows: the lists served before are not kept
+    # (LIST_CACHE_BYTES=0), so every request below reads its page as a changed list would.
+    stop_server
+    LIST_CACHE_BYTES=0 start_server
     # Growth: the same list request with 10 k, 100 k and 1 M tasks in the table.
     filler=$(psql_ -c "INSERT INTO \"user\" (username, email, hashed_password) VALUES ('filler', 'filler@bench.example', 'x') RETURNING id")
     declare -A growth

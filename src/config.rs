@@ -110,6 +110,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How many tasks one user may hold (`MAX_TASKS_PER_USER`).
     pub max_tasks_per_user: u32,
+    /// How many bytes of served lists to keep (`LIST_CACHE_BYTES`; 0 keeps none).
+    pub list_cache_bytes: u32,
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -146,6 +148,13 @@ impl Settings {
                 crate::limits::DEFAULT_MAX_TASKS_PER_USER,
                 1,
                 10_000_000,
+            )?,
+            list_cache_bytes: parse_int(
+                env,
+                "LIST_CACHE_BYTES",
+                crate::api::tasks::list_cache::DEFAULT_BYTES,
+                0,
+                1 << 30,
             )?,
         })
     }

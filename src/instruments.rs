@@ -83,6 +83,10 @@ fn describe() {
         metrics::gauge!(HASH_QUEUE_DEPTH, "queue" => queue).set(0.0);
         metrics::counter!(HASH_SHED, "queue" => queue).absolute(0);
     }
+    metrics::describe_counter!(
+        LIST_CACHE,
+        "List requests by whether the list served before was still current (hit) or read again (miss)"
+    );
     metrics::describe_gauge!(
         "db_server_info",
         "1, labelled with the database server's version"
@@ -113,6 +117,14 @@ pub fn hash_dequeued(queue: &'static str) {
 /// A password hashing job was refused because `queue` was full.
 pub fn hash_shed(queue: &'static str) {
     metrics::counter!(HASH_SHED, "queue" => queue).increment(1);
+}
+
+const LIST_CACHE: &str = "list_cache_requests_total";
+
+/// A list request sent a list kept from before (`hit`), or read the page (`miss`).
+pub fn list_cache(hit: bool) {
+    let outcome = if hit { "hit" } else { "miss" };
+    metrics::counter!(LIST_CACHE, "outcome" => outcome).increment(1);
 }
 
 /// Records one answered request.

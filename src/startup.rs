@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use crate::{
     api::client::TrustedProxies,
     api::fair_share::UserSlots,
+    api::tasks::list_cache::ListCache,
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
     db::{
@@ -326,6 +327,7 @@ impl Application {
                     acquire_wait,
                 )),
                 max_tasks_per_user: settings.max_tasks_per_user,
+                lists: Arc::new(ListCache::new(settings.list_cache_bytes as usize)),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
             trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),

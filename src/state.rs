@@ -1,11 +1,11 @@
 //! What every request shares: the pool, what is known of the database's health, the
 //! per-user share of connections, the token keys, the registration limits, the session
-//! cache and housekeeping.
+//! cache, the lists served, and housekeeping.
 
 use std::sync::Arc;
 
 use crate::{
-    api::fair_share::UserSlots,
+    api::{fair_share::UserSlots, tasks::list_cache::ListCache},
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::RegistrationLimits,
     db::{health::DbHealth, recycle::Db},
@@ -25,6 +25,8 @@ pub struct AppState {
     pub max_tasks_per_user: u32,
     /// Sessions already read, trusted while PostgreSQL can announce their changes.
     pub sessions: SessionCache,
+    /// Lists already served, sent again while the user's tasks have not changed.
+    pub lists: Arc<ListCache>,
     /// Housekeeping, started by requests rather than a timer.
     pub maintenance: Maintenance,
 }

@@ -4,6 +4,9 @@
 //! string per field) and then prints it; for a list of tasks that is most of the work of
 //! the response. The schema is still `T`'s, and a test holds the two encodings equal.
 
+use std::marker::PhantomData;
+
+use bytes::Bytes;
 use poem::{IntoResponse, Response};
 use poem_openapi::{
     ApiResponse,
@@ -63,5 +66,56 @@ impl<T: Type + Serialize + Send> ApiResponse for SerdeJson<T> {
 
     fn register(registry: &mut Registry) {
         T::register(registry);
+    }
+}
+
+/// JSON already written from a `T` (by serde, as [`SerdeJson`] writes it): a response body
+/// kept and served again as it is. The schema is `T`'s.
+pub struct JsonBytes<T> {
+    body: Bytes,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize> JsonBytes<T> {
+    pub fn encode(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::to_vec(value).map(|body| Self::written(body.into()))
+    }
+}
+
+impl<T> JsonBytes<T> {
+    /// Bytes [`JsonBytes::encode`] wrote before.
+    pub fn written(body: Bytes) -> Self {
+        Self {
+            body,
+            of: PhantomData,
+        }
+    }
+
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+impl<T: Type> Payload for JsonBytes<T> {
+    const CONTENT_TYPE: &'static str = <SerdeJson<T> as Payload>::CONTENT_TYPE;
+
+    fn check_content_type(content_type: &str) -> bool {
+        <SerdeJson<T> as Payload>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Type> IntoResponse for JsonBytes<T> {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type(<Self as Payload>::CONTENT_TYPE)
+            .body(self.body)
     }
 }

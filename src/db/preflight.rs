@@ -39,6 +39,7 @@ const CHECKS: &[Check] = &[
 #[derive(Clone, Copy)]
 enum Object {
     Table(&'static str),
+    Sequence(&'static str),
     Index(&'static str),
     Column(&'static str, &'static str),
     Function(&'static str),
@@ -68,12 +69,20 @@ const CREATED: &[(i64, Object)] = &[
     (10, Object::Table("login_known_client")),
     (12, Object::Index("task_title_trgm_idx")),
     (12, Object::Index("task_description_trgm_idx")),
+    (14, Object::Function("session_announce_change")),
+    (14, Object::Trigger("session_announce_change", "session")),
+    (15, Object::Sequence("task_list_version_seq")),
+    (15, Object::Table("task_list_version")),
+    (15, Object::Function("task_list_changed")),
+    (15, Object::Trigger("task_list_changed", "task")),
+    (15, Object::Function("task_list_truncated")),
+    (15, Object::Trigger("task_list_truncated", "task")),
 ];
 
 impl Object {
     async fn exists(self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
         let query = match self {
-            Self::Table(name) | Self::Index(name) => sqlx::query_scalar(
+            Self::Table(name) | Self::Sequence(name) | Self::Index(name) => sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM pg_class
                    WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)",
             )
@@ -104,6 +113,7 @@ impl Object {
     fn describe(self) -> String {
         match self {
             Self::Table(name) => format!("table {name}"),
+            Self::Sequence(name) => format!("sequence (or another relation) named {name}"),
             Self::Index(name) => format!("index (or another relation) named {name}"),
             Self::Column(table, column) => format!("column {table}.{column}"),
             Self::Function(name) => format!("function {name}"),

@@ -84,6 +84,13 @@ const TABLES: &[(&str, &[Column])] = &[
         ],
     ),
     (
+        "task_list_version",
+        &[
+            col("user_id", "integer", true),
+            col("version", "bigint", true),
+        ],
+    ),
+    (
         "idempotency_key",
         &[
             col("user_id", "integer", true),
@@ -113,6 +120,7 @@ const CONSTRAINTS: &[(&str, &str)] = &[
         "FOREIGN KEY (user_id) REFERENCES \"user\"(id) ON DELETE CASCADE",
     ),
     ("login_throttle_pkey", "PRIMARY KEY (key)"),
+    ("task_list_version_pkey", "PRIMARY KEY (user_id)"),
     ("login_throttle_failures_check", "CHECK ((failures > 0))"),
     ("login_known_client_pkey", "PRIMARY KEY (user_id, client)"),
     (
@@ -180,6 +188,8 @@ const TRIGGERS: &[(&str, &str, &str)] = &[
         "session",
         "session_announce_change",
     ),
+    ("task_list_changed", "task", "task_list_changed"),
+    ("task_list_truncated", "task", "task_list_truncated"),
 ];
 
 /// What the schema check found.

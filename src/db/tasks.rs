@@ -291,21 +291,6 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-#[derive(Debug, Clone)]
-struct PageRow {
-    listed: ListedTask,
-    total: i64,
-}
-
-impl FromRow<'_, PgRow> for PageRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            listed: ListedTask::from_row(row)?,
-            total: row.try_get(TASK_COLUMNS + 1)?,
-        })
-    }
-}
-
 /// One page of a user's tasks and how many match the filters across all pages.
 pub struct Page {
     /// One more than `limit` when another page follows.
@@ -314,21 +299,45 @@ pub struct Page {
     pub total: Option<i64>,
 }
 
+/// What [`list`] found.
+pub enum Listing {
+    /// The user's tasks have not changed since the version the caller holds.
+    Unchanged,
+    /// The page as it is now, and the user's list version it was read at (`None`: the user
+    /// has none yet, and the page must not be kept).
+    Read { page: Page, version: Option<i64> },
+}
+
 /// One page of a user's tasks (one more than `limit`, so the caller knows whether another
-/// page follows), in one statement. Counting every match costs as much as reading them all,
-/// so it is done only when `count` is asked for: as an uncorrelated subquery of the same
-/// statement, which PostgreSQL evaluates once. Only an empty page after a cursor then needs
-/// a second statement for the total.
+/// page follows), in one statement, unless the user's tasks are still at version `known`
+/// (see `migrations/0015_task_list_version.sql`): then the statement reads only the version,
+/// and PostgreSQL never runs the page's scan (it is a one-time filter). The version comes
+/// in the same statement, so from the same snapshot as the page.
+///
+/// Counting every match costs as much as reading them all, so it is done only when `count`
+/// is asked for: as an uncorrelated subquery of the same statement, which PostgreSQL
+/// evaluates once. Only an empty page after a cursor then needs a second statement for the
+/// total.
 pub async fn list(
     conn: &mut PgConnection,
     user_id: UserId,
     query: &ListQuery,
     count: bool,
-) -> Result<Page, sqlx::Error> {
+    known: Option<i64>,
+) -> Result<Listing, sqlx::Error> {
     let expr = query.sort.expression();
     let direction = if query.descending { "DESC" } else { "ASC" };
-    let mut sql = QueryBuilder::new(concat!("SELECT ", task_columns!(), ", ("));
-    sql.push(expr).push(")::text AS sort_key");
+    // The page is the inner side of a lateral join with one outer row: its rows keep their
+    // order, and an unchanged list still yields one row, with the version and no task.
+    let mut sql = QueryBuilder::new(
+        "SELECT p.*, v.version FROM (SELECT (SELECT version FROM task_list_version WHERE user_id = ",
+    );
+    sql.push_bind(user_id.0)
+        .push(")) AS v(version) LEFT JOIN LATERAL (SELECT ")
+        .push(task_columns!())
+        .push(", (")
+        .push(expr)
+        .push(")::text AS sort_key");
     if count {
         sql.push(", (SELECT count(*) FROM task");
         push_filters(&mut sql, user_id, &query.filters);
@@ -336,6 +345,10 @@ pub async fn list(
     }
     sql.push(" FROM task");
     push_filters(&mut sql, user_id, &query.filters);
+    // Versions start at 1: 0 stands for none known.
+    sql.push(" AND (v.version IS NULL OR v.version <> ")
+        .push_bind(known.unwrap_or(0))
+        .push(")");
     if let Some(after) = &query.after {
         let op = if query.descending { "<" } else { ">" };
         sql.push(format_args!(" AND ({expr}, id) {op} ("))
@@ -346,19 +359,40 @@ pub async fn list(
     }
     sql.push(format_args!(" ORDER BY {expr} {direction}, id {direction}"));
     sql.push(" LIMIT ").push_bind(i64::from(query.limit) + 1);
-    if !count {
-        let rows: Vec<ListedTask> = sql.build_query_as().fetch_all(&mut *conn).await?;
-        return Ok(Page { rows, total: None });
-    }
-    let rows: Vec<PageRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if query.after.is_some() => self::count(conn, user_id, &query.filters).await?,
-        None => 0,
+    sql.push(") AS p ON true");
+    let rows: Vec<PgRow> = sql.build().fetch_all(&mut *conn).await?;
+    let Some(first) = rows.first() else {
+        return Err(sqlx::Error::RowNotFound);
     };
-    Ok(Page {
-        rows: rows.into_iter().map(|r| r.listed).collect(),
-        total: Some(total),
+    let version: Option<i64> = first.try_get(first.len() - 1)?;
+    let is_task = |row: &PgRow| row.try_get::<Option<i32>, _>(0).map(|id| id.is_some());
+    if !is_task(first)? {
+        if known.is_some() && version == known {
+            return Ok(Listing::Unchanged);
+        }
+        let total = match (count, query.after.is_some()) {
+            (false, _) => None,
+            (true, true) => Some(self::count(conn, user_id, &query.filters).await?),
+            (true, false) => Some(0),
+        };
+        let page = Page {
+            rows: Vec::new(),
+            total,
+        };
+        return Ok(Listing::Read { page, version });
+    }
+    let total = if count {
+        Some(first.try_get(TASK_COLUMNS + 1)?)
+    } else {
+        None
+    };
+    let rows = rows
+        .iter()
+        .map(ListedTask::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Listing::Read {
+        page: Page { rows, total },
+        version,
     })
 }
 

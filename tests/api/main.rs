@@ -19,6 +19,7 @@ mod helpers;
 mod housekeeping;
 mod legacy;
 mod limits;
+mod list_cache;
 mod metrics;
 mod panics;
 mod readiness;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use crate::helpers::{TestApp, TestDb};
 
 /// A server on a fresh database with its metrics listener on a free port, and that port.
-async fn app_with_metrics(vars: &[(&str, &str)]) -> (TestApp, SocketAddr) {
+pub async fn app_with_metrics(vars: &[(&str, &str)]) -> (TestApp, SocketAddr) {
     let db = TestDb::create().await;
     let mut vars = vars.to_vec();
     vars.push(("METRICS_ADDR", "127.0.0.1:0"));
@@ -18,7 +18,7 @@ async fn app_with_metrics(vars: &[(&str, &str)]) -> (TestApp, SocketAddr) {
     )
 }
 
-async fn scrape(app: &TestApp, metrics_addr: SocketAddr) -> String {
+pub async fn scrape(app: &TestApp, metrics_addr: SocketAddr) -> String {
     app.client
         .get(format!("http://{metrics_addr}/metrics"))
         .send()
@@ -30,7 +30,7 @@ async fn scrape(app: &TestApp, metrics_addr: SocketAddr) -> String {
 }
 
 /// The value of the series whose name and labels are exactly `series`, if scraped.
-fn value(text: &str, series: &str) -> Option<f64> {
+pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .map(|v| v.trim().parse().unwrap())

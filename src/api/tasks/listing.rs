@@ -6,9 +6,10 @@ use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::{list_cache::KeptList, types::Task};
 use crate::{
-    api::field::Param,
-    db::tasks::{After, Filters, ListQuery, ListedTask, SortKey},
+    api::{field::Param, serde_json_payload::JsonBytes},
+    db::tasks::{After, Filters, ListQuery, ListedTask, Page, SortKey},
     domain::{
         due_date::DueDate,
         field::{Facts, FieldRule, Refusals},
@@ -289,6 +290,39 @@ pub fn prefers_exact_count(prefer: Option<&str>) -> bool {
             name.trim().eq_ignore_ascii_case("count")
                 && value.trim().trim_matches('"').eq_ignore_ascii_case("exact")
         })
+    })
+}
+
+/// The response to a list request, as it is sent and kept: the page's tasks as JSON (the
+/// row after the last, if read, only says another page follows), its ETag, and the link
+/// to the next page.
+pub fn respond(
+    req: &poem::Request,
+    listing: &Listing,
+    page: Page,
+    version: Option<i64>,
+) -> Result<KeptList, ApiError> {
+    let Page { mut rows, total } = page;
+    let limit = listing.query.limit as usize;
+    let next = (rows.len() > limit)
+        .then(|| {
+            rows.truncate(limit);
+            rows.last().map(|last| {
+                let cursor = cursor_after(last, listing.sort, listing.order);
+                next_link(req.uri().path(), req.uri().query(), &cursor)
+            })
+        })
+        .flatten();
+    let etag = list_etag(&rows, total, next.as_deref());
+    let tasks: Vec<Task> = rows.into_iter().map(|r| r.task.into()).collect();
+    let body = JsonBytes::encode(&tasks).map_err(ApiError::internal)?;
+    Ok(KeptList {
+        // Never compared: a list without a version is not kept.
+        version: version.unwrap_or(0),
+        body: body.bytes().clone(),
+        etag,
+        total,
+        next,
     })
 }
 

@@ -1,9 +1,12 @@
 //! `/api/{user_id}/tasks`: the six task operations. Each authorises (the token's user must
 //! be the URL's), parses, calls [`ops`] or `db::tasks`, and maps the outcome to a response.
 
+pub mod list_cache;
 pub mod listing;
 pub mod ops;
 pub mod types;
+
+use std::sync::Arc;
 
 use poem::{Request, web::Data};
 use poem_openapi::{
@@ -12,6 +15,7 @@ use poem_openapi::{
 };
 
 use self::{
+    list_cache::ListKey,
     listing::{Cursor, ListParams, PageSize, SearchText, SortField, SortOrder, TagFilter},
     ops::{Created, IdempotencyKey},
     types::{CompleteTask, CreateTask, Task, UpdateTask},
@@ -21,7 +25,7 @@ use super::{
     body::{JsonBody, OptionalJsonBody},
     conditional::{EntityTags, if_none_match_hits, task_etag},
     field::Param,
-    serde_json_payload::SerdeJson,
+    serde_json_payload::{JsonBytes, SerdeJson},
 };
 use crate::{
     auth::BearerAuth,
@@ -43,7 +47,7 @@ pub enum ListTasksResponse {
     /// The tasks, as a JSON array.
     #[oai(status = 200)]
     Ok(
-        SerdeJson<Vec<Task>>,
+        JsonBytes<Vec<Task>>,
         /// How many tasks match the filters, across all pages: only when the request said
         /// `Prefer: count=exact`.
         #[oai(header = "X-Total-Count")]
@@ -193,34 +197,46 @@ impl TasksApi {
         .into_query()?;
         let query = &listing.query;
         let count = listing::prefers_exact_count(prefer.0.as_deref());
-        let tasks::Page { mut rows, total } = read_again_if_lost(|| async {
+        let key = ListKey::new(
+            user_id.0,
+            count,
+            req.uri().path_and_query().map(|p| p.as_str()),
+        );
+        let kept = state.lists.get(&key);
+        let known = kept.as_ref().map(|k| k.version);
+        let found = read_again_if_lost(|| async {
             let mut conn = state.db.acquire().await?;
-            let page = tasks::list(&mut conn, user_id.0, query, count).await?;
+            let found = tasks::list(&mut conn, user_id.0, query, count, known).await?;
             conn.release();
-            Ok(page)
+            Ok(found)
         })
         .await?;
-        let next = (rows.len() > query.limit as usize)
-            .then(|| {
-                rows.truncate(query.limit as usize);
-                rows.last().map(|last| {
-                    let cursor = listing::cursor_after(last, listing.sort, listing.order);
-                    listing::next_link(req.uri().path(), req.uri().query(), &cursor)
-                })
-            })
-            .flatten();
-        let etag = listing::list_etag(&rows, total, next.as_deref());
-        if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
-            return Ok(ListTasksResponse::NotModified(etag));
+        let list = match (found, kept) {
+            (tasks::Listing::Unchanged, Some(kept)) => {
+                crate::instruments::list_cache(true);
+                kept
+            }
+            (tasks::Listing::Unchanged, None) => {
+                return Err(ApiError::internal("an unchanged list that was never kept").into());
+            }
+            (tasks::Listing::Read { page, version }, _) => {
+                crate::instruments::list_cache(false);
+                let list = Arc::new(listing::respond(req, &listing, page, version)?);
+                if version.is_some() {
+                    state.lists.put(key, list.clone());
+                }
+                list
+            }
+        };
+        if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &list.etag) {
+            return Ok(ListTasksResponse::NotModified(list.etag.clone()));
         }
-        let tasks = rows.into_iter().map(|r| r.task.into()).collect();
-        let applied = count.then(|| "count=exact".to_owned());
         Ok(ListTasksResponse::Ok(
-            SerdeJson(tasks),
-            total,
-            applied,
-            etag,
-            next,
+            JsonBytes::written(list.body.clone()),
+            list.total,
+            count.then(|| "count=exact".to_owned()),
+            list.etag.clone(),
+            list.next.clone(),
         ))
     }
 

@@ -84,10 +84,11 @@ const TABLES: &[(&str, &[Column])] = &[
         ],
     ),
     (
-        "task_list_version",
+        "task_list",
         &[
             col("user_id", "integer", true),
             col("version", "bigint", true),
+            col("tasks", "integer", true),
         ],
     ),
     (
@@ -120,7 +121,7 @@ const CONSTRAINTS: &[(&str, &str)] = &[
         "FOREIGN KEY (user_id) REFERENCES \"user\"(id) ON DELETE CASCADE",
     ),
     ("login_throttle_pkey", "PRIMARY KEY (key)"),
-    ("task_list_version_pkey", "PRIMARY KEY (user_id)"),
+    ("task_list_pkey", "PRIMARY KEY (user_id)"),
     ("login_throttle_failures_check", "CHECK ((failures > 0))"),
     ("login_known_client_pkey", "PRIMARY KEY (user_id, client)"),
     (

@@ -163,7 +163,7 @@ async fn adopted_tasks_get_the_new_columns_defaults_and_a_due_moment_when_it_par
     // Every user has a list version, so their lists can be kept from the first request.
     let (users, unversioned): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS
-           (SELECT 1 FROM task_list_version v WHERE v.user_id = u.id))
+           (SELECT 1 FROM task_list v WHERE v.user_id = u.id))
          FROM \"user\" u",
     )
     .fetch_one(&mut conn)

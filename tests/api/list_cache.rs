@@ -173,7 +173,7 @@ async fn a_user_with_no_list_version_is_read_every_time_and_list_cache_bytes_0_k
     let (app, metrics) = app_with_metrics(&[]).await;
     // A user the old backend made after the migration, with no task yet: no version.
     let alice = app.sign_up("alice").await;
-    sql(&app, "DELETE FROM task_list_version").await;
+    sql(&app, "DELETE FROM task_list").await;
     for _ in 0..2 {
         assert!(titles(&alice).await.0.is_empty());
     }
@@ -206,7 +206,7 @@ async fn every_task_write_gives_its_user_a_new_list_version() {
     let alice = app.sign_up("alice").await;
     alice.add_task("one").await;
     let versions: Vec<(i32, i64)> =
-        sqlx::query_as("SELECT user_id, version FROM task_list_version ORDER BY version")
+        sqlx::query_as("SELECT user_id, version FROM task_list ORDER BY version")
             .fetch_all(&app.pool)
             .await
             .unwrap();
@@ -214,7 +214,7 @@ async fn every_task_write_gives_its_user_a_new_list_version() {
     assert_eq!(i64::from(versions[0].0), alice.id);
     let before = versions[0].1;
     alice.add_task("two").await;
-    let after: i64 = sqlx::query_scalar("SELECT version FROM task_list_version WHERE user_id = $1")
+    let after: i64 = sqlx::query_scalar("SELECT version FROM task_list WHERE user_id = $1")
         .bind(alice.id as i32)
         .fetch_one(&app.pool)
         .await
@@ -234,10 +234,79 @@ async fn a_deleted_users_list_version_goes_with_them() {
         &format!("DELETE FROM \"user\" WHERE id = {}", alice.id),
     )
     .await;
-    let left: Vec<i32> =
-        sqlx::query_scalar("SELECT user_id FROM task_list_version ORDER BY user_id")
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let left: Vec<i32> = sqlx::query_scalar("SELECT user_id FROM task_list ORDER BY user_id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(left, [bob.id as i32]);
+}
+
+/// `task_list.tasks` of `user`, and how many tasks they really have.
+async fn kept_count(app: &TestApp, user: &User) -> (Option<i32>, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT tasks FROM task_list WHERE user_id = $1),
+                (SELECT count(*) FROM task WHERE user_id = $1)",
+    )
+    .bind(user.id as i32)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_task_count_kept_for_the_quota_follows_every_change_whoever_makes_it() {
+    let app = TestApp::spawn_on(
+        crate::helpers::TestDb::create().await,
+        &[("MAX_TASKS_PER_USER", "4")],
+    )
+    .await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let one = alice.add_task("one").await;
+    alice.add_task("two").await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(2), 2));
+    alice.delete_task(one.id).expect(204).await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(1), 1));
+    // In SQL: two inserts in one statement, a task moved to Bob, a row lost and made again.
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO task (user_id, title) VALUES ({0}, 'a'), ({0}, 'b')",
+            alice.id
+        ),
+    )
+    .await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(3), 3));
+    sql(
+        &app,
+        &format!(
+            "UPDATE task SET user_id = {} WHERE title = 'a' AND user_id = {}",
+            bob.id, alice.id
+        ),
+    )
+    .await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(2), 2));
+    assert_eq!(kept_count(&app, &bob).await, (Some(1), 1));
+    sql(&app, "DELETE FROM task_list").await;
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO task (user_id, title) VALUES ({}, 'c')",
+            alice.id
+        ),
+    )
+    .await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(3), 3));
+    // The quota reads that count: a fourth task is accepted, a fifth refused.
+    alice.add_task("four").await;
+    alice
+        .create_task()
+        .json(&json!({"title": "five"}))
+        .expect_problem(409)
+        .await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(4), 4));
+    sql(&app, "TRUNCATE task").await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(0), 0));
+    alice.add_task("again").await;
+    assert_eq!(kept_count(&app, &alice).await, (Some(1), 1));
 }

@@ -1,5 +1,5 @@
 //! Lists already served, kept with the user's list version they were read at (see
-//! `migrations/0015_task_list_version.sql`). A list request still asks PostgreSQL, in its
+//! `migrations/0015_task_list.sql`). A list request still asks PostgreSQL, in its
 //! one statement, whether the version changed: when it has not, the statement reads one
 //! small row instead of the page, and the kept response is sent again as it was written,
 //! with no row to decode and no JSON to write. Whoever changed the tasks (another instance,

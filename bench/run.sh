@@ -63,6 +63,18 @@ as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres todo
 
 base="http://127.0.0.1:$port"
 db_url="postgres://postgres@127.0.0.1:$pgport/todo"
+# wait_ready PORT PID LOG PAUSE: until the server on PORT is ready; if it exits first, its
+# log's last lines and the bench stops.
+wait_ready() {
+    until curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null; do
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "the server on port $1 exited before it was ready:" >&2
+            tail -n 3 "$3" >&2
+            exit 1
+        fi
+        sleep "$4"
+    done
+}
 # start_server [BINARY DATABASE PORT VAR]: starts a server and waits until it is ready; sets
 # the variable VAR (default server) to its pid and $ready_ms (no subshell: the server must be
 # our child). The baseline runs with its metrics endpoint off, beside the current server.
@@ -74,7 +86,7 @@ start_server() {
         JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$p REGISTRATION_LIMIT_PER_CLIENT=1000 \
         $([ "$var" = server ] || echo METRICS_ADDR=off) "$bin" serve 2>>"$work/$var.log" &
     printf -v "$var" '%s' $!
-    until curl -sf "http://127.0.0.1:$p/health/ready" >/dev/null; do sleep 0.002; done
+    wait_ready "$p" "${!var}" "$work/$var.log" 0.002
     ready_ms=$((($(date +%s%N) - t0) / 1000000))
 }
 stop_server() { # [VAR]
@@ -265,10 +277,10 @@ if has_part rtt; then
     read -r _ far_lat < <(pgbench_ "$work/one.sql" 1 3 "$pxport")
     measured_rtt=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$near_lat" "$far_lat")
     env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:$pxport/todo" \
-        JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$far_port \
+        JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$far_port METRICS_ADDR=off \
         target/release/todo-api serve 2>>"$work/far-server.log" &
     far_server=$!
-    until curl -sf "http://127.0.0.1:$far_port/health/ready" >/dev/null; do sleep 0.01; done
+    wait_ready "$far_port" "$far_server" "$work/far-server.log" 0.01
     # Tasks to delete: a range of ids of their own for each server.
     writer_id=$(awk '$1 == "writer" {print $2; exit}' "$work/users.txt")
     writer_auth="Bearer $(awk '$1 == "writer" {print $3; exit}' "$work/users.txt")"

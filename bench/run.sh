@@ -184,7 +184,8 @@ if has_part throughput; then
 
     # The ceilings are PostgreSQL's alone, without even the trigger that gives every change a
     # new list version (migrations/0015): the writes below cost what they cost the old code.
-    psql_ -c "ALTER TABLE task DISABLE TRIGGER task_list_changed"
+    psql_ -c "ALTER TABLE task DISABLE TRIGGER task_list_inserted" \
+        -c "ALTER TABLE task DISABLE TRIGGER task_list_updated"
     # The ceiling: the bare page SELECT a list request runs, for one of the readers, at the
     # same concurrency, with nothing else (no HTTP, no session check, no count).
     uid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'reader%'")
@@ -222,7 +223,8 @@ SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/toggle.sql" "$work/get.sql"; fi
     echo "mixed ceiling: pgbench of the mix's statements (${seconds}s, $conns clients)..." >&2
     read -r mixed_ceiling _ < <(pgbench_ "$work/page.sql@70 $work/insert.sql@15 $work/toggle.sql@10 $work/get.sql@5" "$conns" "$seconds")
-    psql_ -c "ALTER TABLE task ENABLE TRIGGER task_list_changed"
+    psql_ -c "ALTER TABLE task ENABLE TRIGGER task_list_inserted" \
+        -c "ALTER TABLE task ENABLE TRIGGER task_list_updated"
 
     say "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
     say "$(printf '%-10s %10s %9s %9s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'max ms' 'non-2xx')"

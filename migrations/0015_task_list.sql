@@ -37,33 +37,46 @@ BEGIN
 END
 $$;
 
+-- Once per statement, with the rows it changed: a statement that writes many tasks of one
+-- user (a bulk insert, the deletion of their account) moves that user's row once, not once
+-- per task. Users are taken in order, so two statements never wait for each other in a
+-- circle.
 CREATE FUNCTION task_list_changed() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.user_id = OLD.user_id THEN
-        PERFORM task_list_moved(NEW.user_id, 0);
-        RETURN NULL;
-    END IF;
-    -- Tasks deleted with their user: the row goes too, or a user given the same id later
-    -- would start at its version. Without one, their lists are read every time until their
-    -- first task gives them a new version.
-    IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM "user" WHERE id = OLD.user_id) THEN
-        DELETE FROM task_list WHERE user_id = OLD.user_id;
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM task_list_moved(OLD.user_id, -1);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM task_list_moved(NEW.user_id, 1);
+    IF TG_OP = 'INSERT' THEN
+        PERFORM task_list_moved(user_id, count(*)::integer)
+        FROM new_rows GROUP BY user_id ORDER BY user_id;
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM task_list_moved(user_id, sum(delta)::integer)
+        FROM (SELECT user_id, 1 AS delta FROM new_rows
+              UNION ALL SELECT user_id, -1 FROM old_rows) AS moved
+        GROUP BY user_id ORDER BY user_id;
+    ELSE
+        -- Tasks deleted with their user: the row goes too, or a user given the same id
+        -- later would start at its version. Without one, their lists are read every time
+        -- until their first task gives them a new version.
+        DELETE FROM task_list
+        WHERE user_id IN (SELECT user_id FROM old_rows)
+          AND NOT EXISTS (SELECT 1 FROM "user" WHERE id = task_list.user_id);
+        PERFORM task_list_moved(user_id, -count(*)::integer)
+        FROM old_rows
+        WHERE EXISTS (SELECT 1 FROM "user" WHERE id = old_rows.user_id)
+        GROUP BY user_id ORDER BY user_id;
     END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER task_list_changed
-    AFTER INSERT OR UPDATE OR DELETE ON task
-    FOR EACH ROW EXECUTE FUNCTION task_list_changed();
+CREATE TRIGGER task_list_inserted
+    AFTER INSERT ON task REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_list_changed();
+CREATE TRIGGER task_list_updated
+    AFTER UPDATE ON task REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_list_changed();
+CREATE TRIGGER task_list_deleted
+    AFTER DELETE ON task REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_list_changed();
 
 INSERT INTO task_list (user_id, version, tasks)
 SELECT u.id, nextval('task_list_version_seq'), (SELECT count(*) FROM task t WHERE t.user_id = u.id)

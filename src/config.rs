@@ -475,6 +475,7 @@ mod tests {
         );
         assert_eq!(s.database.max_connections_per_user, 2);
         assert_eq!(s.max_tasks_per_user, 10_000);
+        assert_eq!(s.list_cache_bytes, 8 * 1024 * 1024);
     }
 
     #[test]
@@ -533,6 +534,9 @@ mod tests {
             ("REGISTRATION_LIMIT_GLOBAL", "none"),
             ("MAX_TASKS_PER_USER", "0"),
             ("MAX_TASKS_PER_USER", "many"),
+            ("LIST_CACHE_BYTES", "8MiB"),
+            ("LIST_CACHE_BYTES", "-1"),
+            ("LIST_CACHE_BYTES", "2147483648"),
             ("METRICS_ADDR", "9464"),
             ("DB_STATEMENT_TIMEOUT", "soon"),
             ("DB_MAX_CONNECTIONS_PER_USER", "11"),

@@ -75,7 +75,9 @@ const CREATED: &[(i64, Object)] = &[
     (15, Object::Table("task_list")),
     (15, Object::Function("task_list_moved")),
     (15, Object::Function("task_list_changed")),
-    (15, Object::Trigger("task_list_changed", "task")),
+    (15, Object::Trigger("task_list_inserted", "task")),
+    (15, Object::Trigger("task_list_updated", "task")),
+    (15, Object::Trigger("task_list_deleted", "task")),
     (15, Object::Function("task_list_truncated")),
     (15, Object::Trigger("task_list_truncated", "task")),
 ];

@@ -189,7 +189,9 @@ const TRIGGERS: &[(&str, &str, &str)] = &[
         "session",
         "session_announce_change",
     ),
-    ("task_list_changed", "task", "task_list_changed"),
+    ("task_list_inserted", "task", "task_list_changed"),
+    ("task_list_updated", "task", "task_list_changed"),
+    ("task_list_deleted", "task", "task_list_changed"),
     ("task_list_truncated", "task", "task_list_truncated"),
 ];
 

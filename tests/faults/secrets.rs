@@ -1,6 +1,7 @@
 //! Secrets never reach a log, even at RUST_LOG=trace.
 
 use std::{
+    io::Read,
     process::{Command, Stdio},
     time::Duration,
 };
@@ -24,7 +25,7 @@ async fn session_logs(cluster: &Cluster, log_format: &str) -> (String, String) {
         cluster.port
     );
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_todo-api"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_todo-api"))
         .env_clear()
         .envs([
             ("DATABASE_URL", url.as_str()),
@@ -38,6 +39,19 @@ async fn session_logs(cluster: &Cluster, log_format: &str) -> (String, String) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read both pipes while the server runs: at trace level it writes more than a pipe
+    // holds (the migrations' SQL alone), and a full pipe would block the server mid-request.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
     let api = Api::new(&format!("http://127.0.0.1:{port}"));
     for _ in 0..200 {
         if api.get("/health/live").try_send().await.is_ok() {
@@ -62,12 +76,14 @@ async fn session_logs(cluster: &Cluster, log_format: &str) -> (String, String) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut logs = String::from_utf8_lossy(&out.stderr).into_owned();
-    logs.push_str(&String::from_utf8_lossy(&out.stdout));
+    let logs = tokio::task::spawn_blocking(move || {
+        child.wait().unwrap();
+        let mut logs = stderr.join().unwrap();
+        logs.push_str(&stdout.join().unwrap());
+        logs
+    })
+    .await
+    .unwrap();
     (logs, token)
 }
 

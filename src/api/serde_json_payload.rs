@@ -76,23 +76,13 @@ pub struct JsonBytes<T> {
     of: PhantomData<fn() -> T>,
 }
 
-impl<T: Serialize> JsonBytes<T> {
-    pub fn encode(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::to_vec(value).map(|body| Self::written(body.into()))
-    }
-}
-
 impl<T> JsonBytes<T> {
-    /// Bytes [`JsonBytes::encode`] wrote before.
+    /// Bytes serde wrote from a `T` before.
     pub fn written(body: Bytes) -> Self {
         Self {
             body,
             of: PhantomData,
         }
-    }
-
-    pub fn bytes(&self) -> &Bytes {
-        &self.body
     }
 }
 

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::{list_cache::KeptList, types::Task};
 use crate::{
-    api::{field::Param, serde_json_payload::JsonBytes},
+    api::field::Param,
     db::tasks::{After, Filters, ListQuery, ListedTask, Page, SortKey},
     domain::{
         due_date::DueDate,
@@ -315,11 +315,11 @@ pub fn respond(
         .flatten();
     let etag = list_etag(&rows, total, next.as_deref());
     let tasks: Vec<Task> = rows.into_iter().map(|r| r.task.into()).collect();
-    let body = JsonBytes::encode(&tasks).map_err(ApiError::internal)?;
+    let body = serde_json::to_vec(&tasks).map_err(ApiError::internal)?;
     Ok(KeptList {
         // Never compared: a list without a version is not kept.
         version: version.unwrap_or(0),
-        body: body.bytes().clone(),
+        body: body.into(),
         etag,
         total,
         next,

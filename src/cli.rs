@@ -50,8 +50,14 @@ pub enum SpecFormat {
     Yaml,
 }
 
-/// Runs a command and returns the process exit code.
+/// Runs a command and returns the process exit code, once its log lines are written out.
 pub async fn run(cli: Cli) -> ExitCode {
+    let code = run_command(cli).await;
+    telemetry::finish();
+    code
+}
+
+async fn run_command(cli: Cli) -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,

@@ -235,15 +235,6 @@ impl Db {
     /// Closes the parked connections, then the pool (which waits for the connections in
     /// use).
     pub async fn close(&self) {
-        let (p, w) = {
-            let st = self.parked.lock();
-            (st.conns.len(), st.waiters.len())
-        };
-        eprintln!(
-            "DBG close: parked {p} size {} idle {} waiters {w}",
-            self.pool.size(),
-            self.pool.num_idle()
-        );
         let parked = {
             let mut state = self.parked.lock();
             state.closed = true;
@@ -252,9 +243,7 @@ impl Db {
         for mut parked in parked {
             parked.conn.close_on_drop();
         }
-        eprintln!("DBG closing pool");
         self.pool.close().await;
-        eprintln!("DBG closed");
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release server, starts it on a fresh PostgreSQL cluster of its
 # own, seeds 50 users x 50 tasks through the API, then runs its parts and prints every figure:
-#   throughput  each scenario with wrk at BENCH_CONNECTIONS, and the ceiling: pgbench running
+#   throughput  each scenario with wrk at BENCH_CONNECTIONS (create also on a server whose
+#               users may each use the whole pool), and the ceiling: pgbench running
 #               the bare page SELECT of a list at the same concurrency
 #   rtt         round trips on the critical path: each operation at one connection, with the
 #               database local and behind bench/delay_proxy.py (BENCH_RTT_MS, default 4)
@@ -52,6 +53,7 @@ start_cluster "$work/pgdata" "$pgport"
 cleanup() {
     [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
     [ -n "${base_server:-}" ] && kill "$base_server" 2>/dev/null && wait "$base_server" 2>/dev/null
+    [ -n "${unshared_server:-}" ] && kill "$unshared_server" 2>/dev/null && wait "$unshared_server" 2>/dev/null
     [ -n "${far_server:-}" ] && kill "$far_server" 2>/dev/null && wait "$far_server" 2>/dev/null
     [ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null && wait "$proxy" 2>/dev/null
     stop_cluster "$work/pgdata"
@@ -79,12 +81,14 @@ wait_ready() {
 # the variable VAR (default server) to its pid and $ready_ms (no subshell: the server must be
 # our child). The baseline runs with its metrics endpoint off, beside the current server.
 # Seeding signs up 60 accounts from one address, above the default per-client limit.
+# Settings in the array server_env go to the server too.
+server_env=()
 start_server() {
     local bin=${1:-target/release/todo-api} db=${2:-todo} p=${3:-$port} var=${4:-server} t0
     t0=$(date +%s%N)
     env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/$db" \
         JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$p REGISTRATION_LIMIT_PER_CLIENT=1000 \
-        $([ "$var" = server ] || echo METRICS_ADDR=off) "$bin" serve 2>>"$work/$var.log" &
+        $([ "$var" = server ] || echo METRICS_ADDR=off) "${server_env[@]}" "$bin" serve 2>>"$work/$var.log" &
     printf -v "$var" '%s' $!
     wait_ready "$p" "${!var}" "$work/$var.log" 0.002
     ready_ms=$((($(date +%s%N) - t0) / 1000000))
@@ -114,6 +118,14 @@ start_server
 stop_server
 seeded_server
 main_ready_ms=$ready_ms main_seed_rss_kb=$seed_rss_kb main_warm_rss_kb=$warm_rss_kb
+# The same binary on the same database, with one user's share of the pool as large as the
+# pool: the throughput part runs the create scenario on it too.
+unshared_port=$((port + 4))
+if has_part throughput; then
+    server_env=(DB_MAX_CONNECTIONS=10 DB_MAX_CONNECTIONS_PER_USER=10)
+    start_server target/release/todo-api todo "$unshared_port" unshared_server
+    server_env=()
+fi
 base_port=$((port + 3))
 if [ -n "$baseline" ]; then
     echo "seeding the baseline $baseline_rev on a database of its own..." >&2
@@ -192,9 +204,20 @@ if has_part throughput; then
             settle
             result[base-$scenario]=$(run_wrk "$scenario" "$seconds" "$conns" "http://127.0.0.1:$base_port" "$work/base-users.txt")
         fi
+        if [ "$scenario" = create ]; then
+            # Create once more, on a server whose users may each use the whole pool (the
+            # baseline has no per-user share): the scenario's 10 users, from 32 connections,
+            # each have more requests in flight than their default share, a quarter of the
+            # pool. The writers start from no tasks again, as in the first run.
+            echo "scenario create with DB_MAX_CONNECTIONS_PER_USER=10..." >&2
+            psql_ -c "DELETE FROM task WHERE user_id IN (SELECT id FROM \"user\" WHERE username LIKE 'writer%')"
+            settle
+            result[create-unshared]=$(run_wrk create "$seconds" "$conns" "http://127.0.0.1:$unshared_port")
+        fi
     done
     rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
     [ -n "$baseline" ] && base_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$base_server/status") && stop_server base_server
+    stop_server unshared_server
 
     # The ceilings are PostgreSQL's alone, without even the trigger that gives every change a
     # new list version (migrations/0015): the writes below cost what they cost the old code.
@@ -248,6 +271,9 @@ SQL
         say "$(printf '%-20s %10s %9s %9s %9s %8s' "$label" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
             "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
     done
+    r=${result[create-unshared]}
+    say "$(printf '%-20s %10s %9s %9s %9s %8s' "  create, share 10" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
+        "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
     say ""
     # CPU per request: wrk's requests over the scenario's seconds, the ticks over the same.
     say "CPU per request (µs): the server's, and PostgreSQL's; pgbench of the bare page SELECT costs PostgreSQL $(python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]) * 1e6 / (float(sys.argv[3]) * float(sys.argv[4]))))" "$ceiling_pg_ticks" "$hz" "$ceiling" "$seconds") per statement"

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::{
     api::client::TrustedProxies,
     api::fair_share::UserSlots,
-    api::tasks::list_cache::ListCache,
+    api::tasks::{list_cache::ListCache, seen::SeenTasks},
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
     db::{
@@ -328,6 +328,7 @@ impl Application {
                 )),
                 max_tasks_per_user: settings.max_tasks_per_user,
                 lists: Arc::new(ListCache::new(settings.list_cache_bytes as usize)),
+                seen: Arc::new(SeenTasks::new(crate::api::tasks::seen::TASKS_KEPT)),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
             trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use crate::{
-    api::{fair_share::UserSlots, tasks::list_cache::ListCache},
+    api::{
+        fair_share::UserSlots,
+        tasks::{list_cache::ListCache, seen::SeenTasks},
+    },
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::RegistrationLimits,
     db::{health::DbHealth, recycle::Db},
@@ -27,6 +30,8 @@ pub struct AppState {
     pub sessions: SessionCache,
     /// Lists already served, sent again while the user's tasks have not changed.
     pub lists: Arc<ListCache>,
+    /// Tasks as last read or changed here, so a change can be written in one statement.
+    pub seen: Arc<SeenTasks>,
     /// Housekeeping, started by requests rather than a timer.
     pub maintenance: Maintenance,
 }

@@ -29,6 +29,9 @@ pub type Sent = Arc<std::sync::atomic::AtomicU64>;
 pub struct FakeGate {
     pub addr: SocketAddr,
     pub sent: Sent,
+    /// `Sync` messages the server under test has sent: one per statement it ran (and one per
+    /// ping of a connection).
+    pub syncs: Sent,
     shared: Arc<Mutex<Shared>>,
     accept: JoinHandle<()>,
 }
@@ -41,6 +44,8 @@ impl FakeGate {
         let state = shared.clone();
         let sent = Sent::default();
         let counter = sent.clone();
+        let syncs = Sent::default();
+        let sync_counter = syncs.clone();
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let refusal = state.lock().unwrap().refusal.clone();
@@ -49,7 +54,12 @@ impl FakeGate {
                         tokio::spawn(refuse(client, code, message));
                     }
                     None => {
-                        let task = tokio::spawn(pass(client, upstream, counter.clone()));
+                        let task = tokio::spawn(pass(
+                            client,
+                            upstream,
+                            counter.clone(),
+                            sync_counter.clone(),
+                        ));
                         state.lock().unwrap().passed.push(task);
                     }
                 }
@@ -58,6 +68,7 @@ impl FakeGate {
         Self {
             addr,
             sent,
+            syncs,
             shared,
             accept,
         }
@@ -95,7 +106,7 @@ impl Drop for FakeGate {
     }
 }
 
-async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent) {
+async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent, syncs: Sent) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -103,11 +114,17 @@ async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent) {
     let (mut from_server, mut to_server) = server.into_split();
     let up = async {
         let mut buf = vec![0; 16 * 1024];
+        let mut messages = Messages::default();
         while let Ok(n) = from_client.read(&mut buf).await {
             if n == 0 || to_server.write_all(&buf[..n]).await.is_err() {
                 break;
             }
             sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            let synced = messages
+                .read(&buf[..n])
+                .filter(|&kind| kind == b'S')
+                .count();
+            syncs.fetch_add(synced as u64, std::sync::atomic::Ordering::Relaxed);
         }
         let _ = to_server.shutdown().await;
     };
@@ -116,6 +133,50 @@ async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent) {
         let _ = to_client.shutdown().await;
     };
     tokio::join!(up, down);
+}
+
+/// The frontend's messages in a byte stream: untyped ones until the startup message (after
+/// any SSL or GSS requests), then typed ones.
+#[derive(Default)]
+struct Messages {
+    pending: Vec<u8>,
+    started: bool,
+}
+
+impl Messages {
+    /// The types of the messages `bytes` completes (0 for an untyped one).
+    fn read(&mut self, bytes: &[u8]) -> std::vec::IntoIter<u8> {
+        self.pending.extend_from_slice(bytes);
+        let mut kinds = Vec::new();
+        loop {
+            let (kind, at) = if self.started {
+                (self.pending.first().copied(), 1)
+            } else {
+                (Some(0), 0)
+            };
+            let (Some(kind), Some(len)) = (
+                kind,
+                self.pending
+                    .get(at..at + 4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize),
+            ) else {
+                break;
+            };
+            if self.pending.len() < at + len {
+                break;
+            }
+            if !self.started {
+                let code = self
+                    .pending
+                    .get(4..8)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                self.started = !matches!(code, Some(SSL_REQUEST | GSSENC_REQUEST));
+            }
+            self.pending.drain(..at + len);
+            kinds.push(kind);
+        }
+        kinds.into_iter()
+    }
 }
 
 /// Reads length-prefixed startup packets until the startup message itself, then refuses.

@@ -28,6 +28,7 @@ mod recycling;
 mod refusals;
 mod revocation;
 mod schema;
+mod seen_tasks;
 mod spec;
 #[path = "../support/mod.rs"]
 mod support;

@@ -4,6 +4,7 @@
 pub mod list_cache;
 pub mod listing;
 pub mod ops;
+pub mod seen;
 pub mod types;
 
 use std::sync::Arc;
@@ -221,6 +222,7 @@ impl TasksApi {
             }
             (tasks::Listing::Read { page, version }, _) => {
                 crate::instruments::list_cache(false);
+                state.seen.saw(page.rows.iter().map(|row| &row.task));
                 let list = Arc::new(listing::respond(req, &listing, page, version)?);
                 if version.is_some() {
                     state.lists.put(key, list.clone());
@@ -309,6 +311,7 @@ impl TasksApi {
         })
         .await?
         .ok_or_else(ops::not_found)?;
+        state.seen.saw([&task]);
         let etag = task_etag(task.id.0, task.version);
         if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
             return Ok(TaskResponse::NotModified(etag));
@@ -337,7 +340,7 @@ impl TasksApi {
         let if_match = header("If-Match", if_match)?;
         let draft = body.0.draft();
         let if_match = if_match.as_ref().map(EntityTags::as_str);
-        let task = ops::edit(&state.db, user_id.0, id.0, &draft, if_match).await?;
+        let task = ops::edit(&state.db, &state.seen, user_id.0, id.0, &draft, if_match).await?;
         Ok(written(task))
     }
 
@@ -396,7 +399,7 @@ impl TasksApi {
             });
         let (wanted, if_match) = both(wanted.transpose().map_err(ApiError::from), if_match)?;
         let if_match = if_match.as_ref().map(EntityTags::as_str);
-        let task = ops::complete(&state.db, user_id.0, id.0, wanted, if_match).await?;
+        let task = ops::complete(&state.db, &state.seen, user_id.0, id.0, wanted, if_match).await?;
         Ok(written(task))
     }
 }

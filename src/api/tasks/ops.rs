@@ -6,7 +6,7 @@ use chrono::{NaiveDateTime, Utc};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sha2::{Digest, Sha256};
 
-use super::types;
+use super::{seen::SeenTasks, types};
 use crate::{
     api::conditional::{if_match_allows, task_etag},
     db::connect::write_again_if_terminated,
@@ -144,24 +144,44 @@ pub async fn create(
     Ok(Created::New(task))
 }
 
-/// Reads the task, lets `decide` say what changes, and writes that with the version read;
-/// when another write came first, reads again. Every retry follows a write that succeeded.
+/// Lets `decide` say what changes to the task, and writes that with the version it was
+/// decided on; when another write came first, reads the task again. The first decision is
+/// made on the task as this instance last saw it, if it did (see `seen.rs`): then a task
+/// that has not moved since costs one statement, the write. A refusal, or a write that
+/// found the task moved, reads it again; a refusal is only given on a task just read. Every
+/// retry on a task just read follows a write that succeeded.
 async fn change(
     db: &Db,
+    seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
     if_match: Option<&str>,
     decide: impl Fn(&Task) -> Result<Change, ApiError>,
 ) -> Result<Task, ApiError> {
     let mut conn = db.acquire().await?;
+    let mut known = seen.get(user_id, id);
     loop {
-        let current = tasks::find(&mut *conn, user_id, id)
-            .await?
-            .ok_or_else(not_found)?;
-        let change = decide(&current)?;
-        precondition(if_match, &current)?;
+        let (current, just_read) = match known.take() {
+            Some(task) => (task, false),
+            None => {
+                let task = tasks::find(&mut *conn, user_id, id)
+                    .await?
+                    .ok_or_else(not_found)?;
+                (task, true)
+            }
+        };
+        let decided = decide(&current).and_then(|change| {
+            precondition(if_match, &current)?;
+            Ok(change)
+        });
+        let change = match decided {
+            Ok(change) => change,
+            Err(_) if !just_read => continue,
+            Err(refusal) => return Err(refusal),
+        };
         if let Some((task, next)) = tasks::change(&mut conn, &current, &change).await? {
             conn.release();
+            seen.saw([&task]);
             if let Some(next) = next {
                 tracing::info!(task_id = %task.id, next_id = %next.id, "next occurrence created");
             }
@@ -173,12 +193,13 @@ async fn change(
 /// Edits a task as `draft` says: every field is checked (422) before the precondition (412).
 pub async fn edit(
     db: &Db,
+    seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
     draft: &crate::domain::task::Draft,
     if_match: Option<&str>,
 ) -> Result<Task, ApiError> {
-    change(db, user_id, id, if_match, |task| {
+    change(db, seen, user_id, id, if_match, |task| {
         task.edit(draft, now()).map_err(ApiError::from)
     })
     .await
@@ -187,12 +208,13 @@ pub async fn edit(
 /// Completes, reopens (`Some`) or toggles (`None`) a task.
 pub async fn complete(
     db: &Db,
+    seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
     completed: Option<bool>,
     if_match: Option<&str>,
 ) -> Result<Task, ApiError> {
-    change(db, user_id, id, if_match, |task| {
+    change(db, seen, user_id, id, if_match, |task| {
         Ok(task.complete(completed, now()))
     })
     .await

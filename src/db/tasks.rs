@@ -130,19 +130,39 @@ pub async fn find(
     .await
 }
 
-/// Writes `task`'s new fields if it is still at the version `task` was read at; `None` when
-/// it changed or went away meanwhile.
+/// What a versioned write found.
+pub enum Written<T> {
+    /// The task was at the version it was decided on, and is written.
+    Done(T),
+    /// Another write came first: the task as it is now (read by the same statement).
+    Moved(Task),
+    /// The task is gone (or is not the user's).
+    Gone,
+}
+
+/// Writes `task`'s new fields if it is still at the version `task` was read at. When it is
+/// not, the same statement answers with the task as it is, so a retry needs no read of its
+/// own: the write is a data-modifying CTE, and the rest of the statement sees the task as
+/// it was when the statement began.
 pub async fn update(
     db: impl PgExecutor<'_>,
     task: &Task,
     fields: &Fields,
-) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "UPDATE task SET title = $4, description = $5, due_date = $6, priority = $7, tags = $8,
-                recursion_pattern = $9, completed = $10, completed_at = $11,
-                recurrence_anchor = $12, next_occurrence_created = $13
-         WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING ",
-        task_columns!()
+) -> Result<Written<Task>, sqlx::Error> {
+    let row: Option<PgRow> = sqlx::query(concat!(
+        "WITH written AS (
+             UPDATE task SET title = $4, description = $5, due_date = $6, priority = $7,
+                    tags = $8, recursion_pattern = $9, completed = $10, completed_at = $11,
+                    recurrence_anchor = $12, next_occurrence_created = $13
+             WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING ",
+        task_columns!(),
+        ")
+         SELECT *, true FROM written
+         UNION ALL
+         SELECT ",
+        task_columns!(),
+        ", false FROM task
+         WHERE id = $1 AND user_id = $2 AND NOT EXISTS (SELECT FROM written)"
     ))
     .bind(task.id)
     .bind(task.user_id)
@@ -158,27 +178,42 @@ pub async fn update(
     .bind(fields.recurrence_anchor)
     .bind(fields.next_occurrence_created)
     .fetch_optional(db)
-    .await
+    .await?;
+    let Some(row) = row else {
+        return Ok(Written::Gone);
+    };
+    let found = task_at(&row)?;
+    Ok(if row.try_get::<bool, _>(TASK_COLUMNS)? {
+        Written::Done(found)
+    } else {
+        Written::Moved(found)
+    })
 }
 
-/// Applies `change` to `task` (read at its version) and creates the next occurrence it
-/// brings, in one transaction: either both happen or neither. `None` when the task changed
-/// meanwhile; since only one write can move a version, the occurrence is created once.
+/// Applies `change` to `task` (decided at its version) and creates the next occurrence it
+/// brings, in one transaction: either both happen or neither. Since only one write can move
+/// a version, the occurrence is created once.
 pub async fn change(
     conn: &mut PgConnection,
     task: &Task,
     change: &Change,
-) -> Result<Option<(Task, Option<Task>)>, sqlx::Error> {
+) -> Result<Written<(Task, Option<Task>)>, sqlx::Error> {
     let Some(next) = &change.next_occurrence else {
-        return Ok(update(conn, task, &change.fields).await?.map(|t| (t, None)));
+        return Ok(match update(conn, task, &change.fields).await? {
+            Written::Done(updated) => Written::Done((updated, None)),
+            Written::Moved(now) => Written::Moved(now),
+            Written::Gone => Written::Gone,
+        });
     };
     let mut tx = conn.begin().await?;
-    let Some(updated) = update(&mut *tx, task, &change.fields).await? else {
-        return Ok(None);
+    let updated = match update(&mut *tx, task, &change.fields).await? {
+        Written::Done(updated) => updated,
+        Written::Moved(now) => return Ok(Written::Moved(now)),
+        Written::Gone => return Ok(Written::Gone),
     };
     let created = insert(&mut *tx, task.user_id, next).await?;
     tx.commit().await?;
-    Ok(Some((updated, Some(created))))
+    Ok(Written::Done((updated, Some(created))))
 }
 
 /// Deletes a task; with a version, only if it is still at that version. Whether a row went.

@@ -13,7 +13,7 @@ use crate::{
     db::{
         idempotency::{self, Claim},
         recycle::Db,
-        tasks,
+        tasks::{self, Written},
     },
     domain::{
         field::{Facts, FieldRule},
@@ -145,11 +145,12 @@ pub async fn create(
 }
 
 /// Lets `decide` say what changes to the task, and writes that with the version it was
-/// decided on; when another write came first, reads the task again. The first decision is
-/// made on the task as this instance last saw it, if it did (see `seen.rs`): then a task
-/// that has not moved since costs one statement, the write. A refusal, or a write that
-/// found the task moved, reads it again; a refusal is only given on a task just read. Every
-/// retry on a task just read follows a write that succeeded.
+/// decided on; when another write came first, the write answers with the task as it is,
+/// and `decide` decides again. The first decision is made on the task as this instance last
+/// saw it, if it did (see `seen.rs`): then a task that has not moved since costs one
+/// statement, the write, and one that has moved two. A refusal is only given on a task the
+/// database just gave: one decided on the copy is decided again on the task read. Every
+/// retry on a task from the database follows a write that succeeded.
 async fn change(
     db: &Db,
     seen: &SeenTasks,
@@ -159,10 +160,11 @@ async fn change(
     decide: impl Fn(&Task) -> Result<Change, ApiError>,
 ) -> Result<Task, ApiError> {
     let mut conn = db.acquire().await?;
-    let mut known = seen.get(user_id, id);
+    // The task to decide on, and whether the database just gave it.
+    let mut known = seen.get(user_id, id).map(|task| (task, false));
     loop {
-        let (current, just_read) = match known.take() {
-            Some(task) => (task, false),
+        let (current, fresh) = match known.take() {
+            Some(known) => known,
             None => {
                 let task = tasks::find(&mut *conn, user_id, id)
                     .await?
@@ -176,16 +178,21 @@ async fn change(
         });
         let change = match decided {
             Ok(change) => change,
-            Err(_) if !just_read => continue,
+            Err(_) if !fresh => continue,
             Err(refusal) => return Err(refusal),
         };
-        if let Some((task, next)) = tasks::change(&mut conn, &current, &change).await? {
-            conn.release();
-            seen.saw([&task]);
-            if let Some(next) = next {
-                tracing::info!(task_id = %task.id, next_id = %next.id, "next occurrence created");
+        match tasks::change(&mut conn, &current, &change).await? {
+            Written::Done((task, next)) => {
+                conn.release();
+                seen.saw([&task]);
+                if let Some(next) = next {
+                    tracing::info!(task_id = %task.id, next_id = %next.id, "next occurrence created");
+                }
+                return Ok(task);
             }
-            return Ok(task);
+            Written::Moved(now) => known = Some((now, true)),
+            // Dropped, not released: a transaction may have been left to roll back.
+            Written::Gone => return Err(not_found()),
         }
     }
 }

@@ -331,24 +331,35 @@ if has_part rtt; then
                   SELECT $writer_id, 'doomed ' || g, 'Low' FROM generate_series(1, $1) AS g RETURNING id)
                   SELECT min(id) FROM n"
     }
+    # Toggles: each server toggles the tasks of half of the readers, tasks it has listed and
+    # nobody changed since (toggle); then the other half's, which the other server changed
+    # since this one listed them (toggle-moved).
+    awk '$1 != "reader" || NR % 2 == 0' "$work/users.txt" >"$work/users-a.txt"
+    awk '$1 != "reader" || NR % 2 == 1' "$work/users.txt" >"$work/users-b.txt"
     declare -A near far
-    for op in list get create toggle delete; do
+    for op in list get create toggle toggle-moved delete; do
         echo "round trips: $op, one connection, database local then ${rtt_ms} ms away..." >&2
         for side in near far; do
             if [ $side = near ]; then url=$base; else url="http://127.0.0.1:$far_port"; fi
+            users=$work/users.txt
+            case $op-$side in
+                toggle-near | toggle-moved-far) users=$work/users-a.txt ;;
+                toggle-far | toggle-moved-near) users=$work/users-b.txt ;;
+            esac
             first=$( [ $op = delete ] && doomed 40000 || echo 0)
-            r=$(DELETE_FIRST=$first DELETE_USER=$writer_id DELETE_AUTH=$writer_auth run_wrk "$op" 5 1 "$url")
+            r=$(DELETE_FIRST=$first DELETE_USER=$writer_id DELETE_AUTH=$writer_auth \
+                run_wrk "${op%-moved}" 5 1 "$url" "$users")
             if [ $side = near ]; then near[$op]=$r; else far[$op]=$r; fi
         done
     done
     say "round trips on the critical path: one connection, database local vs behind a ${rtt_ms} ms proxy (measured: $measured_rtt ms per round trip)"
-    say "$(printf '%-8s %12s %12s %12s %9s' operation 'local p50' 'far p50' '(far-local)' 'non-2xx')"
-    for op in list get create toggle delete; do
+    say "$(printf '%-12s %12s %12s %12s %9s' operation 'local p50' 'far p50' '(far-local)' 'non-2xx')"
+    for op in list get create toggle toggle-moved delete; do
         n=${near[$op]} f=${far[$op]}
         say "$(python3 -c "
 import sys
 a, b, rtt = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-print(f'{sys.argv[1]:<8} {a:>9.2f} ms {b:>9.2f} ms {(b - a) / rtt:>8.2f} RTT {sys.argv[5]:>9}')" \
+print(f'{sys.argv[1]:<12} {a:>9.2f} ms {b:>9.2f} ms {(b - a) / rtt:>8.2f} RTT {sys.argv[5]:>9}')" \
             "$op" "$(field "$n" p50_ms)" "$(field "$f" p50_ms)" "$measured_rtt" \
             "$(( $(field "$n" non_2xx) + $(field "$f" non_2xx) ))")"
     done

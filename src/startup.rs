@@ -13,7 +13,6 @@ use tokio::net::TcpListener;
 
 use crate::{
     api::client::TrustedProxies,
-    api::fair_share::UserSlots,
     api::tasks::{list_cache::ListCache, seen::SeenTasks},
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
@@ -299,11 +298,8 @@ impl Application {
             startup_ms = started.elapsed().as_secs_f64() * 1000.0,
             "listening on http://{addr} (docs at http://{addr}/docs)"
         );
-        let acquire_wait = settings
-            .database
-            .connect_timeout
-            .min(connect::MAX_ACQUIRE_TIMEOUT);
-        let db = crate::db::recycle::Db::new(pool);
+        let db = crate::db::recycle::Db::new(pool)
+            .with_user_share(settings.database.max_connections_per_user);
         Ok(Self {
             app_url,
             listener,
@@ -322,10 +318,6 @@ impl Application {
                 jwt: JwtKeys::new(&settings.jwt),
                 registrations: settings.registrations,
                 health,
-                user_slots: Arc::new(UserSlots::new(
-                    settings.database.max_connections_per_user,
-                    acquire_wait,
-                )),
                 max_tasks_per_user: settings.max_tasks_per_user,
                 lists: Arc::new(ListCache::new(settings.list_cache_bytes as usize)),
                 seen: Arc::new(SeenTasks::new(crate::api::tasks::seen::TASKS_KEPT)),

@@ -1,14 +1,11 @@
-//! What every request shares: the pool, what is known of the database's health, the
-//! per-user share of connections, the token keys, the registration limits, the session
+//! What every request shares: the pool (which keeps each user to their share), what is
+//! known of the database's health, the token keys, the registration limits, the session
 //! cache, the lists served, and housekeeping.
 
 use std::sync::Arc;
 
 use crate::{
-    api::{
-        fair_share::UserSlots,
-        tasks::{list_cache::ListCache, seen::SeenTasks},
-    },
+    api::tasks::{list_cache::ListCache, seen::SeenTasks},
     auth::{session_cache::SessionCache, token::JwtKeys},
     config::RegistrationLimits,
     db::{health::DbHealth, recycle::Db},
@@ -22,7 +19,6 @@ pub struct AppState {
     pub max_connections: u32,
     pub jwt: JwtKeys,
     pub health: Arc<DbHealth>,
-    pub user_slots: Arc<UserSlots>,
     pub registrations: RegistrationLimits,
     /// How many tasks one user may hold.
     pub max_tasks_per_user: u32,

@@ -81,7 +81,6 @@ pub fn routes(
     let docs = api.swagger_ui();
     let json = api.spec_endpoint();
     let yaml = api.spec_endpoint_yaml();
-    let slots = state.user_slots.clone();
     let on_error = state.clone();
     let app = Route::new()
         .nest("/", api)
@@ -93,10 +92,7 @@ pub fn routes(
             let state = on_error.clone();
             async move { poem::IntoResponse::into_response(answer_error(err, &state).await) }
         })
-        .around(move |next, req| {
-            let slots = slots.clone();
-            async move { fair_share::fair_share(next, req, &slots).await }
-        });
+        .around(fair_share::fair_share);
     edges(app, index, cors_allowed_origins, proxies)
 }
 

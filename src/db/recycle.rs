@@ -13,9 +13,15 @@
 //! dead) is pinged before it is lent, and one parked for [`IDLE_TIMEOUT`] is closed, before
 //! Neon's suspend would. A connection lent for [`REFRESH_AFTER`] goes back through sqlx's
 //! pool once, so its lifetime limit still applies. An idle server sends nothing.
+//!
+//! Requests run by [`for_user`] hold at most their user's share of the connections
+//! ([`Db::with_user_share`]). One past it waits in the same queue as everyone else, only
+//! passed over: connections released meanwhile go to the requests behind it, and one of its
+//! user's own that comes back goes to it first. Its place costs nothing while it waits, and
+//! a user's requests queue behind each other only for as long as a statement of theirs runs.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     ops::{Deref, DerefMut},
     sync::{Arc, Mutex, Weak},
     time::{Duration, Instant},
@@ -47,8 +53,34 @@ pub struct Db {
     parked: Arc<Parked>,
 }
 
-#[derive(Default)]
+/// A request waited the whole acquire timeout while its user held their share.
+#[derive(Debug)]
+pub struct ShareHeld;
+
+impl std::fmt::Display for ShareHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the user's requests held their share of the pool")
+    }
+}
+
+impl std::error::Error for ShareHeld {}
+
+tokio::task_local! {
+    /// The user a request runs for: their connections count against their share.
+    static USER: i64;
+}
+
+/// Runs `work` (a request) for `user`: the connections it takes count against the user's
+/// share of the pool ([`Db::with_user_share`]).
+pub async fn for_user<F: std::future::Future>(user: i64, work: F) -> F::Output {
+    USER.scope(user, work).await
+}
+
 struct Parked {
+    /// sqlx's pool, for a request that may take a connection again (see [`Hold`]).
+    pool: PgPool,
+    /// How many connections one user's requests may hold at once.
+    per_user: std::sync::atomic::AtomicU32,
     state: Mutex<State>,
     /// Wakes the sweeper when a connection is parked, and when this is dropped.
     wake: Arc<Notify>,
@@ -60,7 +92,9 @@ struct State {
     conns: Vec<ParkedConn>,
     /// Requests waiting for a connection, first come first served: a released connection
     /// goes to the first of them rather than to the parked ones.
-    waiters: VecDeque<oneshot::Sender<ParkedConn>>,
+    waiters: VecDeque<Waiter>,
+    /// Connections held by each user's requests (users holding none are not here).
+    held: HashMap<i64, u32>,
     /// Set by [`Db::close`]: a connection released afterwards (by a request or background
     /// task still running) is closed, not parked, so the pool's close can finish.
     closed: bool,
@@ -70,6 +104,11 @@ impl Drop for Parked {
     fn drop(&mut self) {
         self.wake.notify_one();
     }
+}
+
+struct Waiter {
+    user: Option<i64>,
+    tx: oneshot::Sender<ParkedConn>,
 }
 
 struct ParkedConn {
@@ -104,23 +143,78 @@ impl Parked {
             .map(|p| p.parked_at + IDLE_TIMEOUT)
     }
 
-    /// Gives `parked` to the first request still waiting, else parks it.
-    fn put(&self, mut parked: ParkedConn) {
+    fn per_user(&self) -> u32 {
+        self.per_user.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Parks `parked` and gives parked connections to the requests waiting longest whose
+    /// users are below their share. `user` gave it back, and holds one connection less.
+    fn put(&self, parked: ParkedConn, user: Option<i64>) {
         let mut state = self.lock();
+        state.unhold(user);
         if state.closed {
             drop(state);
+            let mut parked = parked;
             parked.conn.close_on_drop();
             return;
         }
-        while let Some(waiter) = state.waiters.pop_front() {
-            match waiter.send(parked) {
-                Ok(()) => return,
-                Err(back) => parked = back, // that request got a connection from sqlx
+        state.conns.push(parked);
+        self.dispatch(state);
+    }
+
+    /// Gives parked connections to waiting requests, first come first served, passing over
+    /// those whose users hold their share already; wakes the sweeper for what stays parked.
+    fn dispatch(&self, mut state: std::sync::MutexGuard<'_, State>) {
+        let per_user = self.per_user();
+        let mut i = 0;
+        while !state.conns.is_empty() && i < state.waiters.len() {
+            if state.waiters[i].tx.is_closed() {
+                state.waiters.remove(i);
+                continue;
+            }
+            let user = state.waiters[i].user;
+            if state.over_share(user, per_user) {
+                i += 1;
+                continue;
+            }
+            let (Some(waiter), Some(parked)) = (state.waiters.remove(i), state.conns.pop()) else {
+                break;
+            };
+            state.hold(user);
+            if let Err(back) = waiter.tx.send(parked) {
+                // That request got a connection from sqlx meanwhile.
+                state.unhold(user);
+                state.conns.push(back);
             }
         }
-        state.conns.push(parked);
+        let parked = !state.conns.is_empty();
         drop(state);
-        self.wake.notify_one();
+        if parked {
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl State {
+    fn over_share(&self, user: Option<i64>, per_user: u32) -> bool {
+        user.is_some_and(|u| self.held.get(&u).copied().unwrap_or(0) >= per_user)
+    }
+
+    fn hold(&mut self, user: Option<i64>) {
+        if let Some(u) = user {
+            *self.held.entry(u).or_insert(0) += 1;
+        }
+    }
+
+    fn unhold(&mut self, user: Option<i64>) {
+        if let Some(u) = user
+            && let Some(n) = self.held.get_mut(&u)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&u);
+            }
+        }
     }
 }
 
@@ -137,7 +231,12 @@ impl Db {
     /// Wraps `pool`. Must be called within the Tokio runtime: it starts the sweeper, which
     /// sleeps until a connection is parked and ends with the last clone of this `Db`.
     pub fn new(pool: PgPool) -> Self {
-        let parked = Arc::new(Parked::default());
+        let parked = Arc::new(Parked {
+            pool: pool.clone(),
+            per_user: u32::MAX.into(),
+            state: Mutex::default(),
+            wake: Arc::default(),
+        });
         tokio::spawn(sweeper(Arc::downgrade(&parked), parked.wake.clone()));
         let max = pool.options().get_max_connections();
         Self { pool, max, parked }
@@ -159,26 +258,59 @@ impl Db {
         u32::try_from(self.pool.num_idle() + self.parked.lock().conns.len()).unwrap_or(u32::MAX)
     }
 
+    /// How many connections one user's requests may hold at once (by default, all).
+    /// Requests run by [`for_user`] beyond that wait, passed over by released connections
+    /// until one of their user's comes back.
+    pub fn with_user_share(self, per_user: u32) -> Self {
+        self.parked
+            .per_user
+            .store(per_user, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
     /// A connection: the most recently parked one; else whichever comes first of one
     /// released by another request and one from sqlx's pool (which opens one while below
     /// its size, and answers `PoolTimedOut` after its acquire timeout). After a connection
-    /// was found dead, a parked one is pinged first, as sqlx's own are.
+    /// was found dead, a parked one is pinged first, as sqlx's own are. A request whose
+    /// user holds their share waits for a released connection only.
     pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        let user = USER.try_with(|u| *u).ok();
         loop {
-            let parked = {
+            let next = {
                 let mut state = self.parked.lock();
-                state.conns.pop().ok_or_else(|| {
-                    let (tx, rx) = oneshot::channel();
-                    if state.waiters.len() >= 64 {
-                        state.waiters.retain(|w| !w.is_closed());
+                let over = state.over_share(user, self.parked.per_user());
+                match state.conns.pop().filter(|_| !over) {
+                    Some(parked) => {
+                        state.hold(user);
+                        Ok(parked)
                     }
-                    state.waiters.push_back(tx);
-                    rx
-                })
+                    None => {
+                        let (tx, rx) = oneshot::channel();
+                        if state.waiters.len() >= 64 {
+                            state.waiters.retain(|w| !w.tx.is_closed());
+                        }
+                        state.waiters.push_back(Waiter { user, tx });
+                        Err((rx, over))
+                    }
+                }
             };
-            let parked = match parked {
+            let parked = match next {
                 Ok(p) => p,
-                Err(handed) if self.pool.size() < self.max => {
+                Err((mut handed, true)) => {
+                    metrics::counter!("user_share_waits_total").increment(1);
+                    let timeout = self.pool.options().get_acquire_timeout();
+                    match tokio::time::timeout(timeout, &mut handed).await {
+                        Ok(Ok(p)) => p,
+                        _ => match self.take_back(&mut handed) {
+                            Some(p) => p,
+                            None => {
+                                crate::instruments::throttled("user_share");
+                                return Err(sqlx::Error::AnyDriverError(Box::new(ShareHeld)));
+                            }
+                        },
+                    }
+                }
+                Err((mut handed, false)) if self.pool.size() < self.max => {
                     // Below its size, sqlx opens a connection (or lends an idle one); others
                     // may take that room first, so a handover still counts. A connection
                     // being opened is not thrown away when a handover comes first: it is
@@ -186,49 +318,70 @@ impl Db {
                     let pool = self.pool.clone();
                     let mut opening = tokio::spawn(async move { pool.acquire().await });
                     tokio::select! {
-                        Ok(p) = handed => {
+                        Ok(p) = &mut handed => {
                             let parked = self.parked.clone();
                             tokio::spawn(async move {
                                 if let Ok(Ok(conn)) = opening.await {
                                     let now = Instant::now();
-                                    parked.put(ParkedConn { conn, taken_at: now, parked_at: now });
+                                    parked.put(ParkedConn { conn, taken_at: now, parked_at: now }, None);
                                 }
                             });
                             p
                         }
                         opened = &mut opening => {
                             let conn = opened.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))??;
-                            return Ok(Conn {
-                                conn,
-                                taken_at: Instant::now(),
-                                parked: self.parked.clone(),
-                            });
+                            return Ok(self.lent(conn, &mut handed, user));
                         }
                     }
                 }
-                Err(handed) => tokio::select! {
-                    Ok(p) = handed => p,
-                    conn = self.pool.acquire() => {
-                        return Ok(Conn {
-                            conn: conn?,
-                            taken_at: Instant::now(),
-                            parked: self.parked.clone(),
-                        });
-                    }
+                Err((mut handed, false)) => tokio::select! {
+                    Ok(p) = &mut handed => p,
+                    conn = self.pool.acquire() => return Ok(self.lent(conn?, &mut handed, user)),
                 },
             };
-            let mut conn = parked.conn;
+            let conn = Conn {
+                conn: parked.conn,
+                taken_at: parked.taken_at,
+                hold: Hold {
+                    user,
+                    parked: Some(self.parked.clone()),
+                },
+            };
             let doubtful = parked.parked_at.elapsed() >= TRUST_IDLE_FOR || suspicious();
-            if doubtful && conn.ping().await.is_err() {
+            let mut conn = conn;
+            if doubtful && conn.conn.ping().await.is_err() {
                 note_connection_lost();
-                conn.close_on_drop();
+                conn.conn.close_on_drop();
                 continue;
             }
-            return Ok(Conn {
-                conn,
-                taken_at: parked.taken_at,
-                parked: self.parked.clone(),
-            });
+            return Ok(conn);
+        }
+    }
+
+    /// Stops waiting for a handover: what was handed over meanwhile, if anything.
+    fn take_back(&self, handed: &mut oneshot::Receiver<ParkedConn>) -> Option<ParkedConn> {
+        handed.close();
+        handed.try_recv().ok()
+    }
+
+    /// A connection from sqlx's pool, lent to `user`; one handed over meanwhile is parked.
+    fn lent(
+        &self,
+        conn: PoolConnection<Postgres>,
+        handed: &mut oneshot::Receiver<ParkedConn>,
+        user: Option<i64>,
+    ) -> Conn {
+        if let Some(extra) = self.take_back(handed) {
+            self.parked.put(extra, user);
+        }
+        self.parked.lock().hold(user);
+        Conn {
+            conn,
+            taken_at: Instant::now(),
+            hold: Hold {
+                user,
+                parked: Some(self.parked.clone()),
+            },
         }
     }
 
@@ -266,7 +419,55 @@ async fn sweeper(parked: Weak<Parked>, wake: Arc<Notify>) {
 pub struct Conn {
     conn: PoolConnection<Postgres>,
     taken_at: Instant,
-    parked: Arc<Parked>,
+    hold: Hold,
+}
+
+/// A user's hold on a connection: given up when the connection is released or dropped.
+struct Hold {
+    user: Option<i64>,
+    /// Taken by a release, which gives the hold up itself.
+    parked: Option<Arc<Parked>>,
+}
+
+impl Drop for Hold {
+    /// The connection went back through sqlx's pool (a release gives its hold up itself).
+    fn drop(&mut self) {
+        let Some(parked) = self.parked.take() else {
+            return;
+        };
+        let mut state = parked.lock();
+        state.unhold(self.user);
+        // A request of this user waiting for exactly this is lent a parked connection, or
+        // one taken from sqlx's pool (where this one went) on its behalf.
+        let waits = self.user.is_some()
+            && state
+                .waiters
+                .iter()
+                .any(|w| w.user == self.user && !w.tx.is_closed());
+        if waits
+            && state.conns.is_empty()
+            && !state.closed
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            drop(state);
+            let parked = parked.clone();
+            runtime.spawn(async move {
+                if let Ok(conn) = parked.pool.acquire().await {
+                    let now = Instant::now();
+                    parked.put(
+                        ParkedConn {
+                            conn,
+                            taken_at: now,
+                            parked_at: now,
+                        },
+                        None,
+                    );
+                }
+            });
+        } else {
+            parked.dispatch(state);
+        }
+    }
 }
 
 impl Conn {
@@ -276,16 +477,22 @@ impl Conn {
         let Self {
             conn,
             taken_at,
-            parked,
+            mut hold,
         } = self;
         if taken_at.elapsed() >= REFRESH_AFTER {
             return; // dropped: back to sqlx's pool, which applies its lifetime limit
         }
-        parked.put(ParkedConn {
-            conn,
-            taken_at,
-            parked_at: Instant::now(),
-        });
+        let Some(parked) = hold.parked.take() else {
+            return;
+        };
+        parked.put(
+            ParkedConn {
+                conn,
+                taken_at,
+                parked_at: Instant::now(),
+            },
+            hold.user,
+        );
     }
 }
 

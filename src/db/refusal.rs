@@ -47,6 +47,9 @@ impl Refusal {
             sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => Some(Self::ConnectionLost),
             sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => Some(Self::NotAccepting),
             sqlx::Error::PoolTimedOut => Some(Self::NoConnection),
+            sqlx::Error::AnyDriverError(e) if e.is::<super::recycle::ShareHeld>() => {
+                Some(Self::UserShare)
+            }
             _ => None,
         }
     }

@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
-use todo_api::db::recycle::Db;
+use todo_api::db::{
+    recycle::{Conn, Db, for_user},
+    refusal::Refusal,
+};
 
 use crate::helpers::TestApp;
 
-async fn backend_pid(db: &Db) -> (i32, todo_api::db::recycle::Conn) {
+async fn backend_pid(db: &Db) -> (i32, Conn) {
     let mut conn = db.acquire().await.unwrap();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut *conn)
@@ -133,4 +136,97 @@ async fn a_connection_released_after_close_is_closed_so_closing_finishes() {
         .expect("the pool closes once the late connection is released")
         .unwrap();
     assert_eq!(db.idle(), 0);
+}
+
+/// A pool of `size` whose users may each hold `share` of its connections.
+async fn shared_pool(app: &TestApp, size: u32, share: u32, wait: Duration) -> Db {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(wait)
+        .connect(&app.db.url)
+        .await
+        .unwrap();
+    Db::new(pool).with_user_share(share)
+}
+
+/// Takes a connection as one of `user`'s requests.
+async fn take_as(db: &Db, user: i64) -> Result<Conn, sqlx::Error> {
+    for_user(user, db.acquire()).await
+}
+
+#[tokio::test]
+async fn a_user_holding_their_share_waits_while_others_are_lent_connections() {
+    let app = TestApp::spawn().await;
+    let db = shared_pool(&app, 3, 1, Duration::from_secs(5)).await;
+    let alice = take_as(&db, 1).await.unwrap();
+    let mut second = tokio::spawn({
+        let db = db.clone();
+        async move { take_as(&db, 1).await.map(|c| c.release()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !second.is_finished(),
+        "alice's second request waits although the pool has room"
+    );
+    let bob = take_as(&db, 2).await.unwrap();
+    bob.release();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !second.is_finished(),
+        "bob's released connection passed alice over"
+    );
+    assert_eq!(db.idle(), 1, "bob's connection is parked for someone else");
+    // Work outside any user's request is not held to a share.
+    let n: i32 = sqlx::query_scalar("SELECT 3").fetch_one(&db).await.unwrap();
+    assert_eq!(n, 3);
+    alice.release();
+    tokio::time::timeout(Duration::from_secs(2), &mut second)
+        .await
+        .expect("alice's own released connection goes to her waiting request")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_request_waiting_on_its_users_share_is_served_when_a_connection_of_theirs_is_dropped() {
+    let app = TestApp::spawn().await;
+    let db = shared_pool(&app, 2, 1, Duration::from_secs(5)).await;
+    let alice = take_as(&db, 1).await.unwrap();
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move { take_as(&db, 1).await.map(|c| c.release()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!second.is_finished());
+    // Not released: back through sqlx's pool, with nothing parked to hand over.
+    assert_eq!(db.idle(), 0);
+    drop(alice);
+    tokio::time::timeout(Duration::from_secs(2), second)
+        .await
+        .expect("the waiting request is lent a connection from sqlx's pool")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_request_past_its_users_share_for_the_whole_wait_is_a_user_share_refusal() {
+    let app = TestApp::spawn().await;
+    let db = shared_pool(&app, 4, 2, Duration::from_millis(300)).await;
+    let held = [
+        take_as(&db, 1).await.unwrap(),
+        take_as(&db, 1).await.unwrap(),
+    ];
+    let err = take_as(&db, 1)
+        .await
+        .err()
+        .expect("the third waits, then gives up");
+    assert_eq!(Refusal::classify(&err), Some(Refusal::UserShare), "{err}");
+    let other = take_as(&db, 2)
+        .await
+        .expect("another user is lent one at once");
+    other.release();
+    for conn in held {
+        conn.release();
+    }
+    take_as(&db, 1).await.unwrap().release();
 }

@@ -371,10 +371,11 @@ impl Db {
         handed: &mut oneshot::Receiver<ParkedConn>,
         user: Option<i64>,
     ) -> Conn {
+        // Held first: giving the extra back must not lend it to this user past their share.
+        self.parked.lock().hold(user);
         if let Some(extra) = self.take_back(handed) {
             self.parked.put(extra, user);
         }
-        self.parked.lock().hold(user);
         Conn {
             conn,
             taken_at: Instant::now(),

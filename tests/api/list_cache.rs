@@ -28,13 +28,6 @@ async fn outcomes(app: &TestApp, metrics: std::net::SocketAddr) -> (f64, f64) {
     (count("hit"), count("miss"))
 }
 
-async fn sql(app: &TestApp, statement: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-        .execute(&app.pool)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn a_list_asked_again_unchanged_is_the_kept_one_and_any_api_change_reads_it_anew() {
     let (app, metrics) = app_with_metrics(&[]).await;
@@ -74,24 +67,23 @@ async fn a_change_made_outside_the_server_shows_in_the_next_list() {
     assert_eq!(titles(&alice).await.0, ["kept"]);
 
     // As the old backend or an operator would: plain SQL, no server involved.
-    sql(
-        &app,
-        &format!("UPDATE task SET title = 'renamed' WHERE id = {}", task.id),
-    )
+    app.sql(&format!(
+        "UPDATE task SET title = 'renamed' WHERE id = {}",
+        task.id
+    ))
     .await;
     assert_eq!(titles(&alice).await.0, ["renamed"]);
-    sql(
-        &app,
-        &format!(
+    app.sql(&format!(
             "INSERT INTO task (user_id, title, created_at) VALUES ({}, 'inserted', timezone('utc', now()) + interval '1 minute')",
             alice.id
         ),
     )
     .await;
     assert_eq!(titles(&alice).await.0, ["inserted", "renamed"]);
-    sql(&app, &format!("DELETE FROM task WHERE id = {}", task.id)).await;
+    app.sql(&format!("DELETE FROM task WHERE id = {}", task.id))
+        .await;
     assert_eq!(titles(&alice).await.0, ["inserted"]);
-    sql(&app, "TRUNCATE task").await;
+    app.sql("TRUNCATE task").await;
     assert!(titles(&alice).await.0.is_empty());
 }
 
@@ -173,18 +165,15 @@ async fn a_user_with_no_list_version_is_read_every_time_and_list_cache_bytes_0_k
     let (app, metrics) = app_with_metrics(&[]).await;
     // A user the old backend made after the migration, with no task yet: no version.
     let alice = app.sign_up("alice").await;
-    sql(&app, "DELETE FROM task_list").await;
+    app.sql("DELETE FROM task_list").await;
     for _ in 0..2 {
         assert!(titles(&alice).await.0.is_empty());
     }
     assert_eq!(outcomes(&app, metrics).await, (0.0, 2.0));
-    sql(
-        &app,
-        &format!(
-            "INSERT INTO task (user_id, title) VALUES ({}, 'first')",
-            alice.id
-        ),
-    )
+    app.sql(&format!(
+        "INSERT INTO task (user_id, title) VALUES ({}, 'first')",
+        alice.id
+    ))
     .await;
     assert_eq!(titles(&alice).await.0, ["first"]);
     assert_eq!(titles(&alice).await.0, ["first"]);
@@ -229,11 +218,8 @@ async fn a_deleted_users_list_version_goes_with_them() {
     let bob = app.sign_up("bob").await;
     alice.add_task("one").await;
     bob.add_task("two").await;
-    sql(
-        &app,
-        &format!("DELETE FROM \"user\" WHERE id = {}", alice.id),
-    )
-    .await;
+    app.sql(&format!("DELETE FROM \"user\" WHERE id = {}", alice.id))
+        .await;
     let left: Vec<i32> = sqlx::query_scalar("SELECT user_id FROM task_list ORDER BY user_id")
         .fetch_all(&app.pool)
         .await
@@ -268,33 +254,24 @@ async fn the_task_count_kept_for_the_quota_follows_every_change_whoever_makes_it
     alice.delete_task(one.id).expect(204).await;
     assert_eq!(kept_count(&app, &alice).await, (Some(1), 1));
     // In SQL: two inserts in one statement, a task moved to Bob, a row lost and made again.
-    sql(
-        &app,
-        &format!(
-            "INSERT INTO task (user_id, title) VALUES ({0}, 'a'), ({0}, 'b')",
-            alice.id
-        ),
-    )
+    app.sql(&format!(
+        "INSERT INTO task (user_id, title) VALUES ({0}, 'a'), ({0}, 'b')",
+        alice.id
+    ))
     .await;
     assert_eq!(kept_count(&app, &alice).await, (Some(3), 3));
-    sql(
-        &app,
-        &format!(
-            "UPDATE task SET user_id = {} WHERE title = 'a' AND user_id = {}",
-            bob.id, alice.id
-        ),
-    )
+    app.sql(&format!(
+        "UPDATE task SET user_id = {} WHERE title = 'a' AND user_id = {}",
+        bob.id, alice.id
+    ))
     .await;
     assert_eq!(kept_count(&app, &alice).await, (Some(2), 2));
     assert_eq!(kept_count(&app, &bob).await, (Some(1), 1));
-    sql(&app, "DELETE FROM task_list").await;
-    sql(
-        &app,
-        &format!(
-            "INSERT INTO task (user_id, title) VALUES ({}, 'c')",
-            alice.id
-        ),
-    )
+    app.sql("DELETE FROM task_list").await;
+    app.sql(&format!(
+        "INSERT INTO task (user_id, title) VALUES ({}, 'c')",
+        alice.id
+    ))
     .await;
     assert_eq!(kept_count(&app, &alice).await, (Some(3), 3));
     // The quota reads that count: a fourth task is accepted, a fifth refused.
@@ -305,7 +282,7 @@ async fn the_task_count_kept_for_the_quota_follows_every_change_whoever_makes_it
         .expect_problem(409)
         .await;
     assert_eq!(kept_count(&app, &alice).await, (Some(4), 4));
-    sql(&app, "TRUNCATE task").await;
+    app.sql("TRUNCATE task").await;
     assert_eq!(kept_count(&app, &alice).await, (Some(0), 0));
     alice.add_task("again").await;
     assert_eq!(kept_count(&app, &alice).await, (Some(1), 1));

@@ -163,6 +163,14 @@ impl TestApp {
         }
     }
 
+    /// Runs `statements` on the database directly, as an operator or another program would.
+    pub async fn sql(&self, statements: &str) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned()))
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
     pub async fn task_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM task")
             .fetch_one(&self.pool)

@@ -87,6 +87,10 @@ fn describe() {
         LIST_CACHE,
         "List requests by whether the list served before was still current (hit) or read again (miss)"
     );
+    metrics::describe_counter!(
+        TASK_CHANGES,
+        "Task changes decided, by what on: the task as last seen (seen), as read first (read), as found moved by the write (moved)"
+    );
     metrics::describe_gauge!(
         "db_server_info",
         "1, labelled with the database server's version"
@@ -125,6 +129,15 @@ const LIST_CACHE: &str = "list_cache_requests_total";
 pub fn list_cache(hit: bool) {
     let outcome = if hit { "hit" } else { "miss" };
     metrics::counter!(LIST_CACHE, "outcome" => outcome).increment(1);
+}
+
+const TASK_CHANGES: &str = "task_change_decisions_total";
+
+/// A change (edit, complete, toggle) was decided on a task as this instance last saw it
+/// (`seen`: the write is the change's one statement), as just read (`read`), or as a write
+/// that found it moved answered with it (`moved`).
+pub fn task_change_decided(on: &'static str) {
+    metrics::counter!(TASK_CHANGES, "on" => on).increment(1);
 }
 
 /// Records one answered request.

@@ -11,13 +11,6 @@ use crate::{
     refusals::gated,
 };
 
-async fn sql(app: &TestApp, statement: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-        .execute(&app.pool)
-        .await
-        .unwrap();
-}
-
 /// `(completed, version)` of task `id` in the database.
 async fn stored(app: &TestApp, id: i64) -> (bool, i32) {
     sqlx::query_as("SELECT completed, version FROM task WHERE id = $1")
@@ -93,19 +86,19 @@ async fn a_seen_task_changed_since_in_sql_is_toggled_from_what_it_is_now() {
     let alice = app.sign_up("alice").await;
     let task = alice.add_task("one").await;
     alice.get_task(task.id).expect(200).await;
-    sql(
-        &app,
-        &format!("UPDATE task SET completed = true WHERE id = {}", task.id),
-    )
+    app.sql(&format!(
+        "UPDATE task SET completed = true WHERE id = {}",
+        task.id
+    ))
     .await;
     let toggled = alice.complete_task(task.id).expect(200).await.task();
     assert!(!toggled.completed, "toggled from the stale copy");
     assert_eq!(stored(&app, task.id).await, (false, 3));
     // An edit too starts from the task as it is now.
-    sql(
-        &app,
-        &format!("UPDATE task SET title = 'renamed' WHERE id = {}", task.id),
-    )
+    app.sql(&format!(
+        "UPDATE task SET title = 'renamed' WHERE id = {}",
+        task.id
+    ))
     .await;
     let edited = alice
         .put_task(task.id)
@@ -158,6 +151,45 @@ async fn a_seen_task_deleted_since_or_asked_for_by_another_user_is_not_found() {
     // Bob's own URL, Alice's task id: the copy seen for Alice is not his.
     bob.complete_task(task.id).expect_problem(404).await;
     assert_eq!(stored(&app, task.id).await, (false, 1));
-    sql(&app, &format!("DELETE FROM task WHERE id = {}", task.id)).await;
+    app.sql(&format!("DELETE FROM task WHERE id = {}", task.id))
+        .await;
     alice.complete_task(task.id).expect_problem(404).await;
+}
+
+#[tokio::test]
+async fn changes_are_counted_by_what_they_were_decided_on() {
+    let (app, metrics_addr) = crate::metrics::app_with_metrics(&[]).await;
+    let alice = app.sign_up("alice").await;
+    let task = alice.add_task("seen here").await;
+    alice.get_task(task.id).expect(200).await;
+    alice.complete_task(task.id).expect(200).await;
+    app.sql(&format!(
+        "UPDATE task SET title = 'moved elsewhere' WHERE id = {}",
+        task.id
+    ))
+    .await;
+    alice.complete_task(task.id).expect(200).await;
+    let unseen: i32 = sqlx::query_scalar(
+        "INSERT INTO task (user_id, title, priority) VALUES ($1, 'never seen', 'High') RETURNING id",
+    )
+    .bind(alice.id as i32)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    alice.complete_task(unseen.into()).expect(200).await;
+
+    let text = crate::metrics::scrape(&app, metrics_addr).await;
+    let decided = |on: &str| {
+        crate::metrics::value(
+            &text,
+            &format!("task_change_decisions_total{{on=\"{on}\"}}"),
+        )
+    };
+    assert_eq!(decided("seen"), Some(2.0), "{text}");
+    assert_eq!(
+        decided("moved"),
+        Some(1.0),
+        "the stale copy, then the task as the write found it"
+    );
+    assert_eq!(decided("read"), Some(1.0));
 }

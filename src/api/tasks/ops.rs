@@ -160,18 +160,20 @@ async fn change(
     decide: impl Fn(&Task) -> Result<Change, ApiError>,
 ) -> Result<Task, ApiError> {
     let mut conn = db.acquire().await?;
-    // The task to decide on, and whether the database just gave it.
-    let mut known = seen.get(user_id, id).map(|task| (task, false));
+    // The task to decide on, and where it came from.
+    let mut known = seen.get(user_id, id).map(|task| (task, DecidedOn::Seen));
     loop {
-        let (current, fresh) = match known.take() {
+        let (current, on) = match known.take() {
             Some(known) => known,
             None => {
                 let task = tasks::find(&mut *conn, user_id, id)
                     .await?
                     .ok_or_else(not_found)?;
-                (task, true)
+                (task, DecidedOn::Read)
             }
         };
+        crate::instruments::task_change_decided(on.label());
+        let fresh = on != DecidedOn::Seen;
         let decided = decide(&current).and_then(|change| {
             precondition(if_match, &current)?;
             Ok(change)
@@ -190,9 +192,28 @@ async fn change(
                 }
                 return Ok(task);
             }
-            Written::Moved(now) => known = Some((now, true)),
+            Written::Moved(now) => known = Some((now, DecidedOn::Moved)),
             // Dropped, not released: a transaction may have been left to roll back.
             Written::Gone => return Err(not_found()),
+        }
+    }
+}
+
+/// What a change was decided on: the task as this instance last saw it, as just read, or
+/// as a write found it moved.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DecidedOn {
+    Seen,
+    Read,
+    Moved,
+}
+
+impl DecidedOn {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Seen => "seen",
+            Self::Read => "read",
+            Self::Moved => "moved",
         }
     }
 }

@@ -301,7 +301,7 @@ impl Db {
                     let timeout = self.pool.options().get_acquire_timeout();
                     match tokio::time::timeout(timeout, &mut handed).await {
                         Ok(Ok(p)) => p,
-                        _ => match self.take_back(&mut handed) {
+                        _ => match take_back(&mut handed) {
                             Some(p) => p,
                             None => {
                                 crate::instruments::throttled("user_share");
@@ -358,12 +358,6 @@ impl Db {
         }
     }
 
-    /// Stops waiting for a handover: what was handed over meanwhile, if anything.
-    fn take_back(&self, handed: &mut oneshot::Receiver<ParkedConn>) -> Option<ParkedConn> {
-        handed.close();
-        handed.try_recv().ok()
-    }
-
     /// A connection from sqlx's pool, lent to `user`; one handed over meanwhile is parked.
     fn lent(
         &self,
@@ -373,7 +367,7 @@ impl Db {
     ) -> Conn {
         // Held first: giving the extra back must not lend it to this user past their share.
         self.parked.lock().hold(user);
-        if let Some(extra) = self.take_back(handed) {
+        if let Some(extra) = take_back(handed) {
             self.parked.put(extra, user);
         }
         Conn {
@@ -399,6 +393,12 @@ impl Db {
         }
         self.pool.close().await;
     }
+}
+
+/// Stops waiting for a handover: what was handed over meanwhile, if anything.
+fn take_back(handed: &mut oneshot::Receiver<ParkedConn>) -> Option<ParkedConn> {
+    handed.close();
+    handed.try_recv().ok()
 }
 
 /// Closes parked connections as they reach `IDLE_TIMEOUT`; sleeps while none are parked.

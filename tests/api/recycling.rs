@@ -154,16 +154,22 @@ async fn take_as(db: &Db, user: i64) -> Result<Conn, sqlx::Error> {
     for_user(user, db.acquire()).await
 }
 
+/// One of `user`'s requests, taking a connection and releasing it, given 100 ms to start.
+async fn waiting_as(db: &Db, user: i64) -> tokio::task::JoinHandle<Result<(), sqlx::Error>> {
+    let request = tokio::spawn({
+        let db = db.clone();
+        async move { take_as(&db, user).await.map(|c| c.release()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    request
+}
+
 #[tokio::test]
 async fn a_user_holding_their_share_waits_while_others_are_lent_connections() {
     let app = TestApp::spawn().await;
     let db = shared_pool(&app, 3, 1, Duration::from_secs(5)).await;
     let alice = take_as(&db, 1).await.unwrap();
-    let mut second = tokio::spawn({
-        let db = db.clone();
-        async move { take_as(&db, 1).await.map(|c| c.release()) }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = waiting_as(&db, 1).await;
     assert!(
         !second.is_finished(),
         "alice's second request waits although the pool has room"
@@ -192,11 +198,7 @@ async fn a_request_waiting_on_its_users_share_is_served_when_a_connection_of_the
     let app = TestApp::spawn().await;
     let db = shared_pool(&app, 2, 1, Duration::from_secs(5)).await;
     let alice = take_as(&db, 1).await.unwrap();
-    let second = tokio::spawn({
-        let db = db.clone();
-        async move { take_as(&db, 1).await.map(|c| c.release()) }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = waiting_as(&db, 1).await;
     assert!(!second.is_finished());
     // Not released: back through sqlx's pool, with nothing parked to hand over.
     assert_eq!(db.idle(), 0);

@@ -77,6 +77,8 @@ pub async fn for_user<F: std::future::Future>(user: i64, work: F) -> F::Output {
 }
 
 struct Parked {
+    /// Itself, for the holds it gives out.
+    me: Weak<Parked>,
     /// sqlx's pool, for a request that may take a connection again (see [`Hold`]).
     pool: PgPool,
     /// How many connections one user's requests may hold at once.
@@ -108,13 +110,30 @@ impl Drop for Parked {
 
 struct Waiter {
     user: Option<i64>,
-    tx: oneshot::Sender<ParkedConn>,
+    tx: oneshot::Sender<Handed>,
+}
+
+/// A parked connection handed to a waiting request, with the hold taken for its user: a
+/// request that stops waiting before it takes it (it was cancelled, or took another) drops
+/// it, and the hold with it.
+struct Handed {
+    parked: ParkedConn,
+    hold: Hold,
 }
 
 struct ParkedConn {
     conn: PoolConnection<Postgres>,
     taken_at: Instant,
     parked_at: Instant,
+}
+
+impl Handed {
+    /// The connection, its hold given up on `state` (whose lock the caller has).
+    fn disarmed(mut self, state: &mut State) -> ParkedConn {
+        self.hold.parked = None;
+        state.unhold(self.hold.user);
+        self.parked
+    }
 }
 
 impl Parked {
@@ -180,10 +199,13 @@ impl Parked {
             let (Some(waiter), Some(parked)) = (state.waiters.remove(i), state.conns.pop()) else {
                 break;
             };
-            state.hold(user);
-            if let Err(back) = waiter.tx.send(parked) {
-                // That request got a connection from sqlx meanwhile.
-                state.unhold(user);
+            let handed = Handed {
+                parked,
+                hold: state.hold(user, self),
+            };
+            if let Err(back) = waiter.tx.send(handed) {
+                // That request stopped waiting meanwhile.
+                let back = back.disarmed(&mut state);
                 state.conns.push(back);
             }
         }
@@ -200,9 +222,16 @@ impl State {
         user.is_some_and(|u| self.held.get(&u).copied().unwrap_or(0) >= per_user)
     }
 
-    fn hold(&mut self, user: Option<i64>) {
+    /// Counts a connection against `user`'s share, until the [`Hold`] goes.
+    fn hold(&mut self, user: Option<i64>, parked: &Parked) -> Hold {
         if let Some(u) = user {
             *self.held.entry(u).or_insert(0) += 1;
+        }
+        Hold {
+            user,
+            // Only a `Parked` being dropped has no strong reference left, and it holds no
+            // more connections.
+            parked: parked.me.upgrade(),
         }
     }
 
@@ -231,7 +260,8 @@ impl Db {
     /// Wraps `pool`. Must be called within the Tokio runtime: it starts the sweeper, which
     /// sleeps until a connection is parked and ends with the last clone of this `Db`.
     pub fn new(pool: PgPool) -> Self {
-        let parked = Arc::new(Parked {
+        let parked = Arc::new_cyclic(|me| Parked {
+            me: me.clone(),
             pool: pool.clone(),
             per_user: u32::MAX.into(),
             state: Mutex::default(),
@@ -280,10 +310,10 @@ impl Db {
                 let mut state = self.parked.lock();
                 let over = state.over_share(user, self.parked.per_user());
                 match state.conns.pop().filter(|_| !over) {
-                    Some(parked) => {
-                        state.hold(user);
-                        Ok(parked)
-                    }
+                    Some(parked) => Ok(Handed {
+                        parked,
+                        hold: state.hold(user, &self.parked),
+                    }),
                     None => {
                         let (tx, rx) = oneshot::channel();
                         if state.waiters.len() >= 64 {
@@ -294,15 +324,15 @@ impl Db {
                     }
                 }
             };
-            let parked = match next {
-                Ok(p) => p,
+            let Handed { parked, hold } = match next {
+                Ok(handed) => handed,
                 Err((mut handed, true)) => {
                     metrics::counter!("user_share_waits_total").increment(1);
                     let timeout = self.pool.options().get_acquire_timeout();
                     match tokio::time::timeout(timeout, &mut handed).await {
-                        Ok(Ok(p)) => p,
+                        Ok(Ok(handed)) => handed,
                         _ => match take_back(&mut handed) {
-                            Some(p) => p,
+                            Some(handed) => handed,
                             None => {
                                 crate::instruments::throttled("user_share");
                                 return Err(sqlx::Error::AnyDriverError(Box::new(ShareHeld)));
@@ -318,7 +348,7 @@ impl Db {
                     let pool = self.pool.clone();
                     let mut opening = tokio::spawn(async move { pool.acquire().await });
                     tokio::select! {
-                        Ok(p) = &mut handed => {
+                        Ok(handed) = &mut handed => {
                             let parked = self.parked.clone();
                             tokio::spawn(async move {
                                 if let Ok(Ok(conn)) = opening.await {
@@ -326,7 +356,7 @@ impl Db {
                                     parked.put(ParkedConn { conn, taken_at: now, parked_at: now }, None);
                                 }
                             });
-                            p
+                            handed
                         }
                         opened = &mut opening => {
                             let conn = opened.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))??;
@@ -335,20 +365,16 @@ impl Db {
                     }
                 }
                 Err((mut handed, false)) => tokio::select! {
-                    Ok(p) = &mut handed => p,
+                    Ok(handed) = &mut handed => handed,
                     conn = self.pool.acquire() => return Ok(self.lent(conn?, &mut handed, user)),
                 },
             };
-            let conn = Conn {
+            let doubtful = parked.parked_at.elapsed() >= TRUST_IDLE_FOR || suspicious();
+            let mut conn = Conn {
                 conn: parked.conn,
                 taken_at: parked.taken_at,
-                hold: Hold {
-                    user,
-                    parked: Some(self.parked.clone()),
-                },
+                hold,
             };
-            let doubtful = parked.parked_at.elapsed() >= TRUST_IDLE_FOR || suspicious();
-            let mut conn = conn;
             if doubtful && conn.conn.ping().await.is_err() {
                 note_connection_lost();
                 conn.conn.close_on_drop();
@@ -362,21 +388,19 @@ impl Db {
     fn lent(
         &self,
         conn: PoolConnection<Postgres>,
-        handed: &mut oneshot::Receiver<ParkedConn>,
+        handed: &mut oneshot::Receiver<Handed>,
         user: Option<i64>,
     ) -> Conn {
         // Held first: giving the extra back must not lend it to this user past their share.
-        self.parked.lock().hold(user);
+        let hold = self.parked.lock().hold(user, &self.parked);
         if let Some(extra) = take_back(handed) {
-            self.parked.put(extra, user);
+            let parked = extra.disarmed(&mut self.parked.lock());
+            self.parked.put(parked, None);
         }
         Conn {
             conn,
             taken_at: Instant::now(),
-            hold: Hold {
-                user,
-                parked: Some(self.parked.clone()),
-            },
+            hold,
         }
     }
 
@@ -396,7 +420,7 @@ impl Db {
 }
 
 /// Stops waiting for a handover: what was handed over meanwhile, if anything.
-fn take_back(handed: &mut oneshot::Receiver<ParkedConn>) -> Option<ParkedConn> {
+fn take_back(handed: &mut oneshot::Receiver<Handed>) -> Option<Handed> {
     handed.close();
     handed.try_recv().ok()
 }

@@ -232,3 +232,27 @@ async fn a_request_past_its_users_share_for_the_whole_wait_is_a_user_share_refus
     }
     take_as(&db, 1).await.unwrap().release();
 }
+
+#[tokio::test]
+async fn a_request_that_stops_waiting_after_a_connection_was_handed_to_it_gives_its_hold_back() {
+    let app = TestApp::spawn().await;
+    let db = shared_pool(&app, 2, 1, Duration::from_millis(500)).await;
+    let alice = take_as(&db, 1).await.unwrap();
+    // Alice's second request queues, past her share, and is handed her released connection,
+    // but stops (its client went away) before it takes it.
+    let mut second = Box::pin(take_as(&db, 1));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), &mut second)
+            .await
+            .is_err()
+    );
+    alice.release();
+    drop(second);
+    // The hold taken for it went with it: her next request is lent a connection.
+    for _ in 0..2 {
+        take_as(&db, 1)
+            .await
+            .expect("alice holds no connection")
+            .release();
+    }
+}

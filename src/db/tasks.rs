@@ -386,8 +386,10 @@ pub async fn list(
     let mut sql = QueryBuilder::new(
         "SELECT p.*, v.version FROM (SELECT (SELECT version FROM task_list WHERE user_id = ",
     );
+    // OFFSET 0 keeps the version a column of its own: pulled up, its subquery would be
+    // copied to each place the version is used, and run once for each.
     sql.push_bind(user_id.0)
-        .push(")) AS v(version) LEFT JOIN LATERAL (SELECT ")
+        .push(") OFFSET 0) AS v(version) LEFT JOIN LATERAL (SELECT ")
         .push(task_columns!())
         .push(", (")
         .push(expr)

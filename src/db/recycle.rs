@@ -77,8 +77,6 @@ pub async fn for_user<F: std::future::Future>(user: i64, work: F) -> F::Output {
 }
 
 struct Parked {
-    /// Itself, for the holds it gives out.
-    me: Weak<Parked>,
     /// sqlx's pool, for a request that may take a connection again (see [`Hold`]).
     pool: PgPool,
     /// How many connections one user's requests may hold at once.
@@ -168,9 +166,21 @@ impl Parked {
 
     /// Parks `parked` and gives parked connections to the requests waiting longest whose
     /// users are below their share. `user` gave it back, and holds one connection less.
-    fn put(&self, parked: ParkedConn, user: Option<i64>) {
+    fn put(self: &Arc<Self>, parked: ParkedConn, user: Option<i64>) {
         let mut state = self.lock();
         state.unhold(user);
+        self.park(state, parked);
+    }
+
+    /// Parks a connection handed to a request that did not take it.
+    fn give_back(self: &Arc<Self>, handed: Handed) {
+        let mut state = self.lock();
+        let parked = handed.disarmed(&mut state);
+        self.park(state, parked);
+    }
+
+    /// Parks `parked` (or closes it, once closing began) and dispatches.
+    fn park(self: &Arc<Self>, mut state: std::sync::MutexGuard<'_, State>, parked: ParkedConn) {
         if state.closed {
             drop(state);
             let mut parked = parked;
@@ -183,7 +193,7 @@ impl Parked {
 
     /// Gives parked connections to waiting requests, first come first served, passing over
     /// those whose users hold their share already; wakes the sweeper for what stays parked.
-    fn dispatch(&self, mut state: std::sync::MutexGuard<'_, State>) {
+    fn dispatch(self: &Arc<Self>, mut state: std::sync::MutexGuard<'_, State>) {
         let per_user = self.per_user();
         let mut i = 0;
         while !state.conns.is_empty() && i < state.waiters.len() {
@@ -223,15 +233,13 @@ impl State {
     }
 
     /// Counts a connection against `user`'s share, until the [`Hold`] goes.
-    fn hold(&mut self, user: Option<i64>, parked: &Parked) -> Hold {
+    fn hold(&mut self, user: Option<i64>, parked: &Arc<Parked>) -> Hold {
         if let Some(u) = user {
             *self.held.entry(u).or_insert(0) += 1;
         }
         Hold {
             user,
-            // Only a `Parked` being dropped has no strong reference left, and it holds no
-            // more connections.
-            parked: parked.me.upgrade(),
+            parked: Some(parked.clone()),
         }
     }
 
@@ -260,8 +268,7 @@ impl Db {
     /// Wraps `pool`. Must be called within the Tokio runtime: it starts the sweeper, which
     /// sleeps until a connection is parked and ends with the last clone of this `Db`.
     pub fn new(pool: PgPool) -> Self {
-        let parked = Arc::new_cyclic(|me| Parked {
-            me: me.clone(),
+        let parked = Arc::new(Parked {
             pool: pool.clone(),
             per_user: u32::MAX.into(),
             state: Mutex::default(),
@@ -394,8 +401,7 @@ impl Db {
         // Held first: giving the extra back must not lend it to this user past their share.
         let hold = self.parked.lock().hold(user, &self.parked);
         if let Some(extra) = take_back(handed) {
-            let parked = extra.disarmed(&mut self.parked.lock());
-            self.parked.put(parked, None);
+            self.parked.give_back(extra);
         }
         Conn {
             conn,

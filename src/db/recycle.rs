@@ -316,7 +316,8 @@ impl Db {
             let next = {
                 let mut state = self.parked.lock();
                 let over = state.over_share(user, self.parked.per_user());
-                match state.conns.pop().filter(|_| !over) {
+                // Past its share, a request leaves the parked connections to others.
+                match if over { None } else { state.conns.pop() } {
                     Some(parked) => Ok(Handed {
                         parked,
                         hold: state.hold(user, &self.parked),

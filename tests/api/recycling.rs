@@ -194,6 +194,34 @@ async fn a_user_holding_their_share_waits_while_others_are_lent_connections() {
 }
 
 #[tokio::test]
+async fn a_request_past_its_users_share_leaves_a_parked_connection_parked() {
+    let app = TestApp::spawn().await;
+    let db = shared_pool(&app, 3, 1, Duration::from_secs(5)).await;
+    let alice = take_as(&db, 1).await.unwrap();
+    let (bobs, bob) = for_user(2, backend_pid(&db)).await;
+    bob.release();
+    assert_eq!(db.idle(), 1);
+    // Alice's second request comes after bob's connection was parked, past her share.
+    let second = waiting_as(&db, 1).await;
+    assert!(!second.is_finished(), "past her share, she waits");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        (db.idle(), db.pool().num_idle()),
+        (1, 0),
+        "bob's connection is still parked, not sent back through sqlx's pool and its ping"
+    );
+    let (again, carol) = for_user(3, backend_pid(&db)).await;
+    assert_eq!(again, bobs, "the next user is lent the parked connection");
+    carol.release();
+    alice.release();
+    tokio::time::timeout(Duration::from_secs(2), second)
+        .await
+        .expect("alice's own released connection goes to her waiting request")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_request_waiting_on_its_users_share_is_served_when_a_connection_of_theirs_is_dropped() {
     let app = TestApp::spawn().await;
     let db = shared_pool(&app, 2, 1, Duration::from_secs(5)).await;

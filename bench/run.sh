@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release server, starts it on a fresh PostgreSQL cluster of its
 # own, seeds 50 users x 50 tasks through the API, then runs its parts and prints every figure:
-#   throughput  each scenario with wrk at BENCH_CONNECTIONS (create also on a server whose
-#               users may each use the whole pool), and the ceiling: pgbench running
-#               the bare page SELECT of a list at the same concurrency
+#   throughput  each scenario with wrk at BENCH_CONNECTIONS, BENCH_ROUNDS times (default 3;
+#               figures are the median), create also on a server whose users may each use
+#               the whole pool, and the ceiling: pgbench running the bare page SELECT of a
+#               list at the same concurrency
 #   rtt         round trips on the critical path: each operation at one connection, with the
 #               database local and behind bench/delay_proxy.py (BENCH_RTT_MS, default 4)
 #   growth      the list's latency as the table grows to 1 M tasks, and a user with 100 000
@@ -12,9 +13,9 @@
 #   bench/run.sh            (BENCH_SECONDS=15 per scenario, BENCH_CONNECTIONS=32,
 #                            BENCH_PARTS="throughput rtt growth idle")
 #   BENCH_BASELINE=REV      also runs the throughput scenarios on the server built from git
-#                           revision REV (built once into target/bench-baseline), each scenario
-#                           right after the current server's, on a database of its own in the
-#                           same cluster: before/after figures from one run
+#                           revision REV (built once into target/bench-baseline), the servers
+#                           taking turns in each scenario's rounds, on a database of its own in
+#                           the same cluster: before/after figures from one run
 # The server runs with its default log level (one line per request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ conns=${BENCH_CONNECTIONS:-32}
 parts=" ${BENCH_PARTS:-throughput rtt growth idle} "
 rtt_ms=${BENCH_RTT_MS:-4}
 idle_seconds=${BENCH_IDLE_SECONDS:-60}
+rounds=${BENCH_ROUNDS:-3}
 has_part() { [[ $parts == *" $1 "* ]]; }
 ensure_postgres_installed
 ensure_packages wrk:wrk curl:curl
@@ -183,38 +185,64 @@ settle() {
     done
 }
 
+# The writers start every run from no tasks: a create run writes tens of thousands of them,
+# and a user may hold at most MAX_TASKS_PER_USER.
+clear_writers() { # DATABASE
+    as_pg_owner "$(pg_bin_dir)/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d "$1" -q -v ON_ERROR_STOP=1 \
+        -c "DELETE FROM task WHERE user_id IN (SELECT id FROM \"user\" WHERE username LIKE 'writer%')"
+}
+# measure SIDE SCENARIO: one run of the scenario on the current server, the baseline or the
+# current build with the share as large as the pool (unshared), its wrk line appended to
+# $work/rounds/SIDE-SCENARIO; the current server's CPU ticks and PostgreSQL's are added up.
+declare -A cpu_server cpu_pg
+measure() {
+    local side=$1 scenario=$2 url=$base users=$work/users.txt db=todo s0 p0
+    case $side in
+        base) url=http://127.0.0.1:$base_port users=$work/base-users.txt db=todo_base ;;
+        unshared) url=http://127.0.0.1:$unshared_port ;;
+    esac
+    clear_writers "$db"
+    settle
+    s0=$(ticks "$server") p0=$(pg_ticks)
+    run_wrk "$scenario" "$seconds" "$conns" "$url" "$users" | tee -a "$work/rounds/$side-$scenario" |
+        python3 -c 'import json, sys; r = json.load(sys.stdin); print("  %-9s %8.0f req/s  p99 %5.1f ms" % (sys.argv[1], r["rps"], r["p99_ms"]), file=sys.stderr)' "$side"
+    if [ "$side" = current ]; then
+        cpu_server[$scenario]=$(( ${cpu_server[$scenario]:-0} + $(ticks "$server") - s0 ))
+        cpu_pg[$scenario]=$(( ${cpu_pg[$scenario]:-0} + $(pg_ticks) - p0 ))
+    fi
+}
+
 if has_part throughput; then
+    # Each scenario runs BENCH_ROUNDS times on each server, the servers taking turns to go
+    # first, and its figures are the median of the rounds (p99's lowest and highest are
+    # shown too): one 10 s run's p99 of a write scenario is mostly the disk's, and swings by
+    # half from run to run on a shared machine.
     declare -A result cpu kept
+    mkdir -p "$work/rounds"
     for scenario in list get toggle create mixed; do
-        echo "scenario $scenario (${seconds}s, $conns connections)..." >&2
+        sides=(current)
+        [ -n "$baseline" ] && sides+=(base)
+        [ "$scenario" = create ] && sides+=(unshared)
+        echo "scenario $scenario (${seconds}s, $conns connections, $rounds rounds: ${sides[*]})..." >&2
         # BENCH_PERF=DIR: the server's CPU profile during each scenario (perf record -g).
         if [ -n "${BENCH_PERF:-}" ]; then
             mkdir -p "$BENCH_PERF"
             perf record -q -g -F 499 -p "$server" -o "$BENCH_PERF/$scenario.data" 2>/dev/null &
             perf_pid=$!
         fi
-        settle
-        s0=$(ticks "$server") p0=$(pg_ticks) k0=$(list_outcomes)
-        result[$scenario]=$(run_wrk "$scenario")
-        cpu[$scenario]="$(( $(ticks "$server") - s0 )) $(( $(pg_ticks) - p0 ))"
+        k0=$(list_outcomes)
+        for ((round = 0; round < rounds; round++)); do
+            for ((i = 0; i < ${#sides[@]}; i++)); do
+                measure "${sides[(i + round) % ${#sides[@]}]}" "$scenario"
+            done
+        done
         kept[$scenario]="$k0 $(list_outcomes)"
         if [ -n "${BENCH_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
-        if [ -n "$baseline" ]; then
-            echo "scenario $scenario on the baseline $baseline_rev..." >&2
-            settle
-            result[base-$scenario]=$(run_wrk "$scenario" "$seconds" "$conns" "http://127.0.0.1:$base_port" "$work/base-users.txt")
-        fi
-        if [ "$scenario" = create ]; then
-            # Create once more, on a server whose users may each use the whole pool (the
-            # baseline has no per-user share): the scenario's 10 users, from 32 connections,
-            # each have more requests in flight than their default share, a quarter of the
-            # pool. The writers start from no tasks again, as in the first run.
-            echo "scenario create with DB_MAX_CONNECTIONS_PER_USER=10..." >&2
-            psql_ -c "DELETE FROM task WHERE user_id IN (SELECT id FROM \"user\" WHERE username LIKE 'writer%')"
-            settle
-            result[create-unshared]=$(run_wrk create "$seconds" "$conns" "http://127.0.0.1:$unshared_port")
-        fi
+        cpu[$scenario]="${cpu_server[$scenario]} ${cpu_pg[$scenario]}"
+        result[$scenario]=$(python3 bench/combine.py <"$work/rounds/current-$scenario")
+        [ -n "$baseline" ] && result[base-$scenario]=$(python3 bench/combine.py <"$work/rounds/base-$scenario")
     done
+    result[create-unshared]=$(python3 bench/combine.py <"$work/rounds/unshared-create")
     rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
     [ -n "$baseline" ] && base_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$base_server/status") && stop_server base_server
     stop_server unshared_server
@@ -264,16 +292,19 @@ SQL
         -c "ALTER TABLE task ENABLE TRIGGER task_list_updated"
 
     say "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
-    say "$(printf '%-10s %10s %9s %9s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'max ms' 'non-2xx')"
-    for name in $(for s in list get toggle create mixed; do echo $s; [ -n "$baseline" ] && echo base-$s; done); do
-        r=${result[$name]}
-        label=$([[ $name == base-* ]] && echo "  ${name#base-} @$baseline_rev" || echo "$name")
-        say "$(printf '%-20s %10s %9s %9s %9s %8s' "$label" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
-            "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
+    say "figures: the median of $rounds rounds per server (p99 range: the lowest and highest round's)"
+    say "$(printf '%-20s %10s %9s %9s %13s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'p99 range' 'max ms' 'non-2xx')"
+    row() { # LABEL RESULT
+        local r=$2
+        say "$(printf '%-20s %10.1f %9.2f %9.2f %13s %9.1f %8s' "$1" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
+            "$(field "$r" p99_ms)" "$(printf '%.1f-%.1f' "$(field "$r" p99_lo)" "$(field "$r" p99_hi)")" \
+            "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
+    }
+    for s in list get toggle create mixed; do
+        row "$s" "${result[$s]}"
+        [ -n "$baseline" ] && row "  $s @$baseline_rev" "${result[base-$s]}"
     done
-    r=${result[create-unshared]}
-    say "$(printf '%-20s %10s %9s %9s %9s %8s' "  create, share 10" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
-        "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
+    row "  create, share 10" "${result[create-unshared]}"
     say ""
     # CPU per request: wrk's requests over the scenario's seconds, the ticks over the same.
     say "CPU per request (µs): the server's, and PostgreSQL's; pgbench of the bare page SELECT costs PostgreSQL $(python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]) * 1e6 / (float(sys.argv[3]) * float(sys.argv[4]))))" "$ceiling_pg_ticks" "$hz" "$ceiling" "$seconds") per statement"

@@ -222,6 +222,9 @@ if has_part throughput; then
     for scenario in list get toggle create mixed; do
         sides=(current)
         [ -n "$baseline" ] && sides+=(base)
+        # Create runs on a server whose users may each use the whole pool too (the baseline
+        # has no per-user share): the scenario's 10 users, from 32 connections, each have
+        # more requests in flight than their default share, a quarter of the pool.
         [ "$scenario" = create ] && sides+=(unshared)
         echo "scenario $scenario (${seconds}s, $conns connections, $rounds rounds: ${sides[*]})..." >&2
         # BENCH_PERF=DIR: the server's CPU profile during each scenario (perf record -g).

@@ -62,7 +62,11 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-psql_() { as_pg_owner "$(pg_bin_dir)/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d todo -v ON_ERROR_STOP=1 -Atq "$@"; }
+psql_in() { # DATABASE psql-arguments...
+    local db=$1; shift
+    as_pg_owner "$(pg_bin_dir)/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d "$db" -v ON_ERROR_STOP=1 -Atq "$@"
+}
+psql_() { psql_in todo "$@"; }
 as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres todo
 
 base="http://127.0.0.1:$port"
@@ -180,16 +184,14 @@ list_outcomes() {
 settle() {
     local db
     for db in todo $([ -n "$baseline" ] && echo todo_base); do
-        as_pg_owner "$(pg_bin_dir)/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d "$db" -q \
-            -c "VACUUM ANALYZE" -c "CHECKPOINT"
+        psql_in "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT"
     done
 }
 
 # The writers start every run from no tasks: a create run writes tens of thousands of them,
 # and a user may hold at most MAX_TASKS_PER_USER.
 clear_writers() { # DATABASE
-    as_pg_owner "$(pg_bin_dir)/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d "$1" -q -v ON_ERROR_STOP=1 \
-        -c "DELETE FROM task WHERE user_id IN (SELECT id FROM \"user\" WHERE username LIKE 'writer%')"
+    psql_in "$1" -c "DELETE FROM task WHERE user_id IN (SELECT id FROM \"user\" WHERE username LIKE 'writer%')"
 }
 # measure SIDE SCENARIO: one run of the scenario on the current server, the baseline or the
 # current build with the share as large as the pool (unshared), its wrk line appended to
@@ -476,8 +478,7 @@ if has_part idle; then
     # What an idle server costs the database: transactions counted by PostgreSQL in the
     # bench's database while nothing calls the server (read from another database, so the
     # reading does not count; PostgreSQL flushes a backend's counters up to 10 s late).
-    xacts() { as_pg_owner "$(pg_bin_dir)/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -Atq \
-        -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'todo'"; }
+    xacts() { psql_in postgres -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'todo'"; }
     # Autovacuum's workers visit every database each minute and their transactions count
     # there too, so it is off for the window: what remains is what clients sent.
     psql_ -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null

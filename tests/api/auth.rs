@@ -3,7 +3,6 @@
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use sqlx::Executor;
 
 use crate::helpers::{JWT_SECRET, LoginBody, TestApp, TestDb, UserBody};
 
@@ -522,25 +521,26 @@ async fn a_token_revoked_on_one_instance_is_refused_by_another_at_once() {
 #[tokio::test]
 async fn maintenance_deletes_expired_sessions_and_ended_throttle_windows_only() {
     let app = TestApp::spawn().await;
-    app.sign_up("alice").await;
-    app.pool
-        .execute(
-            "INSERT INTO session (user_id, token_jti, token, expires_at)
-               SELECT id, 'old', 'x', timezone('utc', now()) - interval '1 hour' FROM \"user\";
-             INSERT INTO login_throttle (key, failures, window_start) VALUES
-               ('email:old@example.com', 3, timezone('utc', now()) - interval '1 hour'),
-               ('email:new@example.com', 3, timezone('utc', now()))",
-        )
-        .await
-        .unwrap();
+    // Rows written directly: a request would start the server's own pass in the background,
+    // which could sweep them before this one does.
+    app.sql(
+        "INSERT INTO \"user\" (username, email, hashed_password) VALUES ('alice', 'alice@example.com', 'x');
+         INSERT INTO session (user_id, token_jti, token, expires_at)
+           SELECT id, 'old', 'x', timezone('utc', now()) - interval '1 hour' FROM \"user\";
+         INSERT INTO session (user_id, token_jti, token, expires_at)
+           SELECT id, 'live', 'y', timezone('utc', now()) + interval '1 hour' FROM \"user\";
+         INSERT INTO login_throttle (key, failures, window_start) VALUES
+           ('email:old@example.com', 3, timezone('utc', now()) - interval '1 hour'),
+           ('email:new@example.com', 3, timezone('utc', now()))",
+    )
+    .await;
     let swept = todo_api::maintenance::run_once(&app.pool).await.unwrap();
     assert_eq!((swept.sessions, swept.throttle_windows), (1, 1));
     let sessions: Vec<String> = sqlx::query_scalar("SELECT token_jti FROM session")
         .fetch_all(&app.pool)
         .await
         .unwrap();
-    assert_eq!(sessions.len(), 1);
-    assert_ne!(sessions[0], "old");
+    assert_eq!(sessions, vec!["live"]);
     let keys: Vec<String> =
         sqlx::query_scalar("SELECT key FROM login_throttle WHERE key LIKE 'email:%'")
             .fetch_all(&app.pool)

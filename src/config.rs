@@ -36,6 +36,8 @@ pub enum LogFormat {
 /// Longer than any request of this API should take, short enough that a runaway
 /// statement cannot hold a pooled connection for long.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a search or count may run unless `DB_SEARCH_STATEMENT_TIMEOUT` says otherwise.
+pub const DEFAULT_SEARCH_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Prometheus's registered default port for application exporters is 9464 (OpenTelemetry).
 pub const DEFAULT_METRICS_PORT: u16 = 9464;
@@ -55,6 +57,10 @@ pub struct DatabaseSettings {
     pub statement_timeout: Option<Duration>,
     /// How many requests of one user may use the database at once.
     pub max_connections_per_user: u32,
+    /// Connections for expensive reads (searches, counts), beside the main pool's.
+    pub search_connections: u32,
+    /// `statement_timeout` of those connections.
+    pub search_statement_timeout: Duration,
 }
 
 impl DatabaseSettings {
@@ -219,6 +225,26 @@ pub fn database_settings(env: &impl Env) -> Result<DatabaseSettings, ConfigError
         1,
         max_connections,
     )?;
+    // Expensive reads get a bulkhead of their own: a quarter of the pool again, and a
+    // shorter bound on each statement.
+    let search_connections = parse_int(
+        env,
+        "DB_SEARCH_CONNECTIONS",
+        (max_connections / 4).max(1),
+        1,
+        max_connections,
+    )?;
+    let search_statement_timeout = parse_duration_var(
+        env,
+        "DB_SEARCH_STATEMENT_TIMEOUT",
+        DEFAULT_SEARCH_STATEMENT_TIMEOUT,
+    )?;
+    if search_statement_timeout.is_zero() {
+        return Err(ConfigError::new(
+            "DB_SEARCH_STATEMENT_TIMEOUT",
+            "must be longer than 0s",
+        ));
+    }
     Ok(DatabaseSettings {
         url,
         unpooled_url,
@@ -226,6 +252,8 @@ pub fn database_settings(env: &impl Env) -> Result<DatabaseSettings, ConfigError
         connect_timeout,
         statement_timeout,
         max_connections_per_user,
+        search_connections,
+        search_statement_timeout,
     })
 }
 
@@ -474,6 +502,11 @@ mod tests {
             Some(DEFAULT_STATEMENT_TIMEOUT)
         );
         assert_eq!(s.database.max_connections_per_user, 2);
+        assert_eq!(s.database.search_connections, 2);
+        assert_eq!(
+            s.database.search_statement_timeout,
+            DEFAULT_SEARCH_STATEMENT_TIMEOUT
+        );
         assert_eq!(s.max_tasks_per_user, 10_000);
         assert_eq!(s.list_cache_bytes, 8 * 1024 * 1024);
     }

@@ -20,9 +20,7 @@ use crate::db::refusal::Refusal;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
-/// Seconds a client should wait after a 503 before retrying: long enough for a suspended
-/// Neon compute to wake or a pooled connection to be replaced.
-pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+pub use crate::db::refusal::UNAVAILABLE_RETRY_AFTER_SECS;
 
 /// Seconds a client should wait after the server shed its request for being busy.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;

@@ -7,13 +7,13 @@
 
 use std::{net::SocketAddr, sync::OnceLock};
 
-use crate::db::recycle::Db;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::{
     EndpointExt, IntoResponse, Route, get, handler,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     web::Data,
 };
+use sqlx::PgPool;
 
 pub const REQUEST_DURATION: &str = "http_server_request_duration_seconds";
 
@@ -98,7 +98,7 @@ fn describe() {
 }
 
 /// Counts a request refused by a limit; `scope` names the limit (a rate limit's policy such
-/// as `login-client`, or `user_share`).
+/// as `login-client`, `user_share`, or `searches`).
 pub fn throttled(scope: &'static str) {
     metrics::counter!("throttled_requests_total", "scope" => scope).increment(1);
 }
@@ -153,7 +153,7 @@ pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
 
 #[derive(Clone)]
 struct Scrape {
-    db: Db,
+    db: PgPool,
     max_connections: u32,
     server_version: String,
 }
@@ -163,8 +163,8 @@ fn render(scrape: Data<&Scrape>) -> poem::Response {
     let Some(handle) = handle() else {
         return poem::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let size = scrape.db.pool().size();
-    let idle = scrape.db.idle();
+    let size = scrape.db.size();
+    let idle = u32::try_from(scrape.db.num_idle()).unwrap_or(u32::MAX);
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(size.saturating_sub(idle));
     metrics::gauge!("db_pool_connections", "state" => "max").set(scrape.max_connections);
@@ -195,7 +195,7 @@ impl MetricsServer {
     }
 
     /// Serves `GET /metrics` until the task is aborted.
-    pub async fn run(self, db: Db, max_connections: u32, server_version: String) {
+    pub async fn run(self, db: PgPool, max_connections: u32, server_version: String) {
         let app = Route::new().at("/metrics", get(render)).data(Scrape {
             db,
             max_connections,

@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::db::recycle::Db;
+use sqlx::PgPool;
 
 use crate::{auth::THROTTLE_WINDOW, db};
 
@@ -29,7 +29,7 @@ pub struct Swept {
     pub known_clients: u64,
 }
 
-/// One sweep of everything expired, on `pool` (the application's [`Db`], or any pool).
+/// One sweep of everything expired, on `pool` (the application's pool, or any).
 pub async fn run_once<'p>(pool: impl sqlx::PgExecutor<'p> + Copy) -> Result<Swept, sqlx::Error> {
     Ok(Swept {
         sessions: db::sessions::delete_expired(pool).await?,
@@ -54,7 +54,7 @@ pub struct Maintenance {
 impl Maintenance {
     /// Starts a pass in the background if none started within [`INTERVAL`]. Costs a request
     /// one atomic load when nothing is due.
-    pub fn nudge(&self, pool: &Db) {
+    pub fn nudge(&self, pool: &PgPool) {
         let now = u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
         let last = self.last_started.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last) >= INTERVAL.as_millis() as u64;

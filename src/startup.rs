@@ -14,11 +14,12 @@ use tokio::net::TcpListener;
 use crate::{
     api::client::TrustedProxies,
     api::tasks::{list_cache::ListCache, seen::SeenTasks},
-    auth::{session_cache::SessionCache, token::JwtKeys},
+    auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
     config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
     db::{
         connect::{self, ConnectError, ServerInfo},
         health::DbHealth,
+        liveness::Liveness,
         pooler::{self, Pooler},
         preflight,
         schema::{self, SchemaReport},
@@ -241,20 +242,46 @@ impl Application {
         );
 
         let app_url = app_connection(&settings.database).await?;
-        let mut options = connect::pool_options(&settings.database, &app_url);
-        if settings.database.statement_timeout.is_some()
-            && !connect::accepts_startup_options(&options, settings.database.connect_timeout).await
-        {
+        let db_settings = &settings.database;
+        let mut options = connect::pool_options(&app_url, db_settings.statement_timeout);
+        let mut search_options =
+            connect::pool_options(&app_url, Some(db_settings.search_statement_timeout));
+        if !connect::accepts_startup_options(&search_options, db_settings.connect_timeout).await {
             tracing::warn!(
                 "the pooler refuses the statement_timeout startup option, so statements are not \
-                 bounded by DB_STATEMENT_TIMEOUT: set it for the role instead \
-                 (ALTER ROLE <user> SET statement_timeout = '5s'), or let the pooler ignore \
-                 `options` (ignore_startup_parameters)"
+                 bounded by DB_STATEMENT_TIMEOUT or DB_SEARCH_STATEMENT_TIMEOUT: set it for the \
+                 role instead (ALTER ROLE <user> SET statement_timeout = '5s'), or let the \
+                 pooler ignore `options` (ignore_startup_parameters)"
             );
             options = app_url.connect_options().clone();
+            search_options = app_url.connect_options().clone();
         }
-        let health = Arc::new(DbHealth::new(&ready.info, ready.report, options.clone()));
-        let pool = connect::pool(&settings.database, options, health.clone());
+        let liveness = Arc::new(Liveness::default());
+        let health = Arc::new(DbHealth::new(
+            &ready.info,
+            ready.report,
+            options.clone(),
+            liveness.clone(),
+        ));
+        let on_contact: Arc<dyn Fn() + Send + Sync> = {
+            let health = health.clone();
+            Arc::new(move || health.record_ok())
+        };
+        let acquire_timeout = db_settings.connect_timeout;
+        let pool = connect::pool(
+            db_settings.max_connections,
+            acquire_timeout,
+            options,
+            liveness.clone(),
+            on_contact.clone(),
+        );
+        let search_pool = connect::pool(
+            db_settings.search_connections,
+            acquire_timeout,
+            search_options.application_name("todo-api searches"),
+            liveness.clone(),
+            on_contact,
+        );
         // One warm connection, so the first request does not pay for the handshake.
         let remaining = settings
             .database
@@ -298,8 +325,10 @@ impl Application {
             startup_ms = started.elapsed().as_secs_f64() * 1000.0,
             "listening on http://{addr} (docs at http://{addr}/docs)"
         );
-        let db = crate::db::recycle::Db::new(pool)
-            .with_user_share(settings.database.max_connections_per_user);
+        let shares = Shares::new(
+            db_settings.max_connections_per_user,
+            acquire_timeout.min(connect::MAX_ACQUIRE_TIMEOUT),
+        );
         Ok(Self {
             app_url,
             listener,
@@ -309,11 +338,14 @@ impl Application {
             state: AppState {
                 sessions: SessionCache::new(
                     Some(settings.database.migration_url().connect_options().clone()),
-                    db.clone(),
+                    pool.clone(),
                     settings.database.connect_timeout,
                 ),
                 maintenance: crate::maintenance::Maintenance::default(),
-                db,
+                db: pool,
+                search_db: search_pool,
+                liveness,
+                shares,
                 max_connections: settings.database.max_connections,
                 jwt: JwtKeys::new(&settings.jwt),
                 registrations: settings.registrations,
@@ -339,7 +371,7 @@ impl Application {
     }
 
     pub fn pool(&self) -> &PgPool {
-        self.state.db.pool()
+        &self.state.db
     }
 
     /// Where `/metrics` is served, unless `METRICS_ADDR=off`.
@@ -351,6 +383,7 @@ impl Application {
     /// and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let db = self.state.db.clone();
+        let search_db = self.state.search_db.clone();
         let sessions = self.state.sessions.clone();
         let metrics = self.metrics.map(|m| {
             tokio::spawn(m.run(db.clone(), self.state.max_connections, self.server_version))
@@ -369,7 +402,7 @@ impl Application {
         if let Some(metrics) = metrics {
             metrics.abort();
         }
-        db.close().await;
+        tokio::join!(db.close(), search_db.close());
         tracing::info!("stopped");
         result
     }

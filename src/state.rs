@@ -1,22 +1,31 @@
-//! What every request shares: the pool (which keeps each user to their share), what is
-//! known of the database's health, the token keys, the registration limits, the session
+//! What every request shares: the pools, what is known of the database's health, each
+//! user's share of the database, the token keys, the registration limits, the session
 //! cache, the lists served, and housekeeping.
 
 use std::sync::Arc;
 
+use sqlx::PgPool;
+
 use crate::{
     api::tasks::{list_cache::ListCache, seen::SeenTasks},
-    auth::{session_cache::SessionCache, token::JwtKeys},
+    auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
     config::RegistrationLimits,
-    db::{health::DbHealth, recycle::Db},
+    db::{health::DbHealth, liveness::Liveness},
     maintenance::Maintenance,
 };
 
 #[derive(Clone)]
 pub struct AppState {
-    /// The connection pool, with clean connections passed from request to request.
-    pub db: Db,
+    /// The connection pool.
+    pub db: PgPool,
+    /// A small pool of its own for expensive reads (searches, counts), whose statements
+    /// have a shorter timeout: however many run, they cannot hold `db`'s connections.
+    pub search_db: PgPool,
+    /// Whether the pools' connections can be trusted right now.
+    pub liveness: Arc<Liveness>,
     pub max_connections: u32,
+    /// How many of one user's requests may use the database at once.
+    pub shares: Shares,
     pub jwt: JwtKeys,
     pub health: Arc<DbHealth>,
     pub registrations: RegistrationLimits,

@@ -14,7 +14,6 @@ use crate::{
         token::{self, Issued},
     },
     db::{
-        connect::read_again_if_lost,
         sessions,
         users::{self, InsertUserError, Taken, UserRow},
     },
@@ -337,7 +336,9 @@ pub async fn log_out(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> 
 
 /// The account the token belongs to.
 pub async fn account(state: &AppState, auth: &AuthUser) -> Result<User, ApiError> {
-    let user = read_again_if_lost(|| users::find(&state.db, auth.user_id))
+    let user = state
+        .liveness
+        .read_again_if_lost(|| users::find(&state.db, auth.user_id))
         .await?
         .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
     Ok(user.into())

@@ -227,7 +227,7 @@ fn major_version(version: &str) -> String {
 
 fn readiness(state: &AppState, known: Snapshot) -> Readiness {
     let size = state.db.size();
-    let idle = state.db.idle();
+    let idle = u32::try_from(state.db.num_idle()).unwrap_or(u32::MAX);
     let pool = PoolHealth {
         size,
         idle,

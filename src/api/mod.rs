@@ -4,7 +4,6 @@ pub mod auth;
 pub mod body;
 pub mod client;
 pub mod conditional;
-pub mod fair_share;
 pub mod field;
 pub mod health;
 pub mod legacy;
@@ -69,8 +68,7 @@ pub fn spec_yaml() -> String {
     service().spec_yaml()
 }
 
-/// Every route, with error rendering, the per-user share, request ids and tracing, CORS
-/// and shared state.
+/// Every route, with error rendering, request ids and tracing, CORS and shared state.
 pub fn routes(
     state: AppState,
     cors_allowed_origins: &[String],
@@ -91,8 +89,7 @@ pub fn routes(
         .catch_all_error(move |err| {
             let state = on_error.clone();
             async move { poem::IntoResponse::into_response(answer_error(err, &state).await) }
-        })
-        .around(fair_share::fair_share);
+        });
     edges(app, index, cors_allowed_origins, proxies)
 }
 

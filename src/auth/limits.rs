@@ -12,7 +12,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use crate::db::recycle::Db;
+use sqlx::PgPool;
 
 use crate::{
     config::RegistrationLimits,
@@ -70,7 +70,11 @@ const REGISTER_GLOBAL: &str = "register-global";
 
 /// Counts a login attempt; refuses it (429) when a limit is reached, and holds it back
 /// when the account has seen many attempts.
-pub async fn admit_login(pool: &Db, email: &str, client: IpAddr) -> Result<LoginAttempt, ApiError> {
+pub async fn admit_login(
+    pool: &PgPool,
+    email: &str,
+    client: IpAddr,
+) -> Result<LoginAttempt, ApiError> {
     let email = email.trim().to_lowercase();
     let account_client = format!("account-client:{client} {email}");
     let client_key = format!("client:{client}");
@@ -102,7 +106,7 @@ pub async fn admit_login(pool: &Db, email: &str, client: IpAddr) -> Result<Login
 /// A successful login of `user`: its account starts afresh from this client, its attempt
 /// does not count against the client or the account, and the client is known from now on.
 pub async fn login_succeeded(
-    pool: &Db,
+    pool: &PgPool,
     attempt: LoginAttempt,
     user: UserId,
 ) -> Result<(), ApiError> {
@@ -132,7 +136,7 @@ pub fn login_delay(attempts: i32) -> Option<Duration> {
 /// server's limit. The global count only sees registrations the client's limit let through,
 /// so one client cannot use up everyone's.
 pub async fn admit_registration(
-    pool: &Db,
+    pool: &PgPool,
     limits: RegistrationLimits,
     client: IpAddr,
 ) -> Result<(), ApiError> {

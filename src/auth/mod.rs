@@ -1,10 +1,12 @@
 //! Authentication: password hashing, access tokens, rate limits on logins and registrations,
-//! and the bearer check every protected operation declares in its signature.
+//! the bearer check every protected operation declares in its signature, and each
+//! authenticated user's share of the database.
 
 pub mod limits;
 pub mod password;
 pub mod scheme;
 pub mod session_cache;
+pub mod share;
 pub mod token;
 
 pub use scheme::{AuthUser, BearerAuth};

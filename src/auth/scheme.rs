@@ -1,23 +1,29 @@
-//! The bearer security scheme. Its checker verifies the token (signature, algorithm, expiry)
-//! and then its session: from the session cache when it is known there, else in one
-//! database round trip. Handlers receive an [`AuthUser`].
+//! The bearer security scheme. Its checker verifies the token (signature, algorithm, expiry),
+//! takes a place in the token's user's share of the database ([`super::share`]), and then
+//! checks its session: from the session cache when it is known there, else in one database
+//! round trip. Handlers receive an [`AuthUser`], which holds that place until the request
+//! ends.
+
+use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
-use super::{session_cache::Lookup, token::fingerprint};
+use super::{session_cache::Lookup, share::Share, token::fingerprint};
 use crate::{
-    db::sessions,
+    db::{refusal::Refusal, sessions},
     domain::ids::UserId,
     error::{ApiError, AuthFailure},
     state::AppState,
 };
 
-/// The user a valid token belongs to, and the token's session id.
+/// The user a valid token belongs to, the token's session id, and the request's place in
+/// that user's share of the database.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: UserId,
     pub jti: String,
+    pub share: Arc<Share>,
 }
 
 impl AuthUser {
@@ -50,13 +56,17 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
         .verify(&bearer.token)
         .map_err(ApiError::Unauthorized)?;
     state.maintenance.nudge(&state.db);
+    let share = state.shares.take(token.user_id).await.map_err(|_| {
+        crate::instruments::throttled("user_share");
+        ApiError::Database(Refusal::UserShare)
+    })?;
     let session = match state.sessions.lookup(&token.jti) {
         Lookup::Known(mut known) => {
             known.live = known.expires_at > chrono::Utc::now().naive_utc();
             Some(known)
         }
         Lookup::Ask(ticket) => {
-            let read = sessions::state(&state.db, &token.jti)
+            let read = sessions::state(&state.db, &state.liveness, &token.jti)
                 .await
                 .map_err(ApiError::from)?;
             if let (Some(ticket), Some(session)) = (ticket, &read) {
@@ -79,6 +89,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
         None => Ok(AuthUser {
             user_id: token.user_id,
             jti: token.jti,
+            share: Arc::new(share),
         }),
     }
 }

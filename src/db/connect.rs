@@ -2,11 +2,7 @@
 
 use std::{
     fmt,
-    future::Future,
-    sync::{
-        Arc, LazyLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -16,8 +12,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
 };
 
-use super::{health::DbHealth, url::DatabaseUrl};
-use crate::config::DatabaseSettings;
+use super::{liveness::Liveness, url::DatabaseUrl};
 
 /// Idle connections are closed before Neon's five-minute suspend would kill them.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60);
@@ -84,14 +79,22 @@ pub struct ConnectError {
     pub cause: ConnectCause,
 }
 
-fn classify(err: sqlx::Error, url: &DatabaseUrl) -> ConnectCause {
+/// Why a connect attempt to `url` failed, judged by the error's type and SQLSTATE. An I/O
+/// error before any TLS or protocol step is a refused connection, or a host name that does
+/// not resolve: which one is learned by resolving the name.
+async fn classify(err: sqlx::Error, url: &DatabaseUrl) -> ConnectCause {
     match err {
         sqlx::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             ConnectCause::Refused
         }
-        sqlx::Error::Io(e) if e.to_string().contains("lookup") => ConnectCause::Dns,
-        // rustls reports a refused certificate as an I/O error during the handshake.
-        sqlx::Error::Io(e) if is_tls_failure(&e.to_string()) => ConnectCause::Tls(e.to_string()),
+        // rustls reports a refused certificate as an I/O error carrying its own error.
+        sqlx::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            ConnectCause::Tls(e.to_string())
+        }
+        sqlx::Error::Io(e) if !resolves(url).await => {
+            tracing::debug!(error = %e, "the database host does not resolve");
+            ConnectCause::Dns
+        }
         sqlx::Error::Tls(e) => ConnectCause::Tls(e.to_string()),
         sqlx::Error::Database(e) => match e.code().as_deref() {
             Some("28P01" | "28000") => {
@@ -106,11 +109,16 @@ fn classify(err: sqlx::Error, url: &DatabaseUrl) -> ConnectCause {
     }
 }
 
-fn is_tls_failure(message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    ["certificate", "tls", "handshake", "ssl"]
-        .iter()
-        .any(|w| message.contains(w))
+/// Whether `url`'s host resolves to an address (an IP address always does).
+async fn resolves(url: &DatabaseUrl) -> bool {
+    let options = url.connect_options();
+    let host = options.get_host().trim_matches(['[', ']']);
+    if host.starts_with('/') || host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    tokio::net::lookup_host((host, options.get_port()))
+        .await
+        .is_ok_and(|mut addrs| addrs.next().is_some())
 }
 
 /// Opens one connection, retrying transient failures with exponential backoff and jitter
@@ -133,7 +141,7 @@ pub async fn connect_with_retry(
                 .await;
         let cause = match attempt {
             Ok(Ok(conn)) => return Ok(conn),
-            Ok(Err(e)) => classify(e, url),
+            Ok(Err(e)) => classify(e, url).await,
             Err(_) => return Err(fail(ConnectCause::TimedOut(budget))),
         };
         if !cause.is_transient() {
@@ -154,102 +162,12 @@ pub async fn connect_with_retry(
     }
 }
 
-/// A connection idle for longer than this is pinged before it is handed out.
-pub const TRUST_IDLE_FOR: Duration = Duration::from_secs(1);
-/// After a connection was found dead, every connection is pinged for this long: its
-/// siblings are likely dead too (a restart, or a suspended Neon compute, kills them all).
-const SUSPICIOUS_FOR: Duration = Duration::from_secs(5);
-
-/// When a connection was last found dead, in milliseconds since [`EPOCH`] (0: never).
-static LAST_LOSS_MS: AtomicU64 = AtomicU64::new(0);
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-fn millis_since_epoch() -> u64 {
-    u64::try_from(EPOCH.elapsed().as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
-}
-
-/// Whether `err` means the connection it happened on is gone (the server closed it, or
-/// the network did), as opposed to a problem with the statement.
-fn is_connection_lost(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02")),
-        _ => false,
-    }
-}
-
-/// Records that a connection was found dead: for a while, every connection is tested
-/// before use, so the dead ones are replaced instead of failing requests.
-pub fn note_connection_lost() {
-    LAST_LOSS_MS.store(millis_since_epoch(), Ordering::Relaxed);
-}
-
-/// Whether `err` means its connection is gone; if so, records it (see
-/// [`note_connection_lost`]). Every place that meets a database error calls this.
-pub fn note_if_lost(err: &sqlx::Error) -> bool {
-    let lost = is_connection_lost(err);
-    if lost {
-        note_connection_lost();
-    }
-    lost
-}
-
-/// Runs a read again, once, when its connection turned out to be gone: a pooled
-/// connection killed while idle (a restart, an administrator) is only found when used, and
-/// a request whose session is cached starts with its own statement. The second attempt
-/// gets a tested connection (see [`note_connection_lost`]).
-pub async fn read_again_if_lost<T, Fut>(mut read: impl FnMut() -> Fut) -> Result<T, sqlx::Error>
-where
-    Fut: Future<Output = Result<T, sqlx::Error>>,
-{
-    match read().await {
-        Err(e) if note_if_lost(&e) => {
-            tracing::info!(error = %e, "a pooled connection was lost; reading again");
-            read().await
-        }
-        other => other,
-    }
-}
-
-/// Runs a single-statement write again, once, when the server had terminated its
-/// connection (57P01/57P02). A terminated backend commits nothing it had not already
-/// answered, so the statement did not take effect. Other losses (the network) are
-/// ambiguous and are not retried.
-pub async fn write_again_if_terminated<T, Fut>(
-    mut write: impl FnMut() -> Fut,
-) -> Result<T, sqlx::Error>
-where
-    Fut: Future<Output = Result<T, sqlx::Error>>,
-{
-    match write().await {
-        Err(e) if note_if_lost(&e) && is_terminated(&e) => {
-            tracing::info!(error = %e, "a pooled connection had been terminated; writing again");
-            write().await
-        }
-        other => other,
-    }
-}
-
-fn is_terminated(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| matches!(&*c, "57P01" | "57P02")))
-}
-
-/// Whether a connection was found dead in the last few seconds (see [`note_connection_lost`]).
-pub fn suspicious() -> bool {
-    let last = LAST_LOSS_MS.load(Ordering::Relaxed);
-    last != 0 && millis_since_epoch().saturating_sub(last) < SUSPICIOUS_FOR.as_millis() as u64
-}
-
 /// The connect options of the application's pool: `url`'s, with `statement_timeout` sent
 /// as a startup option (`-c statement_timeout=…`), so it holds on every connection without a
 /// `SET` per connection (which a transaction-mode pooler would not keep).
-pub fn pool_options(settings: &DatabaseSettings, url: &DatabaseUrl) -> PgConnectOptions {
+pub fn pool_options(url: &DatabaseUrl, statement_timeout: Option<Duration>) -> PgConnectOptions {
     let options = url.connect_options().clone();
-    match settings.statement_timeout {
+    match statement_timeout {
         Some(limit) => options.options([("statement_timeout", format!("{}ms", limit.as_millis()))]),
         None => options,
     }
@@ -270,44 +188,46 @@ pub async fn accepts_startup_options(options: &PgConnectOptions, timeout: Durati
     }
 }
 
-/// The application's pool over `options`, sized and timed for a serverless database.
+/// The application's pool over `options`, sized and timed for a serverless database: at
+/// most `max_connections`, a request waiting at most `acquire_timeout` for one.
 ///
 /// A connection in steady use is handed out without a test: sqlx already pings every
 /// connection as it comes back to the pool, so testing it again on the way out would add a
 /// third round trip to every statement. One that sat idle (Neon may have suspended its
-/// compute), or any connection shortly after one was found dead, is pinged first and
-/// replaced if the ping fails. What the pool meets is recorded in `health`.
+/// compute), or any connection shortly after one was found dead (`liveness`), is pinged
+/// first and replaced if the ping fails. `on_contact` is called whenever the database
+/// answered a connect or a ping.
 pub fn pool(
-    settings: &DatabaseSettings,
+    max_connections: u32,
+    acquire_timeout: Duration,
     options: PgConnectOptions,
-    health: Arc<DbHealth>,
+    liveness: Arc<Liveness>,
+    on_contact: Arc<dyn Fn() + Send + Sync>,
 ) -> PgPool {
-    let on_connect = health.clone();
+    let on_connect = on_contact.clone();
     PgPoolOptions::new()
-        .max_connections(settings.max_connections)
+        .max_connections(max_connections)
         .min_connections(0)
-        .acquire_timeout(settings.connect_timeout.min(MAX_ACQUIRE_TIMEOUT))
+        .acquire_timeout(acquire_timeout.min(MAX_ACQUIRE_TIMEOUT))
         .idle_timeout(IDLE_TIMEOUT)
         .max_lifetime(MAX_LIFETIME)
         .test_before_acquire(false)
         .after_connect(move |_conn, _meta| {
-            let health = on_connect.clone();
-            Box::pin(async move {
-                health.record_ok();
-                Ok(())
-            })
+            on_connect();
+            Box::pin(async { Ok(()) })
         })
         .before_acquire(move |conn, meta| {
-            let health = health.clone();
+            let liveness = liveness.clone();
+            let on_contact = on_contact.clone();
             Box::pin(async move {
-                if meta.idle_for >= TRUST_IDLE_FOR || suspicious() {
+                if liveness.must_test(meta.idle_for) {
                     // A dead idle connection is expected (Neon closes them when it suspends
                     // the compute): it is replaced, and only the replacement's fate counts.
                     if let Err(e) = conn.ping().await {
-                        note_connection_lost();
+                        liveness.lost();
                         return Err(e);
                     }
-                    health.record_ok();
+                    on_contact();
                 }
                 Ok(true)
             })

@@ -6,20 +6,16 @@
 
 use std::{
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicI64, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
 
-use super::{
-    connect::{self, ServerInfo},
-    refusal::Refusal,
-    schema::SchemaReport,
-};
+use super::{connect::ServerInfo, liveness::Liveness, refusal::Refusal, schema::SchemaReport};
 
 /// A live probe runs at most once per this interval, whoever asks.
 pub const LIVE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
@@ -62,6 +58,8 @@ pub struct DbHealth {
     live_probe: tokio::sync::Mutex<Option<Instant>>,
     /// Where a diagnosing connection goes (the pool's own options).
     connect_options: PgConnectOptions,
+    /// Told when a refusal means a connection was lost.
+    liveness: Arc<Liveness>,
 }
 
 fn now_ms() -> i64 {
@@ -69,7 +67,12 @@ fn now_ms() -> i64 {
 }
 
 impl DbHealth {
-    pub fn new(info: &ServerInfo, schema: SchemaReport, connect_options: PgConnectOptions) -> Self {
+    pub fn new(
+        info: &ServerInfo,
+        schema: SchemaReport,
+        connect_options: PgConnectOptions,
+        liveness: Arc<Liveness>,
+    ) -> Self {
         Self {
             known: Mutex::new(Known {
                 outage: None,
@@ -82,6 +85,7 @@ impl DbHealth {
             last_contact_ms: AtomicI64::new(now_ms()),
             live_probe: tokio::sync::Mutex::new(None),
             connect_options,
+            liveness,
         }
     }
 
@@ -110,7 +114,7 @@ impl DbHealth {
     pub fn record(&self, cause: Refusal) {
         metrics::counter!("db_errors_total", "class" => cause.label()).increment(1);
         if cause.loses_connection() {
-            connect::note_connection_lost();
+            self.liveness.lost();
         }
         if !cause.is_outage() {
             tracing::debug!(cause = cause.label(), "{}", cause.detail());
@@ -155,8 +159,8 @@ impl DbHealth {
     /// Turns "no connection before the deadline" into its real cause: the pool was full
     /// (busy), or the server refuses new connections for a reason one connect attempt
     /// reveals. A cause learned in the last two seconds is reused instead of connecting.
-    pub async fn diagnose(&self, db: &super::recycle::Db, max_connections: u32) -> Refusal {
-        if db.size() >= max_connections && db.idle() == 0 {
+    pub async fn diagnose(&self, db: &PgPool, max_connections: u32) -> Refusal {
+        if db.size() >= max_connections && db.num_idle() == 0 {
             return Refusal::Busy;
         }
         {
@@ -204,7 +208,7 @@ impl DbHealth {
     /// One cheap query (`server_version` and the applied migration version, one
     /// transaction), at most once per [`LIVE_PROBE_INTERVAL`] whoever asks; callers that
     /// arrive meanwhile get the state it left. Bounded by `timeout`.
-    pub async fn probe_live(&self, pool: &super::recycle::Db, timeout: Duration) {
+    pub async fn probe_live(&self, pool: &PgPool, timeout: Duration) {
         let mut last = self.live_probe.lock().await;
         if last.is_some_and(|at| at.elapsed() < LIVE_PROBE_INTERVAL) {
             return;
@@ -281,7 +285,7 @@ mod tests {
             expected_version: 12,
             problems: Vec::new(),
         };
-        DbHealth::new(&info, schema, PgConnectOptions::new())
+        DbHealth::new(&info, schema, PgConnectOptions::new(), Arc::default())
     }
 
     #[test]

@@ -4,9 +4,9 @@
 pub mod connect;
 pub mod health;
 pub mod idempotency;
+pub mod liveness;
 pub mod pooler;
 pub mod preflight;
-pub mod recycle;
 pub mod refusal;
 pub mod schema;
 pub mod sessions;

@@ -1,6 +1,10 @@
 //! Why the database did not serve a request, classified by SQLSTATE (and by sqlx's own
 //! errors): what a client is told, when it should retry, and the label logs and metrics use.
 
+/// Seconds a client should wait after a 503 before retrying: long enough for a suspended
+/// Neon compute to wake or a pooled connection to be replaced.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// A database refusal or failure that is not the request's fault. Every one is a 503.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
@@ -24,6 +28,8 @@ pub enum Refusal {
     Busy,
     /// The requesting user already had as many requests at the database as one user may.
     UserShare,
+    /// Every connection for searches and counts stayed in use until the acquire deadline.
+    Searches,
     /// No connection could be opened before the acquire deadline; the cause was not learned.
     NoConnection,
     /// The database did not answer within the bound of a probe.
@@ -47,9 +53,6 @@ impl Refusal {
             sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => Some(Self::ConnectionLost),
             sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => Some(Self::NotAccepting),
             sqlx::Error::PoolTimedOut => Some(Self::NoConnection),
-            sqlx::Error::AnyDriverError(e) if e.is::<super::recycle::ShareHeld>() => {
-                Some(Self::UserShare)
-            }
             _ => None,
         }
     }
@@ -82,6 +85,7 @@ impl Refusal {
             Self::ConnectionLost => "connection_lost",
             Self::Busy => "pool_exhausted",
             Self::UserShare => "user_share_exhausted",
+            Self::Searches => "searches_busy",
             Self::NoConnection => "no_connection",
             Self::Unresponsive => "unresponsive",
         }
@@ -116,6 +120,9 @@ impl Refusal {
             Self::UserShare => {
                 "This account already has as many requests at the database as one account may: let some finish, then retry."
             }
+            Self::Searches => {
+                "As many searches and counts are running as the service allows at once: retry shortly, or list without `q` and `Prefer: count=exact`."
+            }
             Self::NoConnection => "The database cannot be reached right now: retry shortly.",
             Self::Unresponsive => "The database is not answering in time: retry shortly.",
         }
@@ -126,14 +133,17 @@ impl Refusal {
     pub fn retry_after_secs(self) -> u64 {
         match self {
             Self::DatabaseGone | Self::Credentials => 30,
-            _ => crate::error::UNAVAILABLE_RETRY_AFTER_SECS,
+            _ => UNAVAILABLE_RETRY_AFTER_SECS,
         }
     }
 
     /// Whether this means the database cannot be used at all (readiness fails), as opposed
     /// to one request having been too slow or too many at once.
     pub fn is_outage(self) -> bool {
-        !matches!(self, Self::StatementTimeout | Self::Busy | Self::UserShare)
+        !matches!(
+            self,
+            Self::StatementTimeout | Self::Busy | Self::UserShare | Self::Searches
+        )
     }
 
     /// Whether the connection it happened on is gone, so its pooled siblings are suspect.

@@ -8,7 +8,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgListener, PgPoolOptions},
 };
 
-use super::connect;
+use super::liveness::Liveness;
 use crate::domain::ids::UserId;
 
 pub async fn insert(
@@ -47,9 +47,10 @@ pub struct SessionState {
 /// This is the first statement of every authenticated request, so it is where a pooled
 /// connection that died while idle is met first. Being a read, it is safe to run again:
 /// on a lost connection it does so once, on another connection, and the pool tests every
-/// connection for a while (see [`connect::pool`]), so the rest of the request gets a live one.
+/// connection for a while (see [`Liveness`]), so the rest of the request gets a live one.
 pub async fn state(
-    pool: &super::recycle::Db,
+    pool: &sqlx::PgPool,
+    liveness: &Liveness,
     jti: &str,
 ) -> Result<Option<SessionState>, sqlx::Error> {
     let read = || {
@@ -60,13 +61,7 @@ pub async fn state(
         .bind(jti)
         .fetch_optional(pool)
     };
-    match read().await {
-        Err(e) if connect::note_if_lost(&e) => {
-            tracing::info!(error = %e, "a pooled connection was lost; reading the session again");
-            read().await
-        }
-        other => other,
-    }
+    liveness.read_again_if_lost(read).await
 }
 
 /// Revokes a session; every instance refuses its token from the next request on.

@@ -30,8 +30,7 @@ use super::{
 };
 use crate::{
     auth::BearerAuth,
-    db::connect::read_again_if_lost,
-    db::tasks,
+    db::{refusal::Refusal as DbRefusal, tasks},
     domain::{
         due_date::DueDate,
         field::{FieldRule, Given, Refusal},
@@ -205,13 +204,28 @@ impl TasksApi {
         );
         let kept = state.lists.get(&key);
         let known = kept.as_ref().map(|k| k.version);
-        let found = read_again_if_lost(|| async {
-            let mut conn = state.db.acquire().await?;
-            let found = tasks::list(&mut conn, user_id.0, query, count, known).await?;
-            conn.release();
-            Ok(found)
-        })
-        .await?;
+        // Searches and counts read many rows: they run on the bulkhead's connections, with
+        // its shorter statement timeout, so they cannot hold the pool that lists use.
+        let expensive = query.filters.text.is_some() || count;
+        let pool = if expensive {
+            &state.search_db
+        } else {
+            &state.db
+        };
+        let found = state
+            .liveness
+            .read_again_if_lost(|| async {
+                let mut conn = pool.acquire().await?;
+                tasks::list(&mut conn, user_id.0, query, count, known).await
+            })
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::PoolTimedOut if expensive => {
+                    crate::instruments::throttled("searches");
+                    ApiError::Database(DbRefusal::Searches)
+                }
+                e => ApiError::from(e),
+            })?;
         let list = match (found, kept) {
             (tasks::Listing::Unchanged, Some(kept)) => {
                 crate::instruments::list_cache(true);
@@ -266,6 +280,7 @@ impl TasksApi {
         let (fields, key) = both(fields.map_err(ApiError::from), key)?;
         let (task, version) = match ops::create(
             &state.db,
+            &state.liveness,
             user_id.0,
             &fields,
             key.as_ref(),
@@ -303,14 +318,11 @@ impl TasksApi {
     ) -> Result<TaskResponse, GetTaskError> {
         auth.0.require(user_id.0)?;
         let if_none_match = header("If-None-Match", if_none_match)?;
-        let task = read_again_if_lost(|| async {
-            let mut conn = state.db.acquire().await?;
-            let task = tasks::find(&mut *conn, user_id.0, id.0).await?;
-            conn.release();
-            Ok(task)
-        })
-        .await?
-        .ok_or_else(ops::not_found)?;
+        let task = state
+            .liveness
+            .read_again_if_lost(|| tasks::find(&state.db, user_id.0, id.0))
+            .await?
+            .ok_or_else(ops::not_found)?;
         state.seen.saw([&task]);
         let etag = task_etag(task.id.0, task.version);
         if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {

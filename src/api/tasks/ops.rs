@@ -5,14 +5,14 @@
 use chrono::{NaiveDateTime, Utc};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sha2::{Digest, Sha256};
+use sqlx::PgPool;
 
 use super::{seen::SeenTasks, types};
 use crate::{
     api::conditional::{if_match_allows, task_etag},
-    db::connect::write_again_if_terminated,
     db::{
         idempotency::{self, Claim},
-        recycle::Db,
+        liveness::Liveness,
         tasks::{self, Written},
     },
     domain::{
@@ -93,7 +93,8 @@ fn within_quota(inserted: Option<Task>, quota: u32) -> Result<Task, ApiError> {
 /// Creates a task, within the owner's quota. With an idempotency key, a retry with the
 /// same body gets the first response and creates nothing; with another body it is a 422.
 pub async fn create(
-    db: &Db,
+    db: &PgPool,
+    liveness: &Liveness,
     user_id: UserId,
     fields: &Fields,
     key: Option<&IdempotencyKey>,
@@ -101,13 +102,9 @@ pub async fn create(
 ) -> Result<Created, ApiError> {
     let Some(IdempotencyKey(key)) = key else {
         // One statement, sent once more if the server had terminated its connection.
-        let inserted = write_again_if_terminated(|| async {
-            let mut conn = db.acquire().await?;
-            let inserted = tasks::insert_within(&mut *conn, user_id, fields, Some(quota)).await?;
-            conn.release();
-            Ok(inserted)
-        })
-        .await?;
+        let inserted = liveness
+            .write_again_if_terminated(|| tasks::insert_within(db, user_id, fields, Some(quota)))
+            .await?;
         return Ok(Created::New(within_quota(inserted, quota)?));
     };
     let hash = hex::encode(Sha256::digest(
@@ -140,7 +137,6 @@ pub async fn create(
         .unwrap_or_default();
     idempotency::complete(&mut tx, user_id, key, task.id, &body.to_string()).await?;
     tx.commit().await?;
-    conn.release();
     Ok(Created::New(task))
 }
 
@@ -152,7 +148,7 @@ pub async fn create(
 /// database just gave: one decided on the copy is decided again on the task read. Every
 /// retry on a task from the database follows a write that succeeded.
 async fn change(
-    db: &Db,
+    db: &PgPool,
     seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
@@ -185,7 +181,6 @@ async fn change(
         };
         match tasks::change(&mut conn, &current, &change).await? {
             Written::Done((task, next)) => {
-                conn.release();
                 seen.saw([&task]);
                 if let Some(next) = next {
                     tracing::info!(task_id = %task.id, next_id = %next.id, "next occurrence created");
@@ -193,7 +188,6 @@ async fn change(
                 return Ok(task);
             }
             Written::Moved(now) => known = Some((now, DecidedOn::Moved)),
-            // Dropped, not released: a transaction may have been left to roll back.
             Written::Gone => return Err(not_found()),
         }
     }
@@ -220,7 +214,7 @@ impl DecidedOn {
 
 /// Edits a task as `draft` says: every field is checked (422) before the precondition (412).
 pub async fn edit(
-    db: &Db,
+    db: &PgPool,
     seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
@@ -235,7 +229,7 @@ pub async fn edit(
 
 /// Completes, reopens (`Some`) or toggles (`None`) a task.
 pub async fn complete(
-    db: &Db,
+    db: &PgPool,
     seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
@@ -250,7 +244,7 @@ pub async fn complete(
 
 /// Deletes a task; with `If-Match`, only the version the client read.
 pub async fn delete(
-    db: &Db,
+    db: &PgPool,
     user_id: UserId,
     id: TaskId,
     if_match: Option<&str>,
@@ -269,7 +263,6 @@ pub async fn delete(
         };
         let deleted = tasks::delete(&mut *conn, user_id, id, version).await?;
         if deleted || version.is_none() {
-            conn.release();
             return if deleted { Ok(()) } else { Err(not_found()) };
         }
     }

@@ -205,7 +205,7 @@ fn describe(check: &Check, ids: &[i32], values: &[String]) -> String {
     format!(
         "accounts {} have the same {} apart from letter case, which migration {} makes \
          unique: merge them into account {keep} or rename all but one (e.g. `{rename}`); \
-         the README section \"Switching from the Python backend\" has the SQL",
+         docs/switching.md has the SQL",
         accounts.join(" and "),
         check.noun,
         check.migration,

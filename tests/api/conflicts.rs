@@ -1,12 +1,12 @@
 //! Legacy data that a migration cannot accept: the binary names each conflict, exits 4 and
-//! changes nothing; the README's SQL resolves it.
+//! changes nothing; the SQL in docs/switching.md resolves it.
 
 use sqlx::{Executor, PgConnection};
 
 use crate::helpers::{CONTRACT_SQL, JWT_SECRET, TestApp, TestDb, run_binary};
 
 /// Accounts 3 and 7 differ only by the case of their email, 4 and 9 only by the case of
-/// their username (the ids of the README's example).
+/// their username (the ids of the example in docs/switching.md).
 const CONFLICTING_ROWS: &str = r#"
 INSERT INTO "user" (id, username, email, hashed_password) VALUES
   (3, 'bob', 'Bob@example.com', 'x'),
@@ -19,10 +19,12 @@ INSERT INTO session (user_id, token_jti, token, expires_at)
   VALUES (7, 'jti-7', repeat('7', 64), '2030-01-01');
 "#;
 
-/// The SQL in the README block that follows `marker`.
+/// The SQL in the docs/switching.md block that follows `marker`.
 fn readme_sql(marker: &str) -> String {
-    let readme = include_str!("../../README.md");
-    let after = &readme[readme.find(marker).expect("the README has the marker")..];
+    let readme = include_str!("../../docs/switching.md");
+    let after = &readme[readme
+        .find(marker)
+        .expect("docs/switching.md has the marker")..];
     let start = after.find("```sql\n").unwrap() + "```sql\n".len();
     let end = after[start..].find("```").unwrap();
     after[start..start + end].to_owned()

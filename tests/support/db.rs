@@ -20,7 +20,10 @@ impl TestDb {
         let name = format!("todo_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url())
             .await
-            .expect("the test PostgreSQL server must be reachable (see README: Testing)");
+            .expect(
+                "the test PostgreSQL server must be reachable: TEST_DATABASE_URL, or by default \
+                 postgres://postgres@127.0.0.1:5432/postgres (see docs/testing.md#the-test-database)",
+            );
         admin
             .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
             .await

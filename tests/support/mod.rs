@@ -1,4 +1,4 @@
-//! What both test harnesses share: fresh databases, running servers, and a typed client
+//! What the test harnesses share: fresh databases, running servers, and a typed client
 //! that talks to them over HTTP.
 #![allow(dead_code, unused_imports)]
 

@@ -178,7 +178,8 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     )
     .await;
     app.begin_stop();
-    // A server shutting down stops accepting first; only then may the request finish.
+    // A server shutting down stops accepting first; the probe, seen waiting on the lock,
+    // is still in flight then.
     let addr = app.addr;
     wait_until(
         "the server to stop accepting connections",

@@ -6,7 +6,8 @@ use sqlx::Executor;
 
 use crate::helpers::{LoginBody, TestApp, User, holds_for, wait_until};
 
-/// How long the tests watch for a pass that should not start: one would start at once.
+/// How long the test watches for a pass that must not start: by a timer, or by a request
+/// within the interval (which would start it at once).
 const QUIET: Duration = Duration::from_millis(300);
 
 async fn expired_sessions(app: &TestApp) -> i64 {

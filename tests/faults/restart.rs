@@ -113,10 +113,10 @@ impl Drop for CloseOnPanic {
 }
 
 /// One milestone of one writer: a permit the first time only.
-struct Once(bool);
+struct Reached(bool);
 
-impl Once {
-    fn reached(&mut self, milestone: &Semaphore) {
+impl Reached {
+    fn mark(&mut self, milestone: &Semaphore) {
         if !self.0 {
             self.0 = true;
             milestone.add_permits(1);
@@ -133,7 +133,7 @@ async fn writer(
     let _failing = CloseOnPanic(timeline.clone());
     let user = server.sign_up(&name).await;
     let mut mine: Vec<(i64, bool)> = Vec::new();
-    let (mut warmed, mut refused, mut back) = (Once(false), Once(false), Once(false));
+    let (mut warmed, mut refused, mut back) = (Reached(false), Reached(false), Reached(false));
     let mut acked = 0;
     let mut n = 0;
     loop {
@@ -193,13 +193,13 @@ async fn writer(
         if ok {
             acked += 1;
             if acked >= 5 {
-                warmed.reached(&timeline.warmed);
+                warmed.mark(&timeline.warmed);
             }
             if stage == BACK {
-                back.reached(&timeline.back);
+                back.mark(&timeline.back);
             }
         } else if stage == DOWN {
-            refused.reached(&timeline.refused);
+            refused.mark(&timeline.refused);
         }
     }
 }

@@ -1,5 +1,5 @@
 # Sourced by scripts (after scripts/pg.sh, for ensure_packages): what the generated clients
-# need to be generated and tested.
+# need to be generated (scripts/generate) and tested (tests/clients, run by scripts/test).
 
 # clients/typescript's npm packages. npm records each install in node_modules/.package-lock.json:
 # one older than the lockfile or package.json is stale. Install scripts stay off; no package

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Executor;
 
-use crate::helpers::{CONTRACT_SQL, JWT_SECRET, TestDb, run_binary};
+use crate::helpers::{CONTRACT_SQL, JWT_SECRET, TestDb, run_binary, until_live};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -292,22 +292,7 @@ async fn sigterm_stops_the_server_cleanly() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
-    let live = format!("http://127.0.0.1:{port}/health/live");
-    let mut up = false;
-    for _ in 0..100 {
-        if client
-            .get(&live)
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "server did not come up");
+    until_live(&format!("http://127.0.0.1:{port}")).await;
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

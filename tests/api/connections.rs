@@ -1,14 +1,18 @@
 //! What a client may hold of the server's connections: slow, silent and idle sockets are
 //! closed, and connections beyond the cap wait while the server keeps serving.
 
-use std::time::Duration;
+use std::{
+    io::BufRead,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
 
-use crate::helpers::{TestApp, TestDb};
+use crate::helpers::{TestApp, TestDb, until_live, wait_until};
 
 /// Long enough for the server to act on a one-second limit on a loaded machine; the tests
 /// assert what happens, not how fast.
@@ -54,6 +58,8 @@ async fn a_slowloris_is_closed_after_the_header_read_timeout() {
             if slow.write_all(b"X").await.is_err() {
                 return;
             }
+            // This wait is the attack, not a guess at the server's speed: a byte every 200 ms,
+            // each well within the 1 s limit of the one before, must not keep the socket open.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         panic!("the server still accepted header bytes after 40 s");
@@ -130,18 +136,9 @@ async fn out_of_file_descriptors_the_server_says_so_backs_off_and_recovers() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let log = Tail::of(child.stderr.take().unwrap());
     let live = format!("http://127.0.0.1:{port}/health/live");
-    let up = async {
-        loop {
-            if reqwest::get(&live).await.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(PATIENCE, up)
-        .await
-        .expect("the server came up");
+    until_live(&format!("http://127.0.0.1:{port}")).await;
 
     let mut hogs = Vec::new();
     for _ in 0..100 {
@@ -151,7 +148,12 @@ async fn out_of_file_descriptors_the_server_says_so_backs_off_and_recovers() {
                 .unwrap(),
         );
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_until(
+        "the server to say it cannot accept connections",
+        PATIENCE,
+        async || log.text().contains("cannot accept connections"),
+    )
+    .await;
     drop(hogs);
     let served = reqwest::Client::new()
         .get(&live)
@@ -165,8 +167,39 @@ async fn out_of_file_descriptors_the_server_says_so_backs_off_and_recovers() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(err.contains("cannot accept connections"), "{err}");
+    let err = log.finish();
     assert!(err.contains("Too many open files"), "{err}");
+}
+
+/// What a child process writes to a pipe, read by a thread of its own while it runs.
+struct Tail {
+    text: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Tail {
+    fn of(pipe: impl std::io::Read + Send + 'static) -> Self {
+        let text = Arc::new(Mutex::new(String::new()));
+        let written = text.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { return };
+                let mut text = written.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Self { text, reader }
+    }
+
+    /// Everything written so far.
+    fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+
+    /// Everything written, once the pipe has closed.
+    fn finish(self) -> String {
+        self.reader.join().unwrap();
+        self.text.lock().unwrap().clone()
+    }
 }

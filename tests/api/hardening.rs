@@ -4,7 +4,7 @@
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 
-use crate::helpers::{JWT_SECRET, TestApp, User, problem};
+use crate::helpers::{JWT_SECRET, TestApp, User, problem, until_live};
 
 /// Unreadable values of a conditional header: a non-ASCII byte, and bad syntax.
 fn malformed() -> Vec<HeaderValue> {
@@ -325,22 +325,13 @@ async fn request_log_lines_name_the_client_address() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let live = format!("http://127.0.0.1:{port}/health/live");
-    let mut served = false;
-    for _ in 0..200 {
-        if reqwest::get(&live).await.is_ok_and(|r| r.status() == 200) {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    until_live(&format!("http://127.0.0.1:{port}")).await;
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(served, "{err}");
     let line = err
         .lines()
         .find(|l| l.contains("request finished") && l.contains("/health/live"))

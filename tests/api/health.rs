@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor};
 
-use crate::helpers::{TestApp, admin_url};
+use crate::helpers::{TestApp, admin_url, lock_waiters, wait_until};
 
 #[tokio::test]
 async fn liveness_is_ok() {
@@ -68,16 +68,24 @@ async fn readiness_is_503_when_the_database_refuses_connections() {
     assert_eq!(body["schema"]["ok"], false);
     assert!(!body["schema"]["problems"].as_array().unwrap().is_empty());
 
-    // Once the database is back, the same server is ready again without a restart (live
-    // probes run at most once per second).
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Once the database is back, the same server is ready again without a restart (as soon
+    // as its next live probe runs: at most once per second).
     admin
         .execute(sqlx::AssertSqlSafe(format!(
             r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#
         )))
         .await
         .unwrap();
-    app.get("/health/ready?probe=live").expect(200).await;
+    wait_until(
+        "readiness to say ready again",
+        Duration::from_secs(10),
+        async || {
+            let status = app.get("/health/ready?probe=live").send().await.status();
+            assert!(status == 200 || status == 503, "{status}");
+            status == 200
+        },
+    )
+    .await;
 }
 
 /// A connection holding an exclusive lock on the migrations table, which makes the live
@@ -163,9 +171,26 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     let mut app = TestApp::spawn().await;
     let mut locker = lock_migrations(&app).await;
     let in_flight = tokio::spawn(app.get("/health/ready?probe=live").try_send());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until(
+        "the probe to wait on the lock",
+        Duration::from_secs(10),
+        async || lock_waiters(&app.pool).await >= 1,
+    )
+    .await;
     app.begin_stop();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A server shutting down stops accepting first; the probe, seen waiting on the lock,
+    // is still in flight then.
+    let addr = app.addr;
+    wait_until(
+        "the server to stop accepting connections",
+        Duration::from_secs(10),
+        async || tokio::net::TcpStream::connect(addr).await.is_err(),
+    )
+    .await;
+    assert!(
+        !in_flight.is_finished(),
+        "answered before the lock was let go"
+    );
     locker.execute("ROLLBACK").await.unwrap();
     let reply = in_flight
         .await

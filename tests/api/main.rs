@@ -5,7 +5,6 @@
 mod adoption;
 mod auth;
 mod cli;
-mod clients;
 mod compat;
 mod completed_at;
 mod conflicts;

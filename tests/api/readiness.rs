@@ -1,22 +1,28 @@
 //! Readiness reports the last known state without touching the database, so probing an
 //! idle server lets Neon suspend it; `?probe=live` asks, at most once per second.
 
-use std::time::Duration;
+use std::{sync::atomic::Ordering, time::Duration};
 
-use std::sync::atomic::Ordering;
-
-use crate::{helpers::TestApp, refusals::gated};
+use crate::{
+    helpers::{TestApp, holds_for},
+    refusals::behind_gate,
+};
 
 #[tokio::test]
 async fn probing_an_idle_server_sends_the_database_nothing() {
-    let gated = gated(&[]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = gated.gate.sent.load(Ordering::Relaxed);
+    // No one has used the server: once it has started, nothing of its own is under way.
+    let (app, gate) = behind_gate(&[]).await;
+    let before = gate.sent.load(Ordering::Relaxed);
     for _ in 0..100 {
-        gated.app.get("/health/ready").expect(200).await;
+        app.get("/health/ready").expect(200).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(gated.gate.sent.load(Ordering::Relaxed), before);
+    // Nor do the probes leave anything behind that queries later.
+    holds_for(
+        "the server has sent the database nothing",
+        Duration::from_millis(500),
+        async || gate.sent.load(Ordering::Relaxed) == before,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use sqlx::{Connection, Executor};
 
 use crate::{
     fake_pg::FakeGate,
-    helpers::{TestApp, TestDb, User, admin_url},
+    helpers::{Reply, TestApp, TestDb, User, admin_url, wait_for, wait_until},
 };
 
 /// A server whose database connections go through a gate, and a user of it.
@@ -19,6 +19,13 @@ pub struct Gated {
 }
 
 pub async fn gated(overrides: &[(&str, &str)]) -> Gated {
+    let (app, gate) = behind_gate(overrides).await;
+    let alice = app.sign_up("alice").await;
+    Gated { app, gate, alice }
+}
+
+/// A server whose database connections go through a gate, before anyone has used it.
+pub async fn behind_gate(overrides: &[(&str, &str)]) -> (TestApp, FakeGate) {
     let db = TestDb::create().await;
     let real = url::Url::parse(&db.url).unwrap();
     let upstream: SocketAddr = format!(
@@ -34,19 +41,50 @@ pub async fn gated(overrides: &[(&str, &str)]) -> Gated {
     vars.extend_from_slice(overrides);
     let app = TestApp::build(&db, &vars).await.expect("the server starts");
     let app = TestApp::run(app, Arc::new(db)).await;
-    let alice = app.sign_up("alice").await;
-    Gated { app, gate, alice }
+    (app, gate)
 }
 
-/// Refuses new connections with `code` (cutting the open ones), waits until the pool tests
-/// its idle connections again, and checks what a task request and readiness say.
+/// Asks for `user`'s tasks until the answer is a 503 whose sentence contains `words`, and
+/// returns it. Before that, the server may still answer, or answer for the connection it
+/// lost (a 503 too); anything else fails at once.
+async fn refused(user: &User, words: &str) -> Reply {
+    wait_for(
+        &format!("a 503 saying {words:?}"),
+        Duration::from_secs(10),
+        async || {
+            let reply = user.list_tasks().send().await;
+            match reply.status() {
+                503 if reply.text().contains(words) => Some(reply),
+                200 | 503 => None,
+                status => panic!("{status}: {}", reply.text()),
+            }
+        },
+    )
+    .await
+}
+
+/// Asks for `user`'s tasks until they are served (503s meanwhile, nothing else).
+async fn served_again(user: &User) {
+    wait_until(
+        "tasks to be served again after the refusal ended",
+        Duration::from_secs(10),
+        async || {
+            let reply = user.list_tasks().send().await;
+            assert!(matches!(reply.status(), 200 | 503), "{}", reply.text());
+            reply.status() == 200
+        },
+    )
+    .await;
+}
+
+/// Refuses new connections with `code` (cutting the open ones), and checks what a task
+/// request and readiness say once the server has met the refusal.
 async fn assert_refusal(code: &str, cause: &str, words: &str, retry_after: &str) {
     let gated = gated(&[]).await;
     gated.alice.list_tasks().expect(200).await;
     gated.gate.refuse(code, "refused by the test");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let reply = gated.alice.list_tasks().send().await;
+    let reply = refused(&gated.alice, words).await;
     assert_eq!(reply.header("retry-after"), Some(retry_after), "{code}");
     let problem = reply.assert_problem(503);
     assert!(problem.detail.contains(words), "{code}: {}", problem.detail);
@@ -61,18 +99,7 @@ async fn assert_refusal(code: &str, cause: &str, words: &str, retry_after: &str)
 
     // Once the database takes connections again, the same server serves again.
     gated.gate.open();
-    let mut status = 0;
-    for _ in 0..30 {
-        status = gated.alice.list_tasks().send().await.status();
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        status, 200,
-        "{code}: not served again after the refusal ended"
-    );
+    served_again(&gated.alice).await;
     gated.app.get("/health/ready").expect(200).await;
 }
 
@@ -135,14 +162,10 @@ async fn a_real_database_that_stops_allowing_connections_is_a_503_naming_the_cau
         )))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let problem = alice.list_tasks().expect_problem(503).await;
-    assert!(
-        problem.detail.contains("not accepting new clients"),
-        "{}",
-        problem.detail
-    );
+    refused(&alice, "not accepting new clients")
+        .await
+        .assert_problem(503);
     let ready = app.get("/health/ready").expect(503).await.value();
     assert_eq!(ready["database"]["cause"], "not_accepting_connections");
 

@@ -8,6 +8,8 @@ use std::{
     time::Duration,
 };
 
+use crate::support::wait_until;
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -199,7 +201,7 @@ pub struct Bouncer {
 }
 
 impl Bouncer {
-    pub fn start(cluster: &Cluster, database: &str) -> Self {
+    pub async fn start(cluster: &Cluster, database: &str) -> Self {
         let dir = owned_tempdir();
         let port = free_port();
         let ini = format!(
@@ -229,12 +231,12 @@ impl Bouncer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("pgbouncer is installed (scripts/test installs it)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until("PgBouncer to listen", Duration::from_secs(10), async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
         Self {
             _dir: dir,
             child,

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::{cluster::Cluster, support::Server};
+use crate::{
+    cluster::Cluster,
+    support::{Server, lock_waiters, wait_until},
+};
 
 fn terminate_app_backends(cluster: &Cluster) -> usize {
     cluster
@@ -51,7 +54,11 @@ async fn queries_in_flight_when_their_connection_dies_get_503_not_500() {
     cluster.createdb("todo");
     let url = cluster.url("127.0.0.1", "todo");
     let server = Server::start(&[("DATABASE_URL", &url)]).await;
-    let user = server.sign_up("inflight").await;
+    // Four users, one listing each: each user's share of the pool lets their listing in.
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(server.sign_up(&format!("inflight{i}")).await);
+    }
     // A lock makes list queries wait inside PostgreSQL, so they are in flight when killed.
     let mut locker = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::Executor::execute(
@@ -60,10 +67,17 @@ async fn queries_in_flight_when_their_connection_dies_get_503_not_500() {
     )
     .await
     .unwrap();
-    let waiting: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(user.list_tasks().send()))
+    let waiting: Vec<_> = users
+        .iter()
+        .map(|user| tokio::spawn(user.list_tasks().send()))
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut watcher = sqlx::PgConnection::connect(&url).await.unwrap();
+    wait_until(
+        "the four listings to wait on the lock",
+        Duration::from_secs(10),
+        async || lock_waiters(&mut watcher).await == 4,
+    )
+    .await;
     terminate_app_backends(&cluster);
     for w in waiting {
         let reply = w.await.unwrap();
@@ -73,7 +87,7 @@ async fn queries_in_flight_when_their_connection_dies_get_503_not_500() {
     sqlx::Executor::execute(&mut locker, "ROLLBACK")
         .await
         .unwrap();
-    user.list_tasks().expect(200).await;
+    users[0].list_tasks().expect(200).await;
 }
 
 use sqlx::Connection;

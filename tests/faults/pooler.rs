@@ -13,7 +13,7 @@ use crate::{
 async fn the_probe_tells_a_direct_connection_from_a_pooler_that_loses_prepared_statements() {
     let cluster = Cluster::start(&[]);
     cluster.createdb("todo");
-    let bouncer = Bouncer::start(&cluster, "todo");
+    let bouncer = Bouncer::start(&cluster, "todo").await;
     let direct: PgConnectOptions = cluster.url("127.0.0.1", "todo").parse().unwrap();
     let pooled: PgConnectOptions = format!("postgres://postgres@127.0.0.1:{}/todo", bouncer.port)
         .parse()
@@ -30,7 +30,7 @@ async fn behind_an_unsafe_pooler_the_server_goes_direct_and_the_full_flow_passes
 {
     let cluster = Cluster::start(&[]);
     cluster.createdb("todo");
-    let bouncer = Bouncer::start(&cluster, "todo");
+    let bouncer = Bouncer::start(&cluster, "todo").await;
     let pooled = format!("postgres://postgres@127.0.0.1:{}/todo", bouncer.port);
     let direct = cluster.url("127.0.0.1", "todo");
     let app = Server::build(&[
@@ -89,7 +89,7 @@ async fn behind_an_unsafe_pooler_the_server_goes_direct_and_the_full_flow_passes
 async fn a_pooler_that_refuses_startup_options_is_detected_so_the_server_still_connects() {
     let cluster = Cluster::start(&[]);
     cluster.createdb("todo");
-    let bouncer = Bouncer::start(&cluster, "todo");
+    let bouncer = Bouncer::start(&cluster, "todo").await;
     let with_timeout = |url: String| -> PgConnectOptions {
         url.parse::<PgConnectOptions>()
             .unwrap()

@@ -2,15 +2,19 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU8, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use crate::{
     cluster::Cluster,
-    support::{Reply, Server, User},
+    support::{Reply, Server, User, wait_until},
 };
 
 /// What one request got back.
@@ -40,14 +44,106 @@ fn check_failure(reply: Reply) {
     );
 }
 
-async fn writer(server: Arc<Server>, name: String, until: Instant, ledger: Arc<Mutex<Ledger>>) {
+/// The stages of the test, as the writers see them.
+const WARMING: u8 = 0;
+const DOWN: u8 = 1;
+const BACK: u8 = 2;
+const STOP: u8 = 3;
+
+const WRITERS: u32 = 6;
+
+/// Where the test is, and where the writers are: each writer adds one permit to a
+/// milestone the first time it reaches it, and the test waits for all of them.
+struct Timeline {
+    stage: AtomicU8,
+    /// Five of its writes acknowledged.
+    warmed: Semaphore,
+    /// A 503 for a request sent while the database was down.
+    refused: Semaphore,
+    /// A write acknowledged that was sent once the database was back.
+    back: Semaphore,
+}
+
+impl Timeline {
+    fn new() -> Self {
+        Self {
+            stage: AtomicU8::new(WARMING),
+            warmed: Semaphore::new(0),
+            refused: Semaphore::new(0),
+            back: Semaphore::new(0),
+        }
+    }
+
+    fn stage(&self) -> u8 {
+        self.stage.load(Ordering::SeqCst)
+    }
+
+    fn enter(&self, stage: u8) {
+        self.stage.store(stage, Ordering::SeqCst);
+    }
+
+    /// Waits until every writer has reached `milestone`.
+    async fn all_reached(&self, milestone: &Semaphore, what: &str, within: Duration) {
+        tokio::time::timeout(within, milestone.acquire_many(WRITERS))
+            .await
+            .unwrap_or_else(|_| panic!("waited {within:?} for every writer to {what}"))
+            .unwrap_or_else(|_| {
+                panic!("a writer failed (see its panic above) before all could {what}")
+            })
+            .forget();
+    }
+
+    /// Wakes the test at once when a writer fails, instead of at a deadline.
+    fn close(&self) {
+        self.warmed.close();
+        self.refused.close();
+        self.back.close();
+    }
+}
+
+/// Closes the timeline when the writer holding it panics.
+struct CloseOnPanic(Arc<Timeline>);
+
+impl Drop for CloseOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
+    }
+}
+
+/// One milestone of one writer: a permit the first time only.
+struct Reached(bool);
+
+impl Reached {
+    fn mark(&mut self, milestone: &Semaphore) {
+        if !self.0 {
+            self.0 = true;
+            milestone.add_permits(1);
+        }
+    }
+}
+
+async fn writer(
+    server: Arc<Server>,
+    name: String,
+    timeline: Arc<Timeline>,
+    ledger: Arc<Mutex<Ledger>>,
+) {
+    let _failing = CloseOnPanic(timeline.clone());
     let user = server.sign_up(&name).await;
     let mut mine: Vec<(i64, bool)> = Vec::new();
+    let (mut warmed, mut refused, mut back) = (Reached(false), Reached(false), Reached(false));
+    let mut acked = 0;
     let mut n = 0;
-    while Instant::now() < until {
+    loop {
+        let stage = timeline.stage();
+        if stage == STOP {
+            break;
+        }
         n += 1;
         let started = Instant::now();
-        if n % 2 == 1 || mine.is_empty() {
+        let ok = if n % 2 == 1 || mine.is_empty() {
             let title = format!("{name} #{n}");
             let reply = user
                 .create_task()
@@ -62,10 +158,11 @@ async fn writer(server: Arc<Server>, name: String, until: Instant, ledger: Arc<M
             if status == 201 {
                 mine.push((reply.task().id, false));
                 ledger.lock().unwrap().acked_creates.push(title);
+                true
             } else {
                 ledger.lock().unwrap().unacked_creates += 1;
                 check_failure(reply);
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                false
             }
         } else {
             let index = n % mine.len();
@@ -90,8 +187,19 @@ async fn writer(server: Arc<Server>, name: String, until: Instant, ledger: Arc<M
                 mine[index].1 = wanted;
             } else {
                 check_failure(reply);
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            acked
+        };
+        if ok {
+            acked += 1;
+            if acked >= 5 {
+                warmed.mark(&timeline.warmed);
+            }
+            if stage == BACK {
+                back.mark(&timeline.back);
+            }
+        } else if stage == DOWN {
+            refused.mark(&timeline.refused);
         }
     }
 }
@@ -104,19 +212,26 @@ async fn a_database_restart_under_write_load_loses_no_acknowledged_write() {
     let server =
         Arc::new(Server::start(&[("DATABASE_URL", &url), ("DB_CONNECT_TIMEOUT", "5s")]).await);
     let ledger = Arc::new(Mutex::new(Ledger::default()));
-    let until = Instant::now() + Duration::from_secs(16);
-    let writers: Vec<_> = (0..6)
+    let timeline = Arc::new(Timeline::new());
+    let writers: Vec<_> = (0..WRITERS)
         .map(|i| {
             tokio::spawn(writer(
                 server.clone(),
                 format!("writer{i}"),
-                until,
+                timeline.clone(),
                 ledger.clone(),
             ))
         })
         .collect();
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    timeline
+        .all_reached(
+            &timeline.warmed,
+            "have five writes acknowledged",
+            Duration::from_secs(30),
+        )
+        .await;
+    timeline.enter(DOWN);
     cluster.halt();
     let down_at = Instant::now();
     // While it is down, a live probe says so within its bound.
@@ -126,19 +241,35 @@ async fn a_database_restart_under_write_load_loses_no_acknowledged_write() {
         "readiness took {:?}",
         down_at.elapsed()
     );
-    tokio::time::sleep(Duration::from_secs(7).saturating_sub(down_at.elapsed())).await;
+    // The database stays down until every writer has been answered, within the server's
+    // bounds, for a request it sent while the database was down: a request that hung would
+    // keep it down until this deadline fails the test.
+    timeline
+        .all_reached(
+            &timeline.refused,
+            "be answered 503 while the database is down",
+            Duration::from_secs(20),
+        )
+        .await;
+    let outage = down_at.elapsed();
     cluster.resume();
+    timeline.enter(BACK);
     let back_at = Instant::now();
-    let recovered = loop {
-        if server.get("/health/ready?probe=live").send().await.status() == 200 {
-            break back_at.elapsed();
-        }
-        assert!(
-            back_at.elapsed() < Duration::from_secs(5),
-            "not serving 5 s after the database came back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    wait_until(
+        "readiness to say ready after the database came back",
+        Duration::from_secs(5),
+        async || server.get("/health/ready?probe=live").send().await.status() == 200,
+    )
+    .await;
+    let recovered = back_at.elapsed();
+    timeline
+        .all_reached(
+            &timeline.back,
+            "have a write acknowledged after the database came back",
+            Duration::from_secs(20),
+        )
+        .await;
+    timeline.enter(STOP);
     for w in writers {
         w.await.unwrap();
     }
@@ -194,13 +325,14 @@ async fn a_database_restart_under_write_load_loses_no_acknowledged_write() {
         slowest < Duration::from_secs(7),
         "a request hung for {slowest:?}"
     );
-    assert!(!failures.is_empty(), "a 7 s outage must have produced 503s");
+    assert!(!failures.is_empty(), "the outage must have produced 503s");
     eprintln!(
-        "restart: {} creates and {} toggles acknowledged, 0 lost; {} answered 503 \
-         (slowest answer {:.1} s); ready again {} ms after the database",
+        "restart: {} creates and {} toggles acknowledged, 0 lost; {} answered 503 during a \
+         {:.1} s outage (slowest answer {:.1} s); ready again {} ms after the database",
         ledger.acked_creates.len(),
         toggles_acked,
         failures.len(),
+        outage.as_secs_f64(),
         slowest.as_secs_f64(),
         recovered.as_millis()
     );

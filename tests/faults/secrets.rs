@@ -3,12 +3,11 @@
 use std::{
     io::Read,
     process::{Command, Stdio},
-    time::Duration,
 };
 
 use crate::{
     cluster::{Cluster, free_port},
-    support::Api,
+    support::{Api, until_live},
 };
 
 const DB_PASSWORD: &str = "Db-pw-9f8e7d6c";
@@ -53,12 +52,7 @@ async fn session_logs(cluster: &Cluster, log_format: &str) -> (String, String) {
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
     let api = Api::new(&format!("http://127.0.0.1:{port}"));
-    for _ in 0..200 {
-        if api.get("/health/live").try_send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_live(&api.base).await;
     let name = format!("secret_{log_format}");
     let email = format!("{name}@example.com");
     let user = api.sign_up_with(&name, USER_PASSWORD).await;

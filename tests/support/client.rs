@@ -234,17 +234,6 @@ impl Api {
             .await
     }
 
-    /// The same as `sign_up`.
-    pub async fn login_user(&self, name: &str) -> User {
-        self.sign_up(name).await
-    }
-
-    /// Signs up `name`; returns the user id and the access token.
-    pub async fn user(&self, name: &str) -> (i64, String) {
-        let user = self.sign_up(name).await;
-        (user.id, user.token)
-    }
-
     /// Someone without a token, using `user_id`'s URLs.
     pub fn anonymous(&self, user_id: i64) -> User {
         User::new(self, user_id, String::new())

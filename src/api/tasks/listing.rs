@@ -234,11 +234,26 @@ fn decode_cursor(raw: &str) -> Option<Cursor> {
     (key_ok && cursor.i > 0).then_some(cursor)
 }
 
-/// A timestamp as PostgreSQL prints one, in years 1 to 9999 (so it casts back).
+/// A timestamp as PostgreSQL prints one, so it casts back: a real date and time in years 1
+/// to 9999, or, as rows written around the API may hold, a later year or one BC.
 fn is_timestamp(text: &str) -> bool {
-    text.get(..5).is_some_and(|y| {
-        y[..4].bytes().all(|b| b.is_ascii_digit()) && &y[..4] != "0000" && y.ends_with('-')
-    }) && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+    let (text, bc) = match text.strip_suffix(" BC") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let Some((year, rest)) = text.split_once('-') else {
+        return false;
+    };
+    let year_ok = year.len() >= 4 && year.len() <= 6 && year.bytes().all(|b| b.is_ascii_digit());
+    if !year_ok || year == "0000" {
+        return false;
+    }
+    // The calendar of year 2000 stands in for any year: only February 29th depends on it,
+    // and PostgreSQL refuses a wrong one when it casts.
+    let in_range = year.len() == 4 && !bc;
+    let stand_in = if in_range { year } else { "2000" };
+    chrono::NaiveDateTime::parse_from_str(&format!("{stand_in}-{rest}"), "%Y-%m-%d %H:%M:%S%.f")
+        .is_ok()
 }
 
 /// The cursor for the page after `last`.
@@ -328,7 +343,32 @@ pub fn respond(
 
 #[cfg(test)]
 mod tests {
-    use super::prefers_exact_count;
+    use super::{is_timestamp, prefers_exact_count};
+
+    #[test]
+    fn sort_keys_are_timestamps_as_postgresql_prints_them_past_year_9999_and_bc_too() {
+        for ok in [
+            "2026-12-01 09:30:00",
+            "2026-12-01 09:30:00.123456",
+            "10000-01-01 00:00:00",
+            "0001-12-31 23:00:00 BC",
+            "2024-02-29 00:00:00",
+        ] {
+            assert!(is_timestamp(ok), "{ok}");
+        }
+        for bad in [
+            "0000-01-01 00:00:00",
+            "2026-13-01 00:00:00",
+            "10000-02-30 00:00:00",
+            "2025-02-29 00:00:00",
+            "2026-12-01",
+            "2026-12-01 09:30:00 AD",
+            "1234567-01-01 00:00:00",
+            "x",
+        ] {
+            assert!(!is_timestamp(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn count_exact_is_found_among_other_preferences() {

@@ -237,7 +237,7 @@ impl TasksApi {
             (tasks::Listing::Read { page, version }, _) => {
                 crate::instruments::list_cache(false);
                 state.seen.saw(page.rows.iter().map(|row| &row.task));
-                let list = Arc::new(listing::respond(req, &listing, page, version)?);
+                let list = Arc::new(listing::respond(user_id.0, &listing, page, version)?);
                 if version.is_some() {
                     state.lists.put(key, list.clone());
                 }

@@ -351,7 +351,10 @@ impl Application {
                 registrations: settings.registrations,
                 health,
                 max_tasks_per_user: settings.max_tasks_per_user,
-                lists: Arc::new(ListCache::new(settings.list_cache_bytes as usize)),
+                lists: Arc::new(ListCache::new(
+                    settings.list_cache_bytes as usize,
+                    settings.list_cache_max_age,
+                )),
                 seen: Arc::new(SeenTasks::new(crate::api::tasks::seen::TASKS_KEPT)),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,

@@ -39,8 +39,8 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a search or count may run unless `DB_SEARCH_STATEMENT_TIMEOUT` says otherwise.
 pub const DEFAULT_SEARCH_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long a kept list is used at most unless `LIST_CACHE_MAX_AGE` says otherwise: how long
-/// a write that fires no triggers can go unseen.
+/// How long a kept list, or a task as last seen, is used at most unless
+/// `LIST_CACHE_MAX_AGE` says otherwise: how long a write that fires no triggers can go unseen.
 pub const DEFAULT_LIST_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Prometheus's registered default port for application exporters is 9464 (OpenTelemetry).
@@ -122,7 +122,7 @@ pub struct Settings {
     pub max_tasks_per_user: u32,
     /// How many bytes of served lists to keep (`LIST_CACHE_BYTES`; 0 keeps none).
     pub list_cache_bytes: u32,
-    /// How long a kept list is used at most (`LIST_CACHE_MAX_AGE`).
+    /// How long a kept list, or a task as last seen, is used at most (`LIST_CACHE_MAX_AGE`).
     pub list_cache_max_age: Duration,
 }
 

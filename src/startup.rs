@@ -355,7 +355,10 @@ impl Application {
                     settings.list_cache_bytes as usize,
                     settings.list_cache_max_age,
                 )),
-                seen: Arc::new(SeenTasks::new(crate::api::tasks::seen::TASKS_KEPT)),
+                seen: Arc::new(SeenTasks::new(
+                    crate::api::tasks::seen::DEFAULT_BYTES,
+                    settings.list_cache_max_age,
+                )),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
             trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),

@@ -13,7 +13,7 @@ use crate::{
     domain::{
         due_date::DueDate,
         field::{Facts, FieldRule, Refusals},
-        ids::TaskId,
+        ids::{TaskId, UserId},
         task::{Priority, TAG_MAX, TEXT_PATTERN},
     },
     error::ApiError,
@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// What to sort by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
 #[oai(rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum SortField {
@@ -33,7 +33,7 @@ pub enum SortField {
 }
 
 /// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
 #[oai(rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
@@ -157,11 +157,15 @@ pub struct Cursor {
     i: i32,
 }
 
-/// The listing a request asks for, in wire terms (the cursor for its next page needs them).
+/// The listing a request asks for, as parsed: the query for the statement, and in wire
+/// terms what the next page's cursor and link repeat.
 pub struct Listing {
     pub query: ListQuery,
     pub sort: SortField,
     pub order: SortOrder,
+    /// The due-date filters as given (the query holds the instants they stand for).
+    pub due_before: Option<DueDate>,
+    pub due_after: Option<DueDate>,
 }
 
 /// A parameter's value, or its refusal noted.
@@ -205,8 +209,8 @@ impl ListParams {
                 priority,
                 tag: tag.map(|t| t.0.trim().to_owned()).filter(|t| !t.is_empty()),
                 text: q.map(|q| q.0).filter(|q| !q.trim().is_empty()),
-                due_before: due_before.map(|d| d.instant().naive_utc()),
-                due_after: due_after.map(|d| d.instant().naive_utc()),
+                due_before: due_before.as_ref().map(|d| d.instant().naive_utc()),
+                due_after: due_after.as_ref().map(|d| d.instant().naive_utc()),
             },
             sort: sort.into(),
             descending: order == SortOrder::Desc,
@@ -216,7 +220,13 @@ impl ListParams {
                 id: TaskId(c.i),
             }),
         };
-        Ok(Listing { query, sort, order })
+        Ok(Listing {
+            query,
+            sort,
+            order,
+            due_before,
+            due_after,
+        })
     }
 }
 
@@ -267,16 +277,41 @@ pub fn cursor_after(last: &ListedTask, sort: SortField, order: SortOrder) -> Str
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }
 
-/// `<path?query&cursor=…>; rel="next"`, keeping every other parameter of this request.
-pub fn next_link(path: &str, query: Option<&str>, cursor: &str) -> String {
+/// `</api/{user}/tasks?…&cursor=…>; rel="next"`, written from the parsed listing: its
+/// filters and page size, and the cursor, which carries the sort and order. Parameters the
+/// API does not know are not carried on, so the link is the same for every request a kept
+/// list answers (see `list_cache.rs`).
+pub fn next_link(user: UserId, listing: &Listing, cursor: &str) -> String {
+    let filters = &listing.query.filters;
     let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if k != "cursor" {
-            out.append_pair(&k, &v);
-        }
+    if let Some(completed) = filters.completed {
+        out.append_pair("completed", if completed { "true" } else { "false" });
     }
+    if let Some(priority) = filters.priority {
+        out.append_pair(
+            "priority",
+            match priority {
+                Priority::High => "High",
+                Priority::Medium => "Medium",
+                Priority::Low => "Low",
+            },
+        );
+    }
+    if let Some(tag) = &filters.tag {
+        out.append_pair("tag", tag);
+    }
+    if let Some(text) = &filters.text {
+        out.append_pair("q", text);
+    }
+    if let Some(due) = &listing.due_before {
+        out.append_pair("due_before", due.as_str());
+    }
+    if let Some(due) = &listing.due_after {
+        out.append_pair("due_after", due.as_str());
+    }
+    out.append_pair("limit", &listing.query.limit.to_string());
     out.append_pair("cursor", cursor);
-    format!("<{path}?{}>; rel=\"next\"", out.finish())
+    format!("</api/{user}/tasks?{}>; rel=\"next\"", out.finish())
 }
 
 /// A weak ETag for a page: it changes when any task on it changes (versions), when tasks
@@ -312,7 +347,7 @@ pub fn prefers_exact_count(prefer: Option<&str>) -> bool {
 /// row after the last, if read, only says another page follows), its ETag, and the link
 /// to the next page.
 pub fn respond(
-    req: &poem::Request,
+    user: UserId,
     listing: &Listing,
     page: Page,
     version: Option<i64>,
@@ -324,7 +359,7 @@ pub fn respond(
             rows.truncate(limit);
             rows.last().map(|last| {
                 let cursor = cursor_after(last, listing.sort, listing.order);
-                next_link(req.uri().path(), req.uri().query(), &cursor)
+                next_link(user, listing, &cursor)
             })
         })
         .flatten();

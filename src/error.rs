@@ -207,8 +207,6 @@ pub enum ApiError {
     /// A resource of the server's own (not the database) is saturated: shed the request.
     #[error("busy: {0}")]
     Busy(&'static str),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
     #[error("database refused: {}", .0.label())]
     Database(Refusal),
     #[error("internal error: {0}")]
@@ -293,12 +291,6 @@ impl ApiError {
                 None,
             ),
             Self::Busy(detail) => ("busy", "Server busy", (*detail).into(), None),
-            Self::Unavailable(_) => (
-                "unavailable",
-                "Service unavailable",
-                "The database is unavailable right now: retry shortly.".into(),
-                None,
-            ),
             Self::Database(refusal) => (
                 "unavailable",
                 "Service unavailable",
@@ -357,18 +349,14 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy(_) | Self::Unavailable(_) | Self::Database(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Busy(_) | Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn as_response(&self) -> Response {
-        match self {
-            Self::Internal(cause) => tracing::error!(%cause, "request failed"),
-            Self::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
-            _ => {}
+        if let Self::Internal(cause) = self {
+            tracing::error!(%cause, "request failed");
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut response = Response::builder()
@@ -387,9 +375,6 @@ impl ResponseError for ApiError {
             Self::Busy(what) => {
                 tracing::warn!(what, "request shed");
                 headers.insert(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.into());
-            }
-            Self::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
             }
             Self::Database(refusal) => {
                 headers.insert(header::RETRY_AFTER, refusal.retry_after_secs().into());

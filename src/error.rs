@@ -16,7 +16,7 @@ use poem_openapi::{
 };
 use serde::Serialize;
 
-use crate::db::refusal::Refusal;
+use crate::{auth::limited::Limited, db::refusal::Refusal};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -26,48 +26,6 @@ pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 /// Seconds a client should wait after the server shed its request for being busy.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
-
-/// A request refused by a rate limit, with what the limit is and when it resets.
-///
-/// Sent as `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields in the syntax of
-/// draft-ietf-httpapi-ratelimit-headers-10 (structured-field lists of named policies):
-/// `RateLimit-Policy: "login";q=5;w=900` and `RateLimit: "login";r=0;t=123`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limited {
-    /// The policy's name: a token of lower-case letters and dashes.
-    pub policy: &'static str,
-    /// Requests allowed per window.
-    pub quota: u32,
-    pub window_secs: u64,
-    /// Seconds until the window resets (at least 1).
-    pub retry_after_secs: u64,
-    pub detail: &'static str,
-}
-
-impl Limited {
-    /// The 429 for this limit. Every rate-limit refusal is made here, so each one sent is
-    /// logged and counted in `throttled_requests_total` (scope: the policy's name) once.
-    pub fn refuse(self) -> ApiError {
-        tracing::info!(policy = self.policy, "rate limited");
-        crate::instruments::throttled(self.policy);
-        ApiError::TooManyRequests(self)
-    }
-
-    fn write_headers(&self, headers: &mut poem::http::HeaderMap) {
-        let retry = self.retry_after_secs.max(1);
-        headers.insert(header::RETRY_AFTER, retry.into());
-        let policy = format!(
-            "\"{}\";q={};w={}",
-            self.policy, self.quota, self.window_secs
-        );
-        let state = format!("\"{}\";r=0;t={retry}", self.policy);
-        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-            if let Ok(value) = header::HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        }
-    }
-}
 
 /// RFC 9457 problem details: the body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]

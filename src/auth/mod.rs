@@ -1,6 +1,7 @@
 //! Authentication: password hashing, access tokens, rate limits on logins and registrations,
 //! and the bearer check every protected operation declares in its signature.
 
+pub mod limited;
 pub mod limits;
 pub mod password;
 pub mod scheme;

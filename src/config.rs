@@ -108,6 +108,8 @@ pub struct ConnectionSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegistrationLimits {
     pub per_client: i32,
+    /// Per network: a /24 for IPv4, a /56 for IPv6 (what one home or host usually has).
+    pub per_prefix: i32,
     pub global: i32,
 }
 
@@ -124,6 +126,8 @@ pub struct Settings {
     pub list_cache_bytes: u32,
     /// How long a kept list, or a task as last seen, is used at most (`LIST_CACHE_MAX_AGE`).
     pub list_cache_max_age: Duration,
+    /// The most bytes of tasks one list page holds (`LIST_PAGE_BYTES`).
+    pub list_page_bytes: u32,
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -169,6 +173,13 @@ impl Settings {
                 1 << 30,
             )?,
             list_cache_max_age: list_cache_max_age(env)?,
+            list_page_bytes: parse_int(
+                env,
+                "LIST_PAGE_BYTES",
+                crate::limits::DEFAULT_PAGE_BYTES,
+                1024,
+                64 << 20,
+            )?,
         })
     }
 }
@@ -389,6 +400,7 @@ pub fn registration_limits(env: &impl Env) -> Result<RegistrationLimits, ConfigE
     };
     Ok(RegistrationLimits {
         per_client: limit("REGISTRATION_LIMIT_PER_CLIENT", 10)?,
+        per_prefix: limit("REGISTRATION_LIMIT_PER_PREFIX", 30)?,
         global: limit("REGISTRATION_LIMIT_GLOBAL", 300)?,
     })
 }
@@ -525,6 +537,7 @@ mod tests {
         );
         assert_eq!(s.max_tasks_per_user, 10_000);
         assert_eq!(s.list_cache_bytes, 8 * 1024 * 1024);
+        assert_eq!(s.list_page_bytes, 1024 * 1024);
         assert_eq!(s.list_cache_max_age, Duration::from_secs(60));
     }
 

@@ -23,6 +23,24 @@ pub struct Counted {
 }
 
 /// Counts one attempt against each key and returns the counts, this attempt included.
+/// How many keys starting with `prefix` have a window still open.
+pub async fn active_with_prefix(
+    db: impl PgExecutor<'_>,
+    prefix: &str,
+    window: Duration,
+) -> Result<u64, sqlx::Error> {
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM login_throttle
+         WHERE starts_with(key, $1)
+           AND window_start + make_interval(secs => $2) > timezone('utc', now())",
+    )
+    .bind(prefix)
+    .bind(window.as_secs_f64())
+    .fetch_one(db)
+    .await?;
+    Ok(active.unsigned_abs())
+}
+
 pub async fn count(
     db: impl PgExecutor<'_>,
     keys: &[String],

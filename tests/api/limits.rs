@@ -215,9 +215,65 @@ async fn registrations_are_limited_per_client_then_globally() {
 }
 
 #[tokio::test]
+async fn a_flood_from_a_few_networks_fills_the_global_ceiling_but_not_for_other_networks() {
+    let app = app_with(&[
+        BEHIND_PROXY,
+        ("REGISTRATION_LIMIT_PER_CLIENT", "3"),
+        ("REGISTRATION_LIMIT_PER_PREFIX", "10"),
+        ("REGISTRATION_LIMIT_GLOBAL", "12"),
+    ])
+    .await;
+    // Two networks, two addresses each, three accounts per address: the ceiling is reached.
+    for network in ["198.51.100", "198.51.101"] {
+        for host in [1, 2] {
+            for i in 0..3 {
+                register_from(
+                    &app,
+                    &format!("{network}.{host}"),
+                    &format!("n{}h{host}u{i}", &network[8..]),
+                )
+                .expect(201)
+                .await;
+            }
+        }
+    }
+    // A new address in a network that used more than its even share is refused…
+    let refused = register_from(&app, "198.51.100.3", "late_user").await;
+    assert_eq!(assert_limited(refused), "register-global");
+    // …while a client from any other network still registers.
+    register_from(&app, "192.0.2.10", "elsewhere")
+        .expect(201)
+        .await;
+    assert_eq!(accounts(&app).await, 13);
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_network_across_its_addresses() {
+    let app = app_with(&[
+        BEHIND_PROXY,
+        ("REGISTRATION_LIMIT_PER_CLIENT", "2"),
+        ("REGISTRATION_LIMIT_PER_PREFIX", "4"),
+    ])
+    .await;
+    for host in 1..=2 {
+        for i in 0..2 {
+            register_from(&app, &format!("203.0.113.{host}"), &format!("h{host}u{i}"))
+                .expect(201)
+                .await;
+        }
+    }
+    let refused = register_from(&app, "203.0.113.200", "fifth").await;
+    assert_eq!(assert_limited(refused), "register-prefix");
+    register_from(&app, "203.0.114.1", "next_door")
+        .expect(201)
+        .await;
+}
+
+#[tokio::test]
 async fn a_registration_flood_is_shed_as_busy_while_logins_still_work() {
     let app = app_with(&[
         ("REGISTRATION_LIMIT_PER_CLIENT", "100000"),
+        ("REGISTRATION_LIMIT_PER_PREFIX", "100000"),
         ("REGISTRATION_LIMIT_GLOBAL", "100000"),
     ])
     .await;

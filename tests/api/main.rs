@@ -22,6 +22,7 @@ mod legacy;
 mod limits;
 mod list_cache;
 mod metrics;
+mod page_bytes;
 mod panics;
 mod readiness;
 mod recurrence;

@@ -1233,7 +1233,11 @@ export interface operations {
                 sort?: "created_at" | "updated_at" | "due_date" | "priority" | "title";
                 /** @description Default `desc` for `created_at`/`updated_at`, else `asc`. */
                 order?: "asc" | "desc";
-                /** @description Page size, 1–500, default 500. When a page is full, `Link: rel="next"` leads on. */
+                /**
+                 * @description Page size, 1–500, default 500. A page also ends early where the next task would
+                 *     take it past the server's byte budget (default 1 MiB). Whenever another page
+                 *     follows, `Link: rel="next"` leads on: follow it until there is none.
+                 */
                 limit?: number;
                 /**
                  * @description Where to continue: from the previous page's `Link: rel="next"`. The cursor

@@ -165,7 +165,9 @@ impl TasksApi {
         sort: Query<Option<Param<SortField>>>,
         /// Default `desc` for `created_at`/`updated_at`, else `asc`.
         order: Query<Option<Param<SortOrder>>>,
-        /// Page size, 1–500, default 500. When a page is full, `Link: rel="next"` leads on.
+        /// Page size, 1–500, default 500. A page also ends early where the next task would
+        /// take it past the server's byte budget (default 1 MiB). Whenever another page
+        /// follows, `Link: rel="next"` leads on: follow it until there is none.
         limit: Query<Option<Param<PageSize>>>,
         /// Where to continue: from the previous page's `Link: rel="next"`. The cursor
         /// carries its listing's sort and order, which take precedence.
@@ -232,7 +234,13 @@ impl TasksApi {
             (tasks::Listing::Read { page, version }, _) => {
                 crate::instruments::list_cache(false);
                 state.seen.saw(page.rows.iter().map(|row| &row.task));
-                let list = Arc::new(listing::respond(user_id.0, &listing, page, version)?);
+                let list = Arc::new(listing::respond(
+                    user_id.0,
+                    &listing,
+                    page,
+                    version,
+                    state.list_page_bytes,
+                )?);
                 if let (Some(key), Some(_)) = (key, version) {
                     state.lists.put(key, list.clone());
                 }

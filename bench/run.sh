@@ -53,11 +53,11 @@ pgport=$((41000 + RANDOM % 9000))
 port=$((31000 + RANDOM % 9000))
 start_cluster "$work/pgdata" "$pgport"
 cleanup() {
-    [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    [ -n "${base_server:-}" ] && kill "$base_server" 2>/dev/null && wait "$base_server" 2>/dev/null
-    [ -n "${unshared_server:-}" ] && kill "$unshared_server" 2>/dev/null && wait "$unshared_server" 2>/dev/null
-    [ -n "${far_server:-}" ] && kill "$far_server" 2>/dev/null && wait "$far_server" 2>/dev/null
-    [ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null && wait "$proxy" 2>/dev/null
+    local var
+    for var in server base_server unshared_server far_server proxy db_proxy fair_current fair_base; do
+        # (wait answers the killed server's status: not a failure, the cluster still stops)
+        if [ -n "${!var:-}" ] && kill "${!var}" 2>/dev/null; then wait "${!var}" 2>/dev/null || true; fi
+    done
     stop_cluster "$work/pgdata"
     rm -rf "$work"
 }

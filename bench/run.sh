@@ -9,6 +9,11 @@
 #               database local and behind bench/delay_proxy.py (BENCH_RTT_MS, default 4)
 #   growth      the list's latency as the table grows to 1 M tasks, and a user with 100 000
 #   idle        statements an idle server sends (BENCH_IDLE_SECONDS, default 60)
+#   fairness    (not run by default) bench/fairness.py's attacks on the per-user share
+#               (BENCH_ATTACKS, default "slow-search encoded-path revoked-token
+#               many-accounts", BENCH_FAIRNESS_SECONDS each, default 20), on a server with
+#               DB_MAX_CONNECTIONS=10 on a database of its own; with BENCH_BASELINE, the
+#               baseline too, the servers taking turns: another user's list during each attack
 #
 #   bench/run.sh            (BENCH_SECONDS=15 per scenario, BENCH_CONNECTIONS=32,
 #                            BENCH_PARTS="throughput rtt growth idle")
@@ -564,6 +569,53 @@ print(base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="))' $deep_key)
             r=${paging[$page$load]}
             label="$page page$([ $page = counted ] && echo ' (count=exact)'), $([ -z "$load" ] && echo 1 connection || echo "$conns connections")"
             say "$(printf '%-48s %9s %9s %10s' "$label" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" rps)")"
+        done
+    done
+    say ""
+fi
+
+if has_part fairness; then
+    # bench/fairness.py's attacks on the per-user share, each against a server of its own on
+    # a database of its own (the current build, and the baseline with BENCH_BASELINE), both
+    # with a pool of 10, the servers taking turns to go first. Another user lists his tasks
+    # one request after another while each attack runs.
+    read -r -a attacks <<<"${BENCH_ATTACKS:-slow-search encoded-path revoked-token many-accounts}"
+    fair_seconds=${BENCH_FAIRNESS_SECONDS:-20}
+    fair_tasks=${BENCH_FAIRNESS_TASKS:-100000}
+    fair_sides=(current)
+    [ -n "$baseline" ] && fair_sides+=(base)
+    declare -A fair_port
+    for side in "${fair_sides[@]}"; do
+        bin=target/release/todo-api
+        [ "$side" = base ] && bin=target/bench-baseline/bin-$baseline_rev
+        fair_port[$side]=$((port + 6 + ${#fair_port[@]}))
+        as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres "fair_$side"
+        server_env=(DB_MAX_CONNECTIONS=10)
+        start_server "$bin" "fair_$side" "${fair_port[$side]}" "fair_$side"
+        server_env=()
+    done
+    mkdir -p "$work/fairness"
+    for ((a = 0; a < ${#attacks[@]}; a++)); do
+        for ((i = 0; i < ${#fair_sides[@]}; i++)); do
+            side=${fair_sides[(i + a) % ${#fair_sides[@]}]}
+            echo "fairness: ${attacks[a]} on $side (${fair_seconds}s)..." >&2
+            ATTACK=${attacks[a]} DURATION=$fair_seconds TASKS=$fair_tasks OUT="$work/fairness/$side-${attacks[a]}.json" \
+                BASE="http://127.0.0.1:${fair_port[$side]}" DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/fair_$side" \
+                python3 bench/fairness.py | sed 's/^/  /' >&2
+        done
+    done
+    for side in "${fair_sides[@]}"; do stop_server "fair_$side"; done
+    say "fairness: another user's list, one request after another, during each attack (${fair_seconds} s, pool of 10; the attackers' searches over $fair_tasks tasks each)"
+    say "$(printf '%-14s %-10s %6s %8s %8s %8s %5s  %-24s %s' attack build 'n' 'p50 ms' 'p99 ms' 'max ms' '503' 'attack statuses' 'alone: p50/p99 ms')"
+    for attack in "${attacks[@]}"; do
+        for side in "${fair_sides[@]}"; do
+            label=$([ "$side" = base ] && echo "@$baseline_rev" || echo current)
+            say "$(python3 -c 'import json, sys
+r = json.load(open(sys.argv[3]))
+v, a, q = r["victim"], r["attacker"], r["victim_alone"]
+statuses = " ".join("%s:%d" % kv for kv in a["statuses"].items())
+print("%-14s %-10s %6d %8.1f %8.1f %8.1f %5d  %-24s %.1f/%.1f" % (sys.argv[1], sys.argv[2], v["n"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["n503"], statuses, q["p50_ms"], q["p99_ms"]))' \
+                "$attack" "$label" "$work/fairness/$side-$attack.json")"
         done
     done
     say ""

@@ -39,6 +39,10 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a search or count may run unless `DB_SEARCH_STATEMENT_TIMEOUT` says otherwise.
 pub const DEFAULT_SEARCH_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a kept list, or a task as last seen, is used at most unless
+/// `LIST_CACHE_MAX_AGE` says otherwise: how long a write that fires no triggers can go unseen.
+pub const DEFAULT_LIST_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
+
 /// Prometheus's registered default port for application exporters is 9464 (OpenTelemetry).
 pub const DEFAULT_METRICS_PORT: u16 = 9464;
 
@@ -118,6 +122,8 @@ pub struct Settings {
     pub max_tasks_per_user: u32,
     /// How many bytes of served lists to keep (`LIST_CACHE_BYTES`; 0 keeps none).
     pub list_cache_bytes: u32,
+    /// How long a kept list, or a task as last seen, is used at most (`LIST_CACHE_MAX_AGE`).
+    pub list_cache_max_age: Duration,
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -162,8 +168,18 @@ impl Settings {
                 0,
                 1 << 30,
             )?,
+            list_cache_max_age: list_cache_max_age(env)?,
         })
     }
+}
+
+fn list_cache_max_age(env: &impl Env) -> Result<Duration, ConfigError> {
+    let name = "LIST_CACHE_MAX_AGE";
+    let age = parse_duration_var(env, name, DEFAULT_LIST_CACHE_MAX_AGE)?;
+    if age > Duration::from_secs(24 * 3600) {
+        return Err(ConfigError::new(name, "must be at most 24h"));
+    }
+    Ok(age)
 }
 
 /// Loads `.env` from the working directory, if there is one, without overriding variables
@@ -509,6 +525,7 @@ mod tests {
         );
         assert_eq!(s.max_tasks_per_user, 10_000);
         assert_eq!(s.list_cache_bytes, 8 * 1024 * 1024);
+        assert_eq!(s.list_cache_max_age, Duration::from_secs(60));
     }
 
     #[test]
@@ -570,6 +587,8 @@ mod tests {
             ("LIST_CACHE_BYTES", "8MiB"),
             ("LIST_CACHE_BYTES", "-1"),
             ("LIST_CACHE_BYTES", "2147483648"),
+            ("LIST_CACHE_MAX_AGE", "0s"),
+            ("LIST_CACHE_MAX_AGE", "2d"),
             ("METRICS_ADDR", "9464"),
             ("DB_STATEMENT_TIMEOUT", "soon"),
             ("DB_MAX_CONNECTIONS_PER_USER", "11"),

@@ -16,7 +16,7 @@ use poem_openapi::{
 };
 use serde::Serialize;
 
-use crate::db::refusal::Refusal;
+use crate::{auth::limited::Limited, db::refusal::Refusal};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -24,48 +24,6 @@ pub use crate::db::refusal::UNAVAILABLE_RETRY_AFTER_SECS;
 
 /// Seconds a client should wait after the server shed its request for being busy.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
-
-/// A request refused by a rate limit, with what the limit is and when it resets.
-///
-/// Sent as `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields in the syntax of
-/// draft-ietf-httpapi-ratelimit-headers-10 (structured-field lists of named policies):
-/// `RateLimit-Policy: "login";q=5;w=900` and `RateLimit: "login";r=0;t=123`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limited {
-    /// The policy's name: a token of lower-case letters and dashes.
-    pub policy: &'static str,
-    /// Requests allowed per window.
-    pub quota: u32,
-    pub window_secs: u64,
-    /// Seconds until the window resets (at least 1).
-    pub retry_after_secs: u64,
-    pub detail: &'static str,
-}
-
-impl Limited {
-    /// The 429 for this limit. Every rate-limit refusal is made here, so each one sent is
-    /// logged and counted in `throttled_requests_total` (scope: the policy's name) once.
-    pub fn refuse(self) -> ApiError {
-        tracing::info!(policy = self.policy, "rate limited");
-        crate::instruments::throttled(self.policy);
-        ApiError::TooManyRequests(self)
-    }
-
-    fn write_headers(&self, headers: &mut poem::http::HeaderMap) {
-        let retry = self.retry_after_secs.max(1);
-        headers.insert(header::RETRY_AFTER, retry.into());
-        let policy = format!(
-            "\"{}\";q={};w={}",
-            self.policy, self.quota, self.window_secs
-        );
-        let state = format!("\"{}\";r=0;t={retry}", self.policy);
-        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-            if let Ok(value) = header::HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        }
-    }
-}
 
 /// RFC 9457 problem details: the body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
@@ -205,8 +163,6 @@ pub enum ApiError {
     /// A resource of the server's own (not the database) is saturated: shed the request.
     #[error("busy: {0}")]
     Busy(&'static str),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
     #[error("database refused: {}", .0.label())]
     Database(Refusal),
     #[error("internal error: {0}")]
@@ -291,12 +247,6 @@ impl ApiError {
                 None,
             ),
             Self::Busy(detail) => ("busy", "Server busy", (*detail).into(), None),
-            Self::Unavailable(_) => (
-                "unavailable",
-                "Service unavailable",
-                "The database is unavailable right now: retry shortly.".into(),
-                None,
-            ),
             Self::Database(refusal) => (
                 "unavailable",
                 "Service unavailable",
@@ -355,18 +305,14 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy(_) | Self::Unavailable(_) | Self::Database(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Busy(_) | Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn as_response(&self) -> Response {
-        match self {
-            Self::Internal(cause) => tracing::error!(%cause, "request failed"),
-            Self::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
-            _ => {}
+        if let Self::Internal(cause) = self {
+            tracing::error!(%cause, "request failed");
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut response = Response::builder()
@@ -385,9 +331,6 @@ impl ResponseError for ApiError {
             Self::Busy(what) => {
                 tracing::warn!(what, "request shed");
                 headers.insert(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.into());
-            }
-            Self::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
             }
             Self::Database(refusal) => {
                 headers.insert(header::RETRY_AFTER, refusal.retry_after_secs().into());

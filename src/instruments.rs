@@ -108,12 +108,13 @@ const HASH_SHED: &str = "password_hash_shed_total";
 /// The password hashing queues (see `auth::password`), present from the first scrape.
 const HASH_QUEUES: [&str; 2] = ["login", "registration"];
 
-/// A password hashing job entered `queue`.
+/// A password hashing job began waiting in `queue`.
 pub fn hash_queued(queue: &'static str) {
     metrics::gauge!(HASH_QUEUE_DEPTH, "queue" => queue).increment(1.0);
 }
 
-/// A password hashing job left `queue`: a thread took it, or it was never accepted.
+/// A password hashing job stopped waiting in `queue`: it began hashing, or its request went
+/// away.
 pub fn hash_dequeued(queue: &'static str) {
     metrics::gauge!(HASH_QUEUE_DEPTH, "queue" => queue).decrement(1.0);
 }

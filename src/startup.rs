@@ -351,8 +351,14 @@ impl Application {
                 registrations: settings.registrations,
                 health,
                 max_tasks_per_user: settings.max_tasks_per_user,
-                lists: Arc::new(ListCache::new(settings.list_cache_bytes as usize)),
-                seen: Arc::new(SeenTasks::new(crate::api::tasks::seen::TASKS_KEPT)),
+                lists: Arc::new(ListCache::new(
+                    settings.list_cache_bytes as usize,
+                    settings.list_cache_max_age,
+                )),
+                seen: Arc::new(SeenTasks::new(
+                    crate::api::tasks::seen::DEFAULT_BYTES,
+                    settings.list_cache_max_age,
+                )),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
             trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),

@@ -73,15 +73,7 @@ impl<R: FieldRule, const REQUIRED: bool> Type for Field<R, REQUIRED> {
         MetaSchemaRef::Inline(Box::new(schema::<R>()))
     }
 
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
+    raw_value_is_self!();
 }
 
 impl<R: FieldRule, const REQUIRED: bool> ParseFromJSON for Field<R, REQUIRED> {
@@ -129,15 +121,7 @@ impl<R: FieldRule + Send + Sync> Type for Param<R> {
         }))
     }
 
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
+    raw_value_is_self!();
 }
 
 impl<R: FieldRule + Send + Sync> ParseFromParameter for Param<R> {

@@ -25,18 +25,6 @@ use crate::{auth::BearerAuth, domain::field::Given, state::AppState};
 /// 2026-11-25T00:00:00Z).
 const DEPRECATED_SINCE: &str = "@1795564800";
 
-/// Every legacy route and the route that replaces it.
-const SUCCESSORS: &[(&str, &str)] = &[
-    ("/api/register", "/api/auth/register"),
-    ("/auth/signup", "/api/auth/register"),
-    ("/api/login", "/api/auth/login"),
-    ("/api/token", "/api/auth/login"),
-    ("/auth/login", "/api/auth/login"),
-    ("/api/me", "/api/auth/me"),
-    ("/auth/me", "/api/auth/me"),
-    ("/api/logout", "/api/auth/logout"),
-];
-
 /// The route replacing `path`, when `path` is a legacy route.
 pub fn successor(path: &str) -> Option<&'static str> {
     let path = path
@@ -174,22 +162,45 @@ pub enum TokenRequest {
     Form(Form<PasswordForm>),
 }
 
-// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
-#[allow(clippy::duplicated_attributes)]
-#[derive(ApiResponse)]
-#[oai(
-    header(
-        name = "Deprecation",
-        ty = "String",
-        description = "When this route was deprecated (RFC 9745)."
-    ),
-    header(
-        name = "Link",
-        ty = "String",
-        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
-    )
-)]
-pub enum LegacyRegisterResponse {
+impl TokenRequest {
+    /// The credentials, as a login sends them.
+    fn into_credentials(self) -> LoginRequest {
+        match self {
+            Self::Json(json) => json.0,
+            Self::Form(form) => LoginRequest {
+                email: Field::from(Given::Text(form.0.username)),
+                password: Field::from(Given::Text(form.0.password)),
+            },
+        }
+    }
+}
+
+/// The answer of a legacy operation, whose document also names the headers every legacy
+/// answer gets from [`mark_deprecated`].
+macro_rules! legacy_response {
+    ($name:ident { $($variants:tt)* }) => {
+        // Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
+        #[allow(clippy::duplicated_attributes)]
+        #[derive(ApiResponse)]
+        #[oai(
+            header(
+                name = "Deprecation",
+                ty = "String",
+                description = "When this route was deprecated (RFC 9745)."
+            ),
+            header(
+                name = "Link",
+                ty = "String",
+                description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
+            )
+        )]
+        pub enum $name {
+            $($variants)*
+        }
+    };
+}
+
+legacy_response!(LegacyRegisterResponse {
     /// The account was created, and this is its first token.
     #[oai(status = 201)]
     Created(
@@ -198,24 +209,9 @@ pub enum LegacyRegisterResponse {
         #[oai(header = "Cache-Control")]
         String,
     ),
-}
+});
 
-// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
-#[allow(clippy::duplicated_attributes)]
-#[derive(ApiResponse)]
-#[oai(
-    header(
-        name = "Deprecation",
-        ty = "String",
-        description = "When this route was deprecated (RFC 9745)."
-    ),
-    header(
-        name = "Link",
-        ty = "String",
-        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
-    )
-)]
-pub enum LegacyLoginResponse {
+legacy_response!(LegacyLoginResponse {
     /// Logged in.
     #[oai(status = 200)]
     Ok(
@@ -224,200 +220,115 @@ pub enum LegacyLoginResponse {
         #[oai(header = "Cache-Control")]
         String,
     ),
-}
+});
 
-// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
-#[allow(clippy::duplicated_attributes)]
-#[derive(ApiResponse)]
-#[oai(
-    header(
-        name = "Deprecation",
-        ty = "String",
-        description = "When this route was deprecated (RFC 9745)."
-    ),
-    header(
-        name = "Link",
-        ty = "String",
-        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
-    )
-)]
-pub enum LegacyMeResponse {
+legacy_response!(LegacyMeResponse {
     /// The account the token belongs to.
     #[oai(status = 200)]
     Ok(Json<User>),
-}
+});
 
-// Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
-#[allow(clippy::duplicated_attributes)]
-#[derive(ApiResponse)]
-#[oai(
-    header(
-        name = "Deprecation",
-        ty = "String",
-        description = "When this route was deprecated (RFC 9745)."
-    ),
-    header(
-        name = "Link",
-        ty = "String",
-        description = "The route that replaces this one: `<…>; rel=\"successor-version\"`."
-    )
-)]
-pub enum LegacyLogoutResponse {
+legacy_response!(LegacyLogoutResponse {
     /// The token's session is revoked.
     #[oai(status = 200)]
     Ok(Json<LegacyMessage>),
+});
+
+/// The legacy operations, in the document's order, and [`SUCCESSORS`]. Each group is one
+/// behaviour: its summary, signature and body, the route replacing it, then a row for each
+/// legacy route that has it (function, method, path, operation id, and any more description).
+/// Every operation is deprecated and tagged `Legacy`. The login comes twice only to keep the
+/// committed document's order, where `/api/token` stands between its two routes.
+macro_rules! legacy_operations {
+    ($(
+        #[doc = $summary:tt]
+        $params:tt -> Result<$answer:ty, $error:ty> $body:tt
+        replaced_by $successor:tt at {
+            $( $(#[doc = $more:tt])* $name:ident $method:tt $path:tt $id:tt; )+
+        }
+    )+) => {
+        /// Every legacy route and the route that replaces it.
+        const SUCCESSORS: &[(&str, &str)] = &[$($(($path, $successor),)+)+];
+
+        pub struct LegacyApi;
+
+        #[OpenApi(tag = "ApiTags::Legacy")]
+        impl LegacyApi {
+            $($(
+                #[doc = $summary]
+                $(#[doc = $more])*
+                #[oai(path = $path, method = $method, operation_id = $id, deprecated)]
+                async fn $name $params -> Result<$answer, $error> $body
+            )+)+
+        }
+    };
 }
 
-pub struct LegacyApi;
-
-#[OpenApi(tag = "ApiTags::Legacy")]
-impl LegacyApi {
+legacy_operations! {
     /// Create an account and log in (use `POST /api/auth/register`).
-    #[oai(
-        path = "/api/register",
-        method = "post",
-        operation_id = "legacy_register",
-        deprecated
-    )]
-    async fn register(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: JsonBody<RegisterRequest>,
-    ) -> Result<LegacyRegisterResponse, RegisterError> {
+    (&self, state: Data<&AppState>, req: &Request, body: JsonBody<RegisterRequest>)
+        -> Result<LegacyRegisterResponse, RegisterError> {
         register(&state, req, &body.0).await
     }
-
-    /// Create an account and log in (use `POST /api/auth/register`).
-    ///
-    /// The original frontend's route.
-    #[oai(
-        path = "/auth/signup",
-        method = "post",
-        operation_id = "legacy_signup",
-        deprecated
-    )]
-    async fn signup(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: JsonBody<RegisterRequest>,
-    ) -> Result<LegacyRegisterResponse, RegisterError> {
-        register(&state, req, &body.0).await
+    replaced_by "/api/auth/register" at {
+        register "post" "/api/register" "legacy_register";
+        ///
+        /// The original frontend's route.
+        signup "post" "/auth/signup" "legacy_signup";
     }
 
     /// Exchange email and password for an access token (use `POST /api/auth/login`).
-    #[oai(
-        path = "/api/login",
-        method = "post",
-        operation_id = "legacy_login",
-        deprecated
-    )]
-    async fn login(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: JsonBody<LoginRequest>,
-    ) -> Result<LegacyLoginResponse, LoginError> {
+    (&self, state: Data<&AppState>, req: &Request, body: JsonBody<LoginRequest>)
+        -> Result<LegacyLoginResponse, LoginError> {
         log_in(&state, req, &body.0).await
+    }
+    replaced_by "/api/auth/login" at {
+        login "post" "/api/login" "legacy_login";
     }
 
     /// Exchange credentials for an access token (use `POST /api/auth/login`).
-    ///
-    /// Takes JSON `{email, password}`, or an OAuth2 password form
-    /// (`application/x-www-form-urlencoded`) whose `username` is the email.
-    #[oai(
-        path = "/api/token",
-        method = "post",
-        operation_id = "legacy_token",
-        deprecated
-    )]
-    async fn token(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: TokenRequest,
-    ) -> Result<LegacyLoginResponse, LoginError> {
-        let credentials = match body {
-            TokenRequest::Json(json) => json.0,
-            TokenRequest::Form(form) => LoginRequest {
-                email: Field::from(Given::Text(form.0.username)),
-                password: Field::from(Given::Text(form.0.password)),
-            },
-        };
-        log_in(&state, req, &credentials).await
+    (&self, state: Data<&AppState>, req: &Request, body: TokenRequest)
+        -> Result<LegacyLoginResponse, LoginError> {
+        log_in(&state, req, &body.into_credentials()).await
+    }
+    replaced_by "/api/auth/login" at {
+        ///
+        /// Takes JSON `{email, password}`, or an OAuth2 password form
+        /// (`application/x-www-form-urlencoded`) whose `username` is the email.
+        token "post" "/api/token" "legacy_token";
     }
 
     /// Exchange email and password for an access token (use `POST /api/auth/login`).
-    ///
-    /// The original frontend's route.
-    #[oai(
-        path = "/auth/login",
-        method = "post",
-        operation_id = "legacy_frontend_login",
-        deprecated
-    )]
-    async fn frontend_login(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: JsonBody<LoginRequest>,
-    ) -> Result<LegacyLoginResponse, LoginError> {
+    (&self, state: Data<&AppState>, req: &Request, body: JsonBody<LoginRequest>)
+        -> Result<LegacyLoginResponse, LoginError> {
         log_in(&state, req, &body.0).await
     }
-
-    /// The account the token belongs to (use `GET /api/auth/me`).
-    #[oai(
-        path = "/api/me",
-        method = "get",
-        operation_id = "legacy_me",
-        deprecated
-    )]
-    async fn me(
-        &self,
-        state: Data<&AppState>,
-        auth: BearerAuth,
-    ) -> Result<LegacyMeResponse, SessionError> {
-        Ok(LegacyMeResponse::Ok(Json(
-            auth::account(&state, &auth.0).await?,
-        )))
+    replaced_by "/api/auth/login" at {
+        ///
+        /// The original frontend's route.
+        frontend_login "post" "/auth/login" "legacy_frontend_login";
     }
 
     /// The account the token belongs to (use `GET /api/auth/me`).
-    ///
-    /// The original frontend's route.
-    #[oai(
-        path = "/auth/me",
-        method = "get",
-        operation_id = "legacy_frontend_me",
-        deprecated
-    )]
-    async fn frontend_me(
-        &self,
-        state: Data<&AppState>,
-        auth: BearerAuth,
-    ) -> Result<LegacyMeResponse, SessionError> {
-        Ok(LegacyMeResponse::Ok(Json(
-            auth::account(&state, &auth.0).await?,
-        )))
+    (&self, state: Data<&AppState>, auth: BearerAuth) -> Result<LegacyMeResponse, SessionError> {
+        Ok(LegacyMeResponse::Ok(Json(auth::account(&state, &auth.0).await?)))
+    }
+    replaced_by "/api/auth/me" at {
+        me "get" "/api/me" "legacy_me";
+        ///
+        /// The original frontend's route.
+        frontend_me "get" "/auth/me" "legacy_frontend_me";
     }
 
     /// Revoke the token used for this request (use `POST /api/auth/logout`).
-    #[oai(
-        path = "/api/logout",
-        method = "post",
-        operation_id = "legacy_logout",
-        deprecated
-    )]
-    async fn logout(
-        &self,
-        state: Data<&AppState>,
-        auth: BearerAuth,
-    ) -> Result<LegacyLogoutResponse, SessionError> {
+    (&self, state: Data<&AppState>, auth: BearerAuth)
+        -> Result<LegacyLogoutResponse, SessionError> {
         auth::log_out(&state, &auth.0).await?;
-        Ok(LegacyLogoutResponse::Ok(Json(LegacyMessage {
-            message: LOGOUT_MESSAGE.into(),
-        })))
+        let message = LOGOUT_MESSAGE.into();
+        Ok(LegacyLogoutResponse::Ok(Json(LegacyMessage { message })))
+    }
+    replaced_by "/api/auth/logout" at {
+        logout "post" "/api/logout" "legacy_logout";
     }
 }
 

@@ -1,5 +1,21 @@
 //! The HTTP API: poem-openapi operations, their wire types, and the routes around them.
 
+/// The raw-value methods of `poem_openapi::types::Type` for a type that is its own raw
+/// value: one scalar, not a container.
+macro_rules! raw_value_is_self {
+    () => {
+        fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+            Some(self)
+        }
+
+        fn raw_element_iter<'a>(
+            &'a self,
+        ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+            Box::new(self.as_raw_value().into_iter())
+        }
+    };
+}
+
 pub mod auth;
 pub mod body;
 pub mod client;

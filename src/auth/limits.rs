@@ -14,11 +14,12 @@ use std::{net::IpAddr, time::Duration};
 
 use sqlx::PgPool;
 
+use super::limited::Limited;
 use crate::{
     config::RegistrationLimits,
     db::throttle::{self, Counted},
     domain::ids::UserId,
-    error::{ApiError, Limited},
+    error::ApiError,
 };
 
 /// Every limit counts in windows of this length.
@@ -88,7 +89,7 @@ pub async fn admit_login(
     if let Some(limited) = beyond(&counted, &account_key, &ACCOUNT) {
         let client = client.to_string();
         if !throttle::is_known_client(pool, &email, &client, KNOWN_CLIENT_FOR).await? {
-            return Err(limited.refuse());
+            return Err(refuse(limited));
         }
     }
     let attempts = counted.first().map_or(0, |c| c.attempts);
@@ -165,7 +166,15 @@ pub async fn admit_registration(
 }
 
 fn refuse_beyond(counted: &[Counted], key: &str, policy: &Policy) -> Result<(), ApiError> {
-    beyond(counted, key, policy).map_or(Ok(()), |limited| Err(limited.refuse()))
+    beyond(counted, key, policy).map_or(Ok(()), |limited| Err(refuse(limited)))
+}
+
+/// The 429 for a limit. Every rate-limit refusal is made here, so each one sent is logged
+/// and counted in `throttled_requests_total` (scope: the policy's name) once.
+fn refuse(limited: Limited) -> ApiError {
+    tracing::info!(policy = limited.policy, "rate limited");
+    crate::instruments::throttled(limited.policy);
+    ApiError::TooManyRequests(limited)
 }
 
 /// The limit `key` is past, if it is; refused only once the caller decides to refuse.

@@ -2,6 +2,7 @@
 //! the bearer check every protected operation declares in its signature, and each
 //! authenticated user's share of the database.
 
+pub mod limited;
 pub mod limits;
 pub mod password;
 pub mod scheme;

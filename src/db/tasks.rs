@@ -18,6 +18,25 @@ macro_rules! task_columns {
          completed_at, recurrence_anchor, next_occurrence_created, version, created_at, updated_at"
     };
 }
+/// Binds a task's writable fields to `$query`, in the order [`insert_within`] and [`update`]
+/// list their columns.
+macro_rules! bind_fields {
+    ($query:expr, $fields:expr) => {{
+        let fields: &Fields = $fields;
+        $query
+            .bind(&fields.title)
+            .bind(&fields.description)
+            .bind(&fields.due_date)
+            .bind(fields.priority)
+            .bind(&fields.tags)
+            .bind(&fields.recursion_pattern)
+            .bind(fields.completed)
+            .bind(fields.completed_at)
+            .bind(fields.recurrence_anchor)
+            .bind(fields.next_occurrence_created)
+    }};
+}
+
 /// How many columns [`task_columns`] names; a list's own columns follow them.
 const TASK_COLUMNS: usize = 15;
 
@@ -94,18 +113,7 @@ pub async fn insert_within(
                             (SELECT count(*) FROM task WHERE user_id = $1)) < $12"
         ),
     };
-    let query = sqlx::query_as(sql)
-        .bind(user_id)
-        .bind(&task.title)
-        .bind(&task.description)
-        .bind(&task.due_date)
-        .bind(task.priority)
-        .bind(&task.tags)
-        .bind(&task.recursion_pattern)
-        .bind(task.completed)
-        .bind(task.completed_at)
-        .bind(task.recurrence_anchor)
-        .bind(task.next_occurrence_created);
+    let query = bind_fields!(sqlx::query_as(sql).bind(user_id), task);
     match quota {
         None => query,
         Some(quota) => query.bind(i64::from(quota)),
@@ -149,36 +157,25 @@ pub async fn update(
     task: &Task,
     fields: &Fields,
 ) -> Result<Written<Task>, sqlx::Error> {
-    let row: Option<PgRow> = sqlx::query(concat!(
+    let statement = sqlx::query(concat!(
         "WITH written AS (
-             UPDATE task SET title = $4, description = $5, due_date = $6, priority = $7,
-                    tags = $8, recursion_pattern = $9, completed = $10, completed_at = $11,
-                    recurrence_anchor = $12, next_occurrence_created = $13
-             WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING ",
+                 UPDATE task SET title = $4, description = $5, due_date = $6, priority = $7,
+                        tags = $8, recursion_pattern = $9, completed = $10, completed_at = $11,
+                        recurrence_anchor = $12, next_occurrence_created = $13
+                 WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING ",
         task_columns!(),
         ")
-         SELECT *, true FROM written
-         UNION ALL
-         SELECT ",
+             SELECT *, true FROM written
+             UNION ALL
+             SELECT ",
         task_columns!(),
         ", false FROM task
-         WHERE id = $1 AND user_id = $2 AND NOT EXISTS (SELECT FROM written)"
+             WHERE id = $1 AND user_id = $2 AND NOT EXISTS (SELECT FROM written)"
     ))
     .bind(task.id)
     .bind(task.user_id)
-    .bind(task.version)
-    .bind(&fields.title)
-    .bind(&fields.description)
-    .bind(&fields.due_date)
-    .bind(fields.priority)
-    .bind(&fields.tags)
-    .bind(&fields.recursion_pattern)
-    .bind(fields.completed)
-    .bind(fields.completed_at)
-    .bind(fields.recurrence_anchor)
-    .bind(fields.next_occurrence_created)
-    .fetch_optional(db)
-    .await?;
+    .bind(task.version);
+    let row: Option<PgRow> = bind_fields!(statement, fields).fetch_optional(db).await?;
     let Some(row) = row else {
         return Ok(Written::Gone);
     };

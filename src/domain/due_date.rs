@@ -2,19 +2,28 @@
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SecondsFormat, Utc};
 
 use super::field::{Facts, FieldRule};
 
 pub const MAX_LEN: usize = 50;
 
-/// Exactly the accepted texts: real calendar dates (leap years included) and RFC 3339
-/// date-times with `T` and an explicit offset. The OpenAPI schema carries the same pattern,
-/// so what a client or fuzzer generates from the schema is what the server accepts.
+/// The years a due date may fall in: four-digit years, up to the one before 9999, so that
+/// every offset and fraction of a second keeps its moment in UTC inside the range that
+/// PostgreSQL's `timestamp` and the server both hold (a date-time on 9999-12-31 at
+/// `-15:59` would be in year 10000). Offsets are at most 15:59 either way, as PostgreSQL
+/// takes them (the world's run from -12:00 to +14:00).
+pub const FIRST_YEAR: i32 = 1000;
+pub const LAST_YEAR: i32 = 9998;
+
+/// Exactly the accepted texts: real calendar dates (leap years included) in the years
+/// [`FIRST_YEAR`] to [`LAST_YEAR`], and RFC 3339 date-times on them with `T` and an explicit
+/// offset of at most 15:59. The OpenAPI schema carries the same pattern, so what a client or fuzzer generates
+/// from the schema is what the server accepts.
 pub const PATTERN: &str = concat!(
-    "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)",
-    "|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)",
-    "(?:[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    "^(?:(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)",
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)-02-29)",
+    "(?:[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:0[0-9]|1[0-5]):[0-5][0-9]))?$"
 );
 
 static PATTERN_RE: std::sync::LazyLock<Option<regex::Regex>> =
@@ -35,7 +44,7 @@ pub struct DueDate {
 
 impl FieldRule for DueDate {
     const FACTS: Facts = Facts::text(
-        "a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z",
+        "a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)",
         "2026-12-01",
     )
     .min(10)
@@ -101,8 +110,11 @@ impl DueDate {
     }
 
     /// The same kind of due date on another calendar day: a date stays a date; a date-time
-    /// keeps its time of day and offset. `None` past chrono's range.
+    /// keeps its time of day and offset. `None` outside the years a due date may fall in.
     pub fn on(&self, date: NaiveDate) -> Option<Self> {
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+            return None;
+        }
         match &self.when {
             When::Date(_) => Some(Self::from_date(date)),
             When::DateTime(at) => {
@@ -162,10 +174,22 @@ mod tests {
 
     #[test]
     fn leap_days_follow_the_gregorian_rules() {
-        for ok in ["2028-02-29", "2000-02-29", "2400-02-29", "0000-02-29"] {
+        for ok in [
+            "2028-02-29",
+            "2000-02-29",
+            "2400-02-29",
+            "1200-02-29",
+            "9996-02-29",
+        ] {
             assert!(DueDate::parse(ok).is_some(), "{ok}");
         }
-        for bad in ["2027-02-29", "1900-02-29", "2100-02-29", "2026-04-31"] {
+        for bad in [
+            "2027-02-29",
+            "1900-02-29",
+            "2100-02-29",
+            "2026-04-31",
+            "0000-02-29",
+        ] {
             assert!(DueDate::parse(bad).is_none(), "{bad}");
         }
     }
@@ -173,15 +197,47 @@ mod tests {
     #[test]
     fn the_pattern_and_chrono_agree_on_every_day_of_four_centuries() {
         let re = regex::Regex::new(PATTERN).unwrap();
-        for year in [1899, 1900, 1999, 2000, 2023, 2024, 2100, 2200, 2300, 2400] {
+        for year in [
+            0, 1, 400, 999, 1000, 1200, 1899, 1900, 1999, 2000, 2023, 2024, 2100, 2200, 2300, 2400,
+            9600, 9896, 9900, 9996, 9998, 9999,
+        ] {
             for month in 1..=12 {
                 for day in 1..=31 {
                     let text = format!("{year:04}-{month:02}-{day:02}");
-                    let real = NaiveDate::from_ymd_opt(year, month, day).is_some();
+                    let real = NaiveDate::from_ymd_opt(year, month, day).is_some()
+                        && (FIRST_YEAR..=LAST_YEAR).contains(&year);
                     assert_eq!(re.is_match(&text), real, "{text}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_accepted_moment_is_inside_the_years_in_utc_too() {
+        for edge in [
+            "1000-01-01T00:00:00+15:59",
+            "9998-12-31T23:59:59.999999999-15:59",
+            "1000-01-01",
+            "9998-12-31",
+        ] {
+            let due = DueDate::parse(edge).unwrap();
+            let year = due.instant().year();
+            assert!((999..=9999).contains(&year), "{edge}: {year}");
+        }
+        for outside in [
+            "0999-12-31",
+            "9999-01-01",
+            "9999-12-31T23:59:59-23:59",
+            "0000-02-29",
+        ] {
+            assert_eq!(DueDate::parse(outside), None, "{outside}");
+        }
+    }
+
+    #[test]
+    fn moving_past_the_last_year_gives_nothing() {
+        let d = DueDate::parse("9998-12-31").unwrap();
+        assert!(d.on(NaiveDate::from_ymd_opt(9999, 1, 1).unwrap()).is_none());
     }
 
     #[test]

@@ -110,19 +110,18 @@ impl RecurrenceRule {
     }
 
     /// The next occurrence strictly after `due`, in the same form (a date stays a date; a
-    /// date-time keeps its time of day and offset). Past year 9999 it stays put.
+    /// date-time keeps its time of day and offset). `None` when that would leave the years a
+    /// due date may fall in: the series ends there.
     /// Monthly and yearly rules count from `anchor`, the series' first due date, when it
     /// is given and not after `due`.
-    pub fn next_due(&self, due: &DueDate, anchor: Option<NaiveDate>) -> DueDate {
+    pub fn next_due(&self, due: &DueDate, anchor: Option<NaiveDate>) -> Option<DueDate> {
         let from = due.date();
         let anchored = anchor
             .filter(|a| *a <= from)
             .and_then(|a| self.next_from_anchor(a, from));
         anchored
             .or_else(|| self.next_date(from))
-            .filter(|date| date.year() <= 9999)
             .and_then(|date| due.on(date))
-            .unwrap_or_else(|| due.clone())
     }
 
     /// The first date of the series from `anchor` strictly after `from`, for rules that
@@ -234,6 +233,7 @@ mod tests {
         RecurrenceRule::parse(rule)
             .unwrap()
             .next_due(&DueDate::parse(due).unwrap(), None)
+            .unwrap()
             .as_str()
             .to_owned()
     }
@@ -334,7 +334,7 @@ mod tests {
         let mut due = first;
         (0..n)
             .map(|_| {
-                due = rule.next_due(&due, Some(anchor));
+                due = rule.next_due(&due, Some(anchor)).unwrap();
                 due.as_str().to_owned()
             })
             .collect()
@@ -369,17 +369,21 @@ mod tests {
         let rule = RecurrenceRule::parse("monthly").unwrap();
         let due = DueDate::parse("2027-01-15").unwrap();
         let anchor = NaiveDate::from_ymd_opt(2027, 3, 31);
-        assert_eq!(rule.next_due(&due, anchor).as_str(), "2027-02-15");
+        assert_eq!(rule.next_due(&due, anchor).unwrap().as_str(), "2027-02-15");
     }
 
     #[test]
-    fn the_end_of_time_does_not_panic() {
-        let due = DueDate::parse("9999-12-31").unwrap();
+    fn a_series_ends_where_its_next_date_would_leave_the_range() {
+        let due = DueDate::parse("9998-12-31").unwrap();
+        for rule in ["daily", "yearly", "weekdays", "every 2 months"] {
+            let rule = RecurrenceRule::parse(rule).unwrap();
+            assert_eq!(rule.next_due(&due, None), None);
+        }
+        let late = DueDate::parse("9998-12-30T10:00:00-05:00").unwrap();
+        let daily = RecurrenceRule::parse("daily").unwrap();
         assert_eq!(
-            RecurrenceRule::parse("yearly")
-                .unwrap()
-                .next_due(&due, None),
-            due
+            daily.next_due(&late, None).unwrap().as_str(),
+            "9998-12-31T10:00:00-05:00"
         );
     }
 
@@ -447,7 +451,7 @@ mod tests {
             } else {
                 DueDate::from_date(date)
             };
-            let next = rule.next_due(&due, None);
+            let next = rule.next_due(&due, None).unwrap();
             prop_assert!(next.instant() > due.instant());
             prop_assert_eq!(next.is_date_only(), !with_time);
             if with_time {
@@ -460,7 +464,7 @@ mod tests {
         #[test]
         fn monthly_keeps_the_day_or_clamps_to_the_month_end(date in dates(), n in 1u32..=24) {
             let rule = RecurrenceRule::parse(&format!("every {n} months")).unwrap();
-            let next = rule.next_due(&DueDate::from_date(date), None).date();
+            let next = rule.next_due(&DueDate::from_date(date), None).unwrap().date();
             let target = date.checked_add_months(Months::new(n)).unwrap();
             prop_assert_eq!((next.year(), next.month()), (target.year(), target.month()));
             let month_end = NaiveDate::from_ymd_opt(next.year(), next.month(), 28)
@@ -475,7 +479,7 @@ mod tests {
 
         #[test]
         fn weekdays_never_land_on_a_weekend(date in dates()) {
-            let next = RecurrenceRule::parse("weekdays").unwrap().next_due(&DueDate::from_date(date), None).date();
+            let next = RecurrenceRule::parse("weekdays").unwrap().next_due(&DueDate::from_date(date), None).unwrap().date();
             prop_assert!(!matches!(next.weekday(), Weekday::Sat | Weekday::Sun));
             prop_assert!((next - date).num_days() <= 3);
         }
@@ -483,7 +487,7 @@ mod tests {
         #[test]
         fn by_day_rules_land_on_a_listed_day(days in proptest::sample::subsequence(WEEKDAY_CODES.to_vec(), 1..=7), n in 1u32..=5, date in dates()) {
             let rule = RecurrenceRule::parse(&format!("FREQ=WEEKLY;INTERVAL={n};BYDAY={}", days.join(","))).unwrap();
-            let next = rule.next_due(&DueDate::from_date(date), None).date();
+            let next = rule.next_due(&DueDate::from_date(date), None).unwrap().date();
             let code = WEEKDAY_CODES[next.weekday().num_days_from_monday() as usize];
             prop_assert!(days.contains(&code));
             prop_assert!((next - date).num_days() <= 7 * i64::from(n) + 6);

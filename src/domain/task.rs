@@ -410,7 +410,8 @@ fn completion_time(previous: &Fields, next: Fields, now: NaiveDateTime) -> Field
 /// The task that follows a completed recurring one: the same fields, open, due at the
 /// rule's next date after its due date — or after `today` when it had none (or one that
 /// does not parse, as rows from before validation may have). `None` when the task has no
-/// rule the server understands.
+/// rule the server understands, or when its next date would leave the years a due date may
+/// fall in: the series ends.
 pub fn next_occurrence(done: &Fields, today: NaiveDate) -> Option<Fields> {
     let rule = RecurrenceRule::parse(done.recursion_pattern.as_deref()?)?;
     let due = done
@@ -420,7 +421,7 @@ pub fn next_occurrence(done: &Fields, today: NaiveDate) -> Option<Fields> {
         .unwrap_or_else(|| DueDate::from_date(today));
     let anchor = done.recurrence_anchor.unwrap_or(due.date());
     Some(Fields {
-        due_date: Some(rule.next_due(&due, Some(anchor)).as_str().to_owned()),
+        due_date: Some(rule.next_due(&due, Some(anchor))?.as_str().to_owned()),
         recurrence_anchor: Some(anchor),
         completed: false,
         completed_at: None,
@@ -589,7 +590,7 @@ mod tests {
         let refusals = draft.create(today()).unwrap_err();
         assert_eq!(
             refusals[0].message,
-            "must be a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z"
+            "must be a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)"
         );
     }
 

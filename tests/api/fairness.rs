@@ -9,7 +9,7 @@ use reqwest::Method;
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::{
-    helpers::{TestApp, User},
+    helpers::{TestApp, User, lock_waiters, wait_until},
     metrics::{app_with_metrics, scrape, value},
 };
 
@@ -39,33 +39,16 @@ impl Lock {
 
 /// How many of the server's statements wait for a lock.
 async fn waiting_on_locks(app: &TestApp) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap()
+    lock_waiters(&app.pool).await
 }
 
 async fn share_waits(app: &TestApp, metrics: SocketAddr) -> f64 {
     value(&scrape(app, metrics).await, "user_share_waits_total").unwrap_or(0.0)
 }
 
-/// Polls until `done` holds; fails the test naming `what` after ten seconds.
-async fn wait_for<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Waits until `done` holds; fails the test naming `what` after ten seconds.
+async fn wait_for(what: &str, done: impl AsyncFnMut() -> bool) {
+    wait_until(what, Duration::from_secs(10), done).await;
 }
 
 /// Sends `count` copies of a request at once; their statuses, once all are answered.
@@ -111,7 +94,7 @@ async fn one_users_requests_hold_at_most_their_share_while_others_are_served() {
     let stuck = fire(8, || alice.list_tasks());
     wait_for(
         "one of alice's lists waits on the lock, seven on her share",
-        || async { waiting_on_locks(&app).await == 1 && share_waits(&app, metrics).await == 7.0 },
+        async || waiting_on_locks(&app).await == 1 && share_waits(&app, metrics).await == 7.0,
     )
     .await;
     bob.me().expect(200).await;
@@ -137,7 +120,7 @@ async fn searches_sent_to_a_percent_encoded_path_spend_their_own_users_share() {
     let lock = Lock::take(&app, "task").await;
 
     let attack = fire(30, || mallory.call(Method::GET, &path).query("q=zzz"));
-    wait_for("29 of mallory's searches wait for her share", || async {
+    wait_for("29 of mallory's searches wait for her share", async || {
         waiting_on_locks(&app).await == 1 && share_waits(&app, metrics).await == 29.0
     })
     .await;
@@ -162,7 +145,7 @@ async fn a_revoked_token_sent_to_another_users_path_does_not_wait_for_that_users
     let lock = Lock::take(&app, "task").await;
     // Bob's one list holds his whole share while the lock stands.
     let bobs = fire(1, || bob.list_tasks());
-    wait_for("bob's list waits on the lock", || async {
+    wait_for("bob's list waits on the lock", async || {
         waiting_on_locks(&app).await == 1
     })
     .await;
@@ -195,7 +178,7 @@ async fn many_accounts_searching_at_once_cannot_take_the_pool() {
         .collect();
     wait_for(
         "one search per account at the database, the rest waiting",
-        || async { waiting_on_locks(&app).await == 1 && share_waits(&app, metrics).await == 25.0 },
+        async || waiting_on_locks(&app).await == 1 && share_waits(&app, metrics).await == 25.0,
     )
     .await;
     // Five accounts hold a share each, more than the pool's four connections: only the
@@ -228,7 +211,7 @@ async fn a_search_past_the_bulkhead_is_a_503_that_says_so() {
     let alice = app.sign_up("alice").await;
     let lock = Lock::take(&app, "task").await;
     let first = fire(1, || alice.list_tasks().query("q=milk"));
-    wait_for("the first search waits on the lock", || async {
+    wait_for("the first search waits on the lock", async || {
         waiting_on_locks(&app).await == 1
     })
     .await;

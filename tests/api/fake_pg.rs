@@ -29,9 +29,11 @@ pub type Sent = Arc<std::sync::atomic::AtomicU64>;
 pub struct FakeGate {
     pub addr: SocketAddr,
     pub sent: Sent,
-    /// `Sync` messages the server under test has sent: one per statement it ran (and one per
-    /// ping of a connection).
-    pub syncs: Sent,
+    /// Statements on tasks the server under test has run: executions of a prepared statement
+    /// whose SQL names the `task` table, and simple queries that do. Preparing a statement,
+    /// pinging a connection (sqlx does both: the ping whenever a connection goes back to its
+    /// pool) and statements on other tables (a session read, a `pg_notify`) are not counted.
+    pub statements: Sent,
     shared: Arc<Mutex<Shared>>,
     accept: JoinHandle<()>,
 }
@@ -44,8 +46,8 @@ impl FakeGate {
         let state = shared.clone();
         let sent = Sent::default();
         let counter = sent.clone();
-        let syncs = Sent::default();
-        let sync_counter = syncs.clone();
+        let statements = Sent::default();
+        let statement_counter = statements.clone();
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let refusal = state.lock().unwrap().refusal.clone();
@@ -58,7 +60,7 @@ impl FakeGate {
                             client,
                             upstream,
                             counter.clone(),
-                            sync_counter.clone(),
+                            statement_counter.clone(),
                         ));
                         state.lock().unwrap().passed.push(task);
                     }
@@ -68,7 +70,7 @@ impl FakeGate {
         Self {
             addr,
             sent,
-            syncs,
+            statements,
             shared,
             accept,
         }
@@ -106,7 +108,7 @@ impl Drop for FakeGate {
     }
 }
 
-async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent, syncs: Sent) {
+async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent, statements: Sent) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -115,16 +117,21 @@ async fn pass(client: TcpStream, upstream: SocketAddr, sent: Sent, syncs: Sent) 
     let up = async {
         let mut buf = vec![0; 16 * 1024];
         let mut messages = Messages::default();
+        let mut prepared = Prepared::default();
         while let Ok(n) = from_client.read(&mut buf).await {
-            if n == 0 || to_server.write_all(&buf[..n]).await.is_err() {
+            if n == 0 {
                 break;
             }
-            sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-            let synced = messages
+            // Counted before they are passed on, so a count read after the answer has them.
+            let ran = messages
                 .read(&buf[..n])
-                .filter(|&kind| kind == b'S')
+                .filter(|message| prepared.on_tasks(message))
                 .count();
-            syncs.fetch_add(synced as u64, std::sync::atomic::Ordering::Relaxed);
+            statements.fetch_add(ran as u64, std::sync::atomic::Ordering::Relaxed);
+            sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            if to_server.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
         }
         let _ = to_server.shutdown().await;
     };
@@ -144,8 +151,8 @@ struct Messages {
 }
 
 impl Messages {
-    /// The types of the messages `bytes` completes (0 for an untyped one).
-    fn read(&mut self, bytes: &[u8]) -> std::vec::IntoIter<u8> {
+    /// The messages `bytes` completes: type (0 for an untyped one) and body.
+    fn read(&mut self, bytes: &[u8]) -> std::vec::IntoIter<(u8, Vec<u8>)> {
         self.pending.extend_from_slice(bytes);
         let mut kinds = Vec::new();
         loop {
@@ -172,10 +179,45 @@ impl Messages {
                     .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 self.started = !matches!(code, Some(SSL_REQUEST | GSSENC_REQUEST));
             }
-            self.pending.drain(..at + len);
-            kinds.push(kind);
+            let body = self.pending.drain(..at + len).skip(at + 4).collect();
+            kinds.push((kind, body));
         }
         kinds.into_iter()
+    }
+}
+
+/// The SQL of one connection's prepared statements, by name, and of the one bound last.
+#[derive(Default)]
+struct Prepared {
+    by_name: std::collections::HashMap<Vec<u8>, String>,
+    bound: String,
+}
+
+impl Prepared {
+    /// Follows `Parse` and `Bind`; whether the message runs a statement on tasks (an
+    /// `Execute` of the statement bound, or a simple `Query`).
+    fn on_tasks(&mut self, (kind, body): &(u8, Vec<u8>)) -> bool {
+        let mut fields = body.split(|&b| b == 0);
+        let names_tasks = |sql: &str| sql.contains(" task ") || sql.contains(" task\n");
+        match kind {
+            b'P' => {
+                let (Some(name), Some(sql)) = (fields.next(), fields.next()) else {
+                    return false;
+                };
+                self.by_name
+                    .insert(name.to_vec(), String::from_utf8_lossy(sql).into_owned());
+                false
+            }
+            b'B' => {
+                let _portal = fields.next();
+                let name = fields.next().unwrap_or_default();
+                self.bound = self.by_name.get(name).cloned().unwrap_or_default();
+                false
+            }
+            b'E' => names_tasks(&self.bound),
+            b'Q' => names_tasks(&String::from_utf8_lossy(body)),
+            _ => false,
+        }
     }
 }
 

@@ -234,7 +234,7 @@ async fn a_registration_flood_is_shed_as_busy_while_logins_still_work() {
             tokio::spawn(call.send())
         })
         .collect();
-    // Logins have hashing threads of their own: they go through during the flood.
+    // Logins have a hashing queue and bound of their own: they go through during the flood.
     for _ in 0..3 {
         app.login("alice@example.com", "correct horse")
             .expect(200)

@@ -1,5 +1,8 @@
 //! Lists served again: a list request whose user's tasks have not changed since gets the list
-//! kept from before, and any change, whoever makes it, shows in the very next list.
+//! kept from before, and any change, whoever makes it, shows in the very next list; one that
+//! fires no triggers, once the list is older than `LIST_CACHE_MAX_AGE`.
+
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -286,4 +289,124 @@ async fn the_task_count_kept_for_the_quota_follows_every_change_whoever_makes_it
     assert_eq!(kept_count(&app, &alice).await, (Some(0), 0));
     alice.add_task("again").await;
     assert_eq!(kept_count(&app, &alice).await, (Some(1), 1));
+}
+
+#[tokio::test]
+async fn parameters_the_api_does_not_know_find_the_same_kept_list() {
+    let (app, metrics) = app_with_metrics(&[]).await;
+    let alice = app.sign_up("alice").await;
+    for title in ["a", "b", "c"] {
+        alice.add_task(title).await;
+    }
+    let first = alice.list_tasks().query("limit=2&junk=0").expect(200).await;
+    let link = first.header("link").unwrap().to_owned();
+    assert!(!link.contains("junk"), "{link}");
+    for junk in 1..=20 {
+        let again = alice
+            .list_tasks()
+            .query(&format!("junk={junk}&limit=2&utm_source=x{junk}"))
+            .expect(200)
+            .await;
+        assert_eq!(again.etag(), first.etag());
+        assert_eq!(again.header("link"), Some(link.as_str()));
+    }
+    // Another spelling of the same page size and an ignored empty search, too.
+    alice.list_tasks().query("limit=02&q=%20").expect(200).await;
+    assert_eq!(outcomes(&app, metrics).await, (21.0, 1.0));
+}
+
+#[tokio::test]
+async fn thousands_of_one_users_junk_lists_leave_another_users_kept_list_a_hit() {
+    // 64 KiB: a few dozen of Alice's lists, were each a list of its own.
+    let (app, metrics) = app_with_metrics(&[("LIST_CACHE_BYTES", "65536")]).await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    for n in 0..5 {
+        alice.add_task(&format!("alice's task {n}")).await;
+    }
+    bob.add_task("bob's").await;
+    assert_eq!(titles(&bob).await.0, ["bob's"]);
+    for junk in 0..3000 {
+        alice
+            .list_tasks()
+            .query(&format!("junk={junk}"))
+            .expect(200)
+            .await;
+    }
+    let before = outcomes(&app, metrics).await;
+    assert_eq!(before, (2999.0, 2.0));
+    assert_eq!(titles(&bob).await.0, ["bob's"]);
+    assert_eq!(outcomes(&app, metrics).await, (before.0 + 1.0, before.1));
+}
+
+#[tokio::test]
+async fn one_user_asking_for_many_distinct_lists_leaves_another_users_kept_list_a_hit() {
+    let (app, metrics) = app_with_metrics(&[("LIST_CACHE_BYTES", "65536")]).await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    for n in 0..5 {
+        alice.add_task(&format!("alice's task {n}")).await;
+    }
+    bob.add_task("bob's").await;
+    assert_eq!(titles(&bob).await.0, ["bob's"]);
+    // Every page size, and searches: each a list of its own, all of them Alice's to lose.
+    for limit in 1..=200 {
+        alice
+            .list_tasks()
+            .query(&format!("limit={limit}"))
+            .expect(200)
+            .await;
+    }
+    for n in 0..100 {
+        alice
+            .list_tasks()
+            .query(&format!("q=task%20{n}"))
+            .expect(200)
+            .await;
+    }
+    let before = outcomes(&app, metrics).await;
+    assert_eq!(titles(&bob).await.0, ["bob's"]);
+    assert_eq!(outcomes(&app, metrics).await, (before.0 + 1.0, before.1));
+}
+
+#[tokio::test]
+async fn a_task_deleted_with_triggers_off_stops_being_listed_once_the_max_age_has_passed() {
+    let max_age = Duration::from_secs(1);
+    let app = TestApp::spawn_on(
+        crate::helpers::TestDb::create().await,
+        &[("LIST_CACHE_MAX_AGE", "1s")],
+    )
+    .await;
+    let alice = app.sign_up("alice").await;
+    alice.add_task("stays").await;
+    let gone = alice.add_task("deleted").await;
+    let before_kept = Instant::now();
+    assert_eq!(titles(&alice).await.0, ["deleted", "stays"]);
+
+    // As pg_restore --disable-triggers or a logical replica would: no trigger, no new
+    // list version, so the list statement finds the kept list current.
+    app.sql(&format!(
+        "BEGIN; SET LOCAL session_replication_role = replica; \
+         DELETE FROM task WHERE id = {}; COMMIT",
+        gone.id
+    ))
+    .await;
+    let deadline = before_kept + 10 * max_age;
+    loop {
+        let listed = titles(&alice).await.0;
+        if listed == ["stays"] {
+            break;
+        }
+        assert_eq!(listed, ["deleted", "stays"]);
+        assert!(
+            Instant::now() < deadline,
+            "still listed after {:?}",
+            10 * max_age
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        before_kept.elapsed() >= max_age,
+        "the kept list was read again before it was {max_age:?} old: something else moved it"
+    );
 }

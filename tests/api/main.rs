@@ -11,6 +11,7 @@ mod conflicts;
 mod connections;
 mod cors;
 mod counting;
+mod due_dates;
 mod fairness;
 mod fake_pg;
 mod hardening;

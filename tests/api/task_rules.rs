@@ -37,7 +37,7 @@ async fn a_bad_due_date_is_told_what_is_accepted_with_an_example() {
         only_error(&problem),
         (
             "due_date",
-            "must be a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z"
+            "must be a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)"
         )
     );
 }

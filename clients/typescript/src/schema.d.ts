@@ -380,7 +380,7 @@ export interface components {
              */
             description?: string | null;
             /**
-             * @description a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z
+             * @description a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
              * @example 2026-12-01
              */
             due_date?: string | null;
@@ -860,7 +860,7 @@ export interface components {
              */
             description?: string | null;
             /**
-             * @description a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z
+             * @description a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
              * @example 2026-12-01
              */
             due_date?: string | null;

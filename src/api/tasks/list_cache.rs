@@ -6,41 +6,108 @@
 //! the old backend, psql), the next request reads the page again: nothing here is trusted
 //! without that check.
 //!
-//! The lists kept are bounded in bytes (`LIST_CACHE_BYTES`); when they would pass the bound,
-//! the lists kept longest go first.
+//! Writes that fire no triggers (`session_replication_role = replica`, `pg_restore
+//! --disable-triggers`, logical replication) do not move the version, so that check cannot
+//! see them: a list older than `LIST_CACHE_MAX_AGE` is read again, which bounds how long
+//! such a change goes unseen.
+//!
+//! What is kept, and who may push what out:
+//! - A list is kept under what the request parsed to ([`ListKey`]): the user, the filters,
+//!   sort, order, page size and cursor, and whether a count was asked for. Parameters the
+//!   API does not know make no new list (nor do `limit=02` beside `limit=2`, or a blank `q`).
+//! - A search (`q`) is not kept: it is rarely asked twice, and the letters of a search as
+//!   it is typed would push out the lists its user comes back to.
+//! - The lists are kept per user, in one entry of a [`moka`] cache: at most
+//!   [`LISTS_PER_USER`] lists and a [`USER_SHARE`]th of the budget each (their least
+//!   recently used list goes first), so however many lists one user asks for, they only
+//!   push out their own.
+//! - Between users, moka's TinyLFU admission decides: a user's entry pushes out others only
+//!   when it is asked for more often than they are, so a run of new users (one attacker's
+//!   accounts) does not push out the lists that are in use.
+//! - The whole is bounded in bytes (`LIST_CACHE_BYTES`, weighed as the lists' bodies and
+//!   strings plus a fixed cost per list).
 
 use std::{
-    collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
+use moka::{ops::compute::Op, sync::Cache};
 
-use crate::domain::ids::UserId;
+use super::listing::{Listing, SortField, SortOrder};
+use crate::domain::{ids::UserId, task::Priority};
 
 /// What `LIST_CACHE_BYTES` is unless set: a few hundred first pages of fifty tasks.
 pub const DEFAULT_BYTES: u32 = 8 * 1024 * 1024;
 
-/// What one kept list costs besides its strings: the entry, its key and its place in line.
-const ENTRY_OVERHEAD: usize = 160;
+/// The most lists kept for one user: a list, its filtered views and a few pages.
+pub const LISTS_PER_USER: usize = 8;
 
-/// One list request, as far as its answer depends on it: the user, the path and query
-/// string as sent (filters, sort, page size, cursor; the next page's link repeats them) and
-/// whether the total was asked for.
+/// One user's lists take at most this fraction of the budget (1/16: 512 KiB of the default
+/// 8 MiB, a page of 500 tasks of a kilobyte each); a list larger than that is not kept.
+pub const USER_SHARE: usize = 16;
+
+/// What one kept list costs besides its strings: its key, its place in its user's entry,
+/// and its share of that entry in the cache.
+const LIST_OVERHEAD: usize = 256;
+
+/// One list request, as far as its answer depends on it: the user, the parsed filters,
+/// sort, order, page size and cursor, and whether the total was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListKey {
     user: UserId,
     count: bool,
-    query: Box<str>,
+    completed: Option<bool>,
+    priority: Option<Priority>,
+    tag: Option<Box<str>>,
+    /// As given: `2026-12-01` and `2026-12-01T00:00:00Z` are two lists, each a value a
+    /// client chose, and the next page's link repeats it.
+    due_before: Option<Box<str>>,
+    due_after: Option<Box<str>>,
+    sort: SortField,
+    order: SortOrder,
+    limit: u32,
+    /// Where the previous page ended: a sort key and a task id.
+    after: Option<(Box<str>, i32)>,
 }
 
 impl ListKey {
-    pub fn new(user: UserId, count: bool, path_and_query: Option<&str>) -> Self {
-        Self {
+    /// The key of `listing` for `user`; `None` for a search, which is not kept.
+    pub fn new(user: UserId, count: bool, listing: &Listing) -> Option<Self> {
+        let query = &listing.query;
+        let filters = &query.filters;
+        if filters.text.is_some() {
+            return None;
+        }
+        Some(Self {
             user,
             count,
-            query: path_and_query.unwrap_or_default().into(),
-        }
+            completed: filters.completed,
+            priority: filters.priority,
+            tag: filters.tag.as_deref().map(Into::into),
+            due_before: listing.due_before.as_ref().map(|d| d.as_str().into()),
+            due_after: listing.due_after.as_ref().map(|d| d.as_str().into()),
+            sort: listing.sort,
+            order: listing.order,
+            limit: query.limit,
+            after: query
+                .after
+                .as_ref()
+                .map(|a| (a.key.as_str().into(), a.id.0)),
+        })
+    }
+
+    /// The bytes of its strings.
+    fn heap(&self) -> usize {
+        let len = |s: &Option<Box<str>>| s.as_ref().map_or(0, |s| s.len());
+        len(&self.tag)
+            + len(&self.due_before)
+            + len(&self.due_after)
+            + self.after.as_ref().map_or(0, |(k, _)| k.len())
     }
 }
 
@@ -59,91 +126,160 @@ pub struct KeptList {
 
 impl KeptList {
     fn cost(&self, key: &ListKey) -> usize {
-        ENTRY_OVERHEAD
-            + key.query.len()
+        LIST_OVERHEAD
+            + key.heap()
             + self.body.len()
             + self.etag.len()
             + self.next.as_ref().map_or(0, String::len)
     }
 }
 
-#[derive(Default)]
+/// One list kept for a user.
 struct Kept {
-    lists: HashMap<ListKey, Arc<KeptList>>,
-    /// The keys of `lists`, oldest first.
-    line: VecDeque<ListKey>,
+    key: ListKey,
+    list: Arc<KeptList>,
+    cost: usize,
+    kept_at: Instant,
+    /// When it was last sent (see [`ListCache::tick`]): the least recently used goes first.
+    used: AtomicU64,
+}
+
+/// A user's entry: their lists, all of one list version (an older one cannot be used
+/// again: the version it would be checked against has moved on).
+struct UserLists {
+    lists: Vec<Arc<Kept>>,
     bytes: usize,
 }
 
 pub struct ListCache {
-    budget: usize,
-    kept: Mutex<Kept>,
+    /// `None` when the budget is 0: nothing is kept.
+    users: Option<Cache<UserId, Arc<UserLists>>>,
+    /// The most bytes of lists one user's entry holds.
+    share: usize,
+    max_age: Duration,
+    /// Where [`Self::tick`] counts from.
+    epoch: Instant,
 }
 
 impl ListCache {
-    /// Keeps at most `budget` bytes of lists; 0 keeps none.
-    pub fn new(budget: usize) -> Self {
+    /// Keeps at most `budget` bytes of lists (0 keeps none), each for at most `max_age`.
+    pub fn new(budget: usize, max_age: Duration) -> Self {
+        let users = (budget > 0).then(|| {
+            Cache::builder()
+                .max_capacity(budget as u64)
+                .weigher(|_, lists: &Arc<UserLists>| u32::try_from(lists.bytes).unwrap_or(u32::MAX))
+                .time_to_live(max_age)
+                .build()
+        });
         Self {
-            budget,
-            kept: Mutex::default(),
+            users,
+            share: budget / USER_SHARE,
+            max_age,
+            epoch: Instant::now(),
         }
     }
 
     /// The list kept for `key`, to be checked against the user's version before use.
     pub fn get(&self, key: &ListKey) -> Option<Arc<KeptList>> {
-        if self.budget == 0 {
+        let lists = self.users.as_ref()?.get(&key.user)?;
+        let kept = lists.lists.iter().find(|kept| kept.key == *key)?;
+        // The user's entry lives `max_age` from its last change; each list from its own.
+        if kept.kept_at.elapsed() >= self.max_age {
             return None;
         }
-        self.lock().lists.get(key).cloned()
+        kept.used.store(self.tick(), Ordering::Relaxed);
+        Some(kept.list.clone())
     }
 
-    /// Keeps `list` for `key`, unless a list of a later version is kept already (a request
-    /// that read earlier answered later). A list larger than an eighth of the budget is not
-    /// kept: it would push out many others.
+    /// Keeps `list` for `key`, unless a list of a later version is kept for the user already
+    /// (a request that read earlier answered later). Lists of an earlier version go; when the
+    /// user's entry would hold more than [`LISTS_PER_USER`] lists or their share of the
+    /// budget, their least recently used lists go. A list larger than the share is not kept.
     pub fn put(&self, key: ListKey, list: Arc<KeptList>) {
+        let Some(users) = &self.users else {
+            return;
+        };
         let cost = list.cost(&key);
-        if cost > self.budget / 8 {
+        if cost > self.share {
             return;
         }
-        let mut kept = self.lock();
-        let kept = &mut *kept;
-        if let Some(old) = kept.lists.get_mut(&key) {
-            if old.version > list.version {
-                return;
+        let user = key.user;
+        let now = Instant::now();
+        let new = Arc::new(Kept {
+            key,
+            list,
+            cost,
+            kept_at: now,
+            used: AtomicU64::new(self.tick()),
+        });
+        // One change at a time per user: moka runs these in turn for the same key.
+        let _ = users.entry(user).and_compute_with(|entry| {
+            let mut lists = Vec::with_capacity(LISTS_PER_USER);
+            if let Some(entry) = entry {
+                let old = entry.into_value();
+                if old.lists.iter().any(|k| k.list.version > new.list.version) {
+                    return Op::Nop;
+                }
+                lists.extend(
+                    old.lists
+                        .iter()
+                        .filter(|k| {
+                            k.list.version == new.list.version
+                                && k.key != new.key
+                                && now.duration_since(k.kept_at) < self.max_age
+                        })
+                        .cloned(),
+                );
             }
-            kept.bytes = kept.bytes - old.cost(&key) + cost;
-            *old = list;
-        } else {
-            kept.bytes += cost;
-            kept.line.push_back(key.clone());
-            kept.lists.insert(key, list);
-        }
-        while kept.bytes > self.budget {
-            let Some(oldest) = kept.line.pop_front() else {
+            lists.push(new);
+            Op::Put(Arc::new(self.within_share(lists)))
+        });
+    }
+
+    /// `lists`, less their least recently used (never the last, just kept) until they are
+    /// within one user's bounds.
+    fn within_share(&self, mut lists: Vec<Arc<Kept>>) -> UserLists {
+        let mut bytes: usize = lists.iter().map(|k| k.cost).sum();
+        while lists.len() > LISTS_PER_USER || bytes > self.share {
+            let Some(lru) = lists[..lists.len().saturating_sub(1)]
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, kept)| kept.used.load(Ordering::Relaxed))
+                .map(|(i, _)| i)
+            else {
                 break;
             };
-            if let Some(gone) = kept.lists.remove(&oldest) {
-                kept.bytes -= gone.cost(&oldest);
-            }
+            bytes -= lists.remove(lru).cost;
         }
+        UserLists { lists, bytes }
     }
 
-    /// How many lists and bytes are kept.
-    pub fn size(&self) -> (usize, usize) {
-        let kept = self.lock();
-        (kept.lists.len(), kept.bytes)
+    /// A clock for least-recently-used order: nanoseconds since the cache was made.
+    fn tick(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
-        // A panic while holding the lock leaves the maps consistent: every change above is
-        // made before anything that could panic.
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    /// How many lists and bytes are kept, once moka has applied what is pending.
+    pub fn size(&self) -> (usize, u64) {
+        let Some(users) = &self.users else {
+            return (0, 0);
+        };
+        users.run_pending_tasks();
+        let lists = users.iter().map(|(_, lists)| lists.lists.len()).sum();
+        (lists, users.weighted_size())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::{
+        db::tasks::{Filters, ListQuery, SortKey},
+        limits::MAX_PAGE_SIZE,
+    };
+
+    const HOUR: Duration = Duration::from_secs(3600);
 
     fn list(version: i64, body_len: usize) -> Arc<KeptList> {
         Arc::new(KeptList {
@@ -155,55 +291,147 @@ mod tests {
         })
     }
 
-    fn key(user: i32, query: &str) -> ListKey {
-        ListKey::new(UserId(user), false, Some(query))
+    fn listing(limit: u32, text: Option<&str>) -> Listing {
+        Listing {
+            query: ListQuery {
+                filters: Filters {
+                    text: text.map(str::to_owned),
+                    ..Filters::default()
+                },
+                sort: SortKey::CreatedAt,
+                descending: true,
+                limit,
+                after: None,
+            },
+            sort: SortField::CreatedAt,
+            order: SortOrder::Desc,
+            due_before: None,
+            due_after: None,
+        }
+    }
+
+    /// The first page of `user`'s list, `limit` tasks long.
+    fn key(user: i32, limit: u32) -> ListKey {
+        ListKey::new(UserId(user), false, &listing(limit, None)).unwrap()
+    }
+
+    /// What `list(_, body_len)` costs under `key(_, _)`.
+    fn cost(body_len: usize) -> usize {
+        LIST_OVERHEAD + body_len + 5
     }
 
     #[test]
-    fn keeps_by_user_query_and_count() {
-        let cache = ListCache::new(1 << 20);
-        cache.put(key(1, ""), list(5, 100));
-        assert_eq!(cache.get(&key(1, "")).map(|l| l.version), Some(5));
-        assert!(cache.get(&key(2, "")).is_none());
-        assert!(cache.get(&key(1, "limit=5")).is_none());
-        assert!(cache.get(&ListKey::new(UserId(1), true, None)).is_none());
+    fn keeps_by_user_query_and_count_and_never_a_search() {
+        let cache = ListCache::new(1 << 20, HOUR);
+        cache.put(key(1, 50), list(5, 100));
+        assert_eq!(cache.get(&key(1, 50)).map(|l| l.version), Some(5));
+        assert!(cache.get(&key(2, 50)).is_none());
+        assert!(cache.get(&key(1, 5)).is_none());
+        let counted = ListKey::new(UserId(1), true, &listing(50, None)).unwrap();
+        assert!(cache.get(&counted).is_none());
+        assert!(ListKey::new(UserId(1), false, &listing(50, Some("milk"))).is_none());
     }
 
     #[test]
     fn a_later_version_replaces_an_earlier_one_but_not_the_other_way() {
-        let cache = ListCache::new(1 << 20);
-        cache.put(key(1, ""), list(5, 100));
-        cache.put(key(1, ""), list(7, 300));
-        cache.put(key(1, ""), list(6, 200));
-        assert_eq!(cache.get(&key(1, "")).map(|l| l.version), Some(7));
-        let expected = ENTRY_OVERHEAD + 300 + 5;
-        assert_eq!(cache.size(), (1, expected));
+        let cache = ListCache::new(1 << 20, HOUR);
+        cache.put(key(1, 50), list(5, 100));
+        cache.put(key(1, 5), list(5, 100));
+        cache.put(key(1, 50), list(7, 300));
+        cache.put(key(1, 50), list(6, 200));
+        cache.put(key(1, 5), list(6, 200));
+        assert_eq!(cache.get(&key(1, 50)).map(|l| l.version), Some(7));
+        // The version moved on: the other list of version 5 could never be used again.
+        assert!(cache.get(&key(1, 5)).is_none());
+        assert_eq!(cache.size(), (1, cost(300) as u64));
     }
 
     #[test]
-    fn the_oldest_lists_go_first_when_the_budget_is_full() {
-        let budget = 8 * (ENTRY_OVERHEAD + 1000 + 5);
-        let cache = ListCache::new(budget);
-        for user in 1..=10 {
-            cache.put(key(user, ""), list(1, 1000));
+    fn one_user_asking_for_many_lists_pushes_out_only_their_own() {
+        let budget = 64 * 1024;
+        let cache = ListCache::new(budget, HOUR);
+        cache.put(key(2, 50), list(1, 1000));
+        for limit in 1..=MAX_PAGE_SIZE {
+            cache.put(key(1, limit), list(1, 1000));
+            assert!(cache.get(&key(2, 50)).is_some(), "after {limit} lists");
         }
-        let (count, bytes) = cache.size();
-        assert_eq!(count, 8);
-        assert!(bytes <= budget);
-        assert!(cache.get(&key(1, "")).is_none());
-        assert!(cache.get(&key(2, "")).is_none());
-        assert!(cache.get(&key(3, "")).is_some());
-        assert!(cache.get(&key(10, "")).is_some());
+        let (lists, bytes) = cache.size();
+        assert_eq!(lists, 1 + (budget / USER_SHARE) / cost(1000));
+        assert!(bytes <= budget as u64);
+        // The user's most recent list stays.
+        assert!(cache.get(&key(1, MAX_PAGE_SIZE)).is_some());
+        assert!(cache.get(&key(1, 1)).is_none());
+        assert!(cache.get(&key(2, 50)).is_some());
     }
 
     #[test]
-    fn lists_too_large_for_the_budget_and_a_zero_budget_keep_nothing() {
-        let cache = ListCache::new(8 * 1024);
-        cache.put(key(1, ""), list(1, 2000));
+    fn a_users_least_recently_used_list_goes_first() {
+        let cache = ListCache::new(1 << 20, HOUR);
+        for limit in 1..=LISTS_PER_USER as u32 {
+            cache.put(key(1, limit), list(1, 10));
+        }
+        assert!(cache.get(&key(1, 1)).is_some());
+        cache.put(key(1, 100), list(1, 10));
+        assert!(cache.get(&key(1, 1)).is_some(), "used since it was kept");
+        assert!(cache.get(&key(1, 2)).is_none(), "the least recently used");
+        assert_eq!(cache.size().0, LISTS_PER_USER);
+    }
+
+    #[test]
+    fn new_users_do_not_push_out_the_lists_in_use() {
+        let budget = 64 * 1024;
+        let cache = ListCache::new(budget, HOUR);
+        // A full cache, as it is once the server has run a while.
+        for user in 100..200 {
+            cache.put(key(user, 50), list(1, 1000));
+        }
+        cache.size();
+        // Users 1 to 4 use their lists while 10 000 others ask once each, as a request
+        // does: a miss, then the list kept.
+        let in_use = |cache: &ListCache| {
+            for user in 1..=4 {
+                if cache.get(&key(user, 50)).is_none() {
+                    cache.put(key(user, 50), list(1, 1000));
+                }
+            }
+        };
+        for _ in 0..3 {
+            in_use(&cache);
+        }
+        for user in 1000..11_000 {
+            if user % 100 == 0 {
+                in_use(&cache);
+            }
+            assert!(cache.get(&key(user, 50)).is_none());
+            cache.put(key(user, 50), list(1, 1000));
+        }
+        assert!(cache.size().1 <= budget as u64);
+        for user in 1..=4 {
+            assert!(cache.get(&key(user, 50)).is_some(), "user {user}");
+        }
+    }
+
+    #[test]
+    fn a_list_older_than_the_max_age_is_not_sent() {
+        let cache = ListCache::new(1 << 20, Duration::from_millis(500));
+        cache.put(key(1, 50), list(1, 10));
+        assert!(cache.get(&key(1, 50)).is_some());
+        // The age is the event waited for.
+        std::thread::sleep(Duration::from_millis(600));
+        // Even in an entry kept alive by a younger list.
+        cache.put(key(1, 5), list(1, 10));
+        assert!(cache.get(&key(1, 50)).is_none());
+        assert!(cache.get(&key(1, 5)).is_some());
+    }
+
+    #[test]
+    fn lists_too_large_for_a_users_share_and_a_zero_budget_keep_nothing() {
+        let cache = ListCache::new(16 * 1024, HOUR);
+        cache.put(key(1, 50), list(1, 1024));
         assert_eq!(cache.size(), (0, 0));
-        let off = ListCache::new(0);
-        off.put(key(1, ""), list(1, 0));
-        assert!(off.get(&key(1, "")).is_none());
+        let off = ListCache::new(0, HOUR);
+        off.put(key(1, 50), list(1, 0));
+        assert!(off.get(&key(1, 50)).is_none());
         assert_eq!(off.size(), (0, 0));
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     domain::{
         due_date::DueDate,
         field::{Facts, FieldRule, Refusals},
-        ids::TaskId,
+        ids::{TaskId, UserId},
         task::{Priority, TAG_MAX, TEXT_PATTERN},
     },
     error::ApiError,
@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// What to sort by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
 #[oai(rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum SortField {
@@ -33,7 +33,7 @@ pub enum SortField {
 }
 
 /// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
 #[oai(rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
@@ -157,11 +157,15 @@ pub struct Cursor {
     i: i32,
 }
 
-/// The listing a request asks for, in wire terms (the cursor for its next page needs them).
+/// The listing a request asks for, as parsed: the query for the statement, and in wire
+/// terms what the next page's cursor and link repeat.
 pub struct Listing {
     pub query: ListQuery,
     pub sort: SortField,
     pub order: SortOrder,
+    /// The due-date filters as given (the query holds the instants they stand for).
+    pub due_before: Option<DueDate>,
+    pub due_after: Option<DueDate>,
 }
 
 /// A parameter's value, or its refusal noted.
@@ -205,8 +209,8 @@ impl ListParams {
                 priority,
                 tag: tag.map(|t| t.0.trim().to_owned()).filter(|t| !t.is_empty()),
                 text: q.map(|q| q.0).filter(|q| !q.trim().is_empty()),
-                due_before: due_before.map(|d| d.instant().naive_utc()),
-                due_after: due_after.map(|d| d.instant().naive_utc()),
+                due_before: due_before.as_ref().map(|d| d.instant().naive_utc()),
+                due_after: due_after.as_ref().map(|d| d.instant().naive_utc()),
             },
             sort: sort.into(),
             descending: order == SortOrder::Desc,
@@ -216,7 +220,13 @@ impl ListParams {
                 id: TaskId(c.i),
             }),
         };
-        Ok(Listing { query, sort, order })
+        Ok(Listing {
+            query,
+            sort,
+            order,
+            due_before,
+            due_after,
+        })
     }
 }
 
@@ -234,11 +244,26 @@ fn decode_cursor(raw: &str) -> Option<Cursor> {
     (key_ok && cursor.i > 0).then_some(cursor)
 }
 
-/// A timestamp as PostgreSQL prints one, in years 1 to 9999 (so it casts back).
+/// A timestamp as PostgreSQL prints one, so it casts back: a real date and time in years 1
+/// to 9999, or, as rows written around the API may hold, a later year or one BC.
 fn is_timestamp(text: &str) -> bool {
-    text.get(..5).is_some_and(|y| {
-        y[..4].bytes().all(|b| b.is_ascii_digit()) && &y[..4] != "0000" && y.ends_with('-')
-    }) && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+    let (text, bc) = match text.strip_suffix(" BC") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let Some((year, rest)) = text.split_once('-') else {
+        return false;
+    };
+    let year_ok = year.len() >= 4 && year.len() <= 6 && year.bytes().all(|b| b.is_ascii_digit());
+    if !year_ok || year == "0000" {
+        return false;
+    }
+    // The calendar of year 2000 stands in for any year: only February 29th depends on it,
+    // and PostgreSQL refuses a wrong one when it casts.
+    let in_range = year.len() == 4 && !bc;
+    let stand_in = if in_range { year } else { "2000" };
+    chrono::NaiveDateTime::parse_from_str(&format!("{stand_in}-{rest}"), "%Y-%m-%d %H:%M:%S%.f")
+        .is_ok()
 }
 
 /// The cursor for the page after `last`.
@@ -252,16 +277,41 @@ pub fn cursor_after(last: &ListedTask, sort: SortField, order: SortOrder) -> Str
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }
 
-/// `<path?query&cursor=…>; rel="next"`, keeping every other parameter of this request.
-pub fn next_link(path: &str, query: Option<&str>, cursor: &str) -> String {
+/// `</api/{user}/tasks?…&cursor=…>; rel="next"`, written from the parsed listing: its
+/// filters and page size, and the cursor, which carries the sort and order. Parameters the
+/// API does not know are not carried on, so the link is the same for every request a kept
+/// list answers (see `list_cache.rs`).
+pub fn next_link(user: UserId, listing: &Listing, cursor: &str) -> String {
+    let filters = &listing.query.filters;
     let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if k != "cursor" {
-            out.append_pair(&k, &v);
-        }
+    if let Some(completed) = filters.completed {
+        out.append_pair("completed", if completed { "true" } else { "false" });
     }
+    if let Some(priority) = filters.priority {
+        out.append_pair(
+            "priority",
+            match priority {
+                Priority::High => "High",
+                Priority::Medium => "Medium",
+                Priority::Low => "Low",
+            },
+        );
+    }
+    if let Some(tag) = &filters.tag {
+        out.append_pair("tag", tag);
+    }
+    if let Some(text) = &filters.text {
+        out.append_pair("q", text);
+    }
+    if let Some(due) = &listing.due_before {
+        out.append_pair("due_before", due.as_str());
+    }
+    if let Some(due) = &listing.due_after {
+        out.append_pair("due_after", due.as_str());
+    }
+    out.append_pair("limit", &listing.query.limit.to_string());
     out.append_pair("cursor", cursor);
-    format!("<{path}?{}>; rel=\"next\"", out.finish())
+    format!("</api/{user}/tasks?{}>; rel=\"next\"", out.finish())
 }
 
 /// A weak ETag for a page: it changes when any task on it changes (versions), when tasks
@@ -297,7 +347,7 @@ pub fn prefers_exact_count(prefer: Option<&str>) -> bool {
 /// row after the last, if read, only says another page follows), its ETag, and the link
 /// to the next page.
 pub fn respond(
-    req: &poem::Request,
+    user: UserId,
     listing: &Listing,
     page: Page,
     version: Option<i64>,
@@ -309,7 +359,7 @@ pub fn respond(
             rows.truncate(limit);
             rows.last().map(|last| {
                 let cursor = cursor_after(last, listing.sort, listing.order);
-                next_link(req.uri().path(), req.uri().query(), &cursor)
+                next_link(user, listing, &cursor)
             })
         })
         .flatten();
@@ -328,7 +378,32 @@ pub fn respond(
 
 #[cfg(test)]
 mod tests {
-    use super::prefers_exact_count;
+    use super::{is_timestamp, prefers_exact_count};
+
+    #[test]
+    fn sort_keys_are_timestamps_as_postgresql_prints_them_past_year_9999_and_bc_too() {
+        for ok in [
+            "2026-12-01 09:30:00",
+            "2026-12-01 09:30:00.123456",
+            "10000-01-01 00:00:00",
+            "0001-12-31 23:00:00 BC",
+            "2024-02-29 00:00:00",
+        ] {
+            assert!(is_timestamp(ok), "{ok}");
+        }
+        for bad in [
+            "0000-01-01 00:00:00",
+            "2026-13-01 00:00:00",
+            "10000-02-30 00:00:00",
+            "2025-02-29 00:00:00",
+            "2026-12-01",
+            "2026-12-01 09:30:00 AD",
+            "1234567-01-01 00:00:00",
+            "x",
+        ] {
+            assert!(!is_timestamp(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn count_exact_is_found_among_other_preferences() {

@@ -9,7 +9,7 @@ pub mod types;
 
 use std::sync::Arc;
 
-use poem::{Request, web::Data};
+use poem::web::Data;
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
@@ -146,7 +146,6 @@ impl TasksApi {
     async fn list_tasks(
         &self,
         state: Data<&AppState>,
-        req: &Request,
         auth: BearerAuth,
         /// The user whose tasks these are: the token's user.
         user_id: Path<UserId>,
@@ -197,12 +196,8 @@ impl TasksApi {
         .into_query()?;
         let query = &listing.query;
         let count = listing::prefers_exact_count(prefer.0.as_deref());
-        let key = ListKey::new(
-            user_id.0,
-            count,
-            req.uri().path_and_query().map(|p| p.as_str()),
-        );
-        let kept = state.lists.get(&key);
+        let key = ListKey::new(user_id.0, count, &listing);
+        let kept = key.as_ref().and_then(|key| state.lists.get(key));
         let known = kept.as_ref().map(|k| k.version);
         // Searches and counts read many rows: they run on the bulkhead's connections, with
         // its shorter statement timeout, so they cannot hold the pool that lists use.
@@ -237,8 +232,8 @@ impl TasksApi {
             (tasks::Listing::Read { page, version }, _) => {
                 crate::instruments::list_cache(false);
                 state.seen.saw(page.rows.iter().map(|row| &row.task));
-                let list = Arc::new(listing::respond(req, &listing, page, version)?);
-                if version.is_some() {
+                let list = Arc::new(listing::respond(user_id.0, &listing, page, version)?);
+                if let (Some(key), Some(_)) = (key, version) {
                     state.lists.put(key, list.clone());
                 }
                 list

@@ -123,19 +123,27 @@ impl Example for CreateTask {
     }
 }
 
-impl CreateTask {
-    pub fn draft(&self) -> Draft {
-        Draft {
-            title: self.title.given(),
-            description: self.description.given(),
-            due_date: self.due_date.given(),
-            priority: self.priority.given(),
-            tags: self.tags.given(),
-            recursion_pattern: self.recursion_pattern.given(),
-            completed: self.completed.given(),
+/// What a body asks for, each field as it was given, for the domain to judge (create and
+/// update read their bodies alike; what a field's absence means is the domain's to say).
+macro_rules! draft_of {
+    ($($body:ty),*) => {$(
+        impl $body {
+            pub fn draft(&self) -> Draft {
+                Draft {
+                    title: self.title.given(),
+                    description: self.description.given(),
+                    due_date: self.due_date.given(),
+                    priority: self.priority.given(),
+                    tags: self.tags.given(),
+                    recursion_pattern: self.recursion_pattern.given(),
+                    completed: self.completed.given(),
+                }
+            }
         }
-    }
+    )*};
 }
+
+draft_of!(CreateTask, UpdateTask);
 
 /// Changes to a task: a field present replaces, `null` clears a nullable field, a field
 /// left out stays as it is. A field sent back exactly as stored is accepted even where
@@ -166,20 +174,6 @@ impl Example for UpdateTask {
             tags: Field::from(crate::domain::field::Given::Absent),
             recursion_pattern: Field::from(crate::domain::field::Given::Absent),
             completed: Field::from(crate::domain::field::Given::Absent),
-        }
-    }
-}
-
-impl UpdateTask {
-    pub fn draft(&self) -> Draft {
-        Draft {
-            title: self.title.given(),
-            description: self.description.given(),
-            due_date: self.due_date.given(),
-            priority: self.priority.given(),
-            tags: self.tags.given(),
-            recursion_pattern: self.recursion_pattern.given(),
-            completed: self.completed.given(),
         }
     }
 }

@@ -26,8 +26,8 @@ class UpdateTask:
                 the plants" Example: Water the plants.
             description (None | str | Unset): text of at most 5 000 characters without the NUL character, like "The ones on
                 the balcony" Example: The ones on the balcony.
-            due_date (None | str | Unset): a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z
-                Example: 2026-12-01.
+            due_date (None | str | Unset): a date like 2026-12-01 or a date-time with a time zone like 2026-12-01T09:30:00Z,
+                in the years 1000 to 9998 (offsets up to 15:59) Example: 2026-12-01.
             priority (UpdateTaskPriority | Unset): one of High, Medium or Low, like Medium Example: Medium.
             tags (None | str | Unset): comma-separated tags like "work,home": at most 20 tags of at most 50 characters, each
                 with something visible in it and no control characters Example: work,home.

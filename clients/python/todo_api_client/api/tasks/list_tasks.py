@@ -180,9 +180,9 @@ def sync_detailed(
         tag (str | Unset): one tag of at most 50 characters, like work
         q (str | Unset): text of at most 200 characters, like milk
         due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
             like due_date
         order (ListTasksOrder | Unset): asc or desc, like asc
@@ -250,9 +250,9 @@ def sync(
         tag (str | Unset): one tag of at most 50 characters, like work
         q (str | Unset): text of at most 200 characters, like milk
         due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
             like due_date
         order (ListTasksOrder | Unset): asc or desc, like asc
@@ -315,9 +315,9 @@ async def asyncio_detailed(
         tag (str | Unset): one tag of at most 50 characters, like work
         q (str | Unset): text of at most 200 characters, like milk
         due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
             like due_date
         order (ListTasksOrder | Unset): asc or desc, like asc
@@ -383,9 +383,9 @@ async def asyncio(
         tag (str | Unset): one tag of at most 50 characters, like work
         q (str | Unset): text of at most 200 characters, like milk
         due_before (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         due_after (str | Unset): a date like 2026-12-01 or a date-time with a time zone like
-            2026-12-01T09:30:00Z
+            2026-12-01T09:30:00Z, in the years 1000 to 9998 (offsets up to 15:59)
         sort (ListTasksSort | Unset): one of created_at, updated_at, due_date, priority or title,
             like due_date
         order (ListTasksOrder | Unset): asc or desc, like asc

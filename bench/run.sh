@@ -585,10 +585,12 @@ if has_part fairness; then
     fair_sides=(current)
     [ -n "$baseline" ] && fair_sides+=(base)
     declare -A fair_port
+    next_port=$((port + 6))
     for side in "${fair_sides[@]}"; do
         bin=target/release/todo-api
         [ "$side" = base ] && bin=target/bench-baseline/bin-$baseline_rev
-        fair_port[$side]=$((port + 6 + ${#fair_port[@]}))
+        fair_port[$side]=$next_port
+        next_port=$((next_port + 1))
         as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres "fair_$side"
         server_env=(DB_MAX_CONNECTIONS=10)
         start_server "$bin" "fair_$side" "${fair_port[$side]}" "fair_$side"

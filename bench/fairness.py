@@ -8,13 +8,17 @@ tasks one request after another, and prints bob's latencies and statuses and the
 statuses.
 
     ATTACK=slow-search     (default) alice, with TASKS tasks, sends SEARCHES concurrent
-                           searches (`q` matching nothing, the worst case) on her own path
+                           searches on her own path
     ATTACK=encoded-path    the same searches on `/api/%3X%3Y/tasks`: every digit of alice's
                            id percent-encoded
     ATTACK=revoked-token   mallory logs out, then sends FLOOD concurrent lists of bob's
                            path (`/api/{bob}/tasks`) with the revoked token
     ATTACK=many-accounts   ACCOUNTS attackers, each with TASKS tasks, each sending PER_ACCOUNT
                            concurrent searches on its own path
+
+A search looks for Q (default `zq`): two characters, which match none of the seeded tasks and
+are too short for the trigram indexes, so each search reads every task of its user (a
+search for three or more characters is answered from the indexes in milliseconds).
 
 Every attack worker sends one request after another until DURATION seconds (default 20)
 have passed, and always at least one: DURATION=0 is one round of concurrent requests. At
@@ -51,7 +55,8 @@ FLOOD = int(os.environ.get("FLOOD", "50"))
 ACCOUNTS = int(os.environ.get("ACCOUNTS", "5"))
 PER_ACCOUNT = int(os.environ.get("PER_ACCOUNT", "6"))
 OUT = os.environ.get("OUT")
-SEARCH = "?q=nothing-matches-this&limit=50"
+Q = os.environ.get("Q", "zq")
+SEARCH = "?" + urllib.parse.urlencode({"q": Q, "limit": 50})
 
 
 def call(method, path, body=None, token=None):

@@ -9,6 +9,11 @@
 #               database local and behind bench/delay_proxy.py (BENCH_RTT_MS, default 4)
 #   growth      the list's latency as the table grows to 1 M tasks, and a user with 100 000
 #   idle        statements an idle server sends (BENCH_IDLE_SECONDS, default 60)
+#   fairness    (not run by default) bench/fairness.py's attacks on the per-user share
+#               (BENCH_ATTACKS, default "slow-search encoded-path revoked-token
+#               many-accounts", BENCH_FAIRNESS_SECONDS each, default 20), on a server with
+#               DB_MAX_CONNECTIONS=10 on a database of its own; with BENCH_BASELINE, the
+#               baseline too, the servers taking turns: another user's list during each attack
 #
 #   bench/run.sh            (BENCH_SECONDS=15 per scenario, BENCH_CONNECTIONS=32,
 #                            BENCH_PARTS="throughput rtt growth idle")
@@ -16,6 +21,12 @@
 #                           revision REV (built once into target/bench-baseline), the servers
 #                           taking turns in each scenario's rounds, on a database of its own in
 #                           the same cluster: before/after figures from one run
+#   BENCH_SCENARIOS="..."   the throughput scenarios to run (default "list get toggle create
+#                           mixed")
+#   BENCH_DB_RTT_MS=MS      the throughput part with the servers' database behind
+#                           bench/delay_proxy.py at that round-trip time (every server of the
+#                           part through one proxy; seeding and the ceilings stay local); the
+#                           proxy's CPU is reported, as it could be the bottleneck
 # The server runs with its default log level (one line per request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +38,19 @@ parts=" ${BENCH_PARTS:-throughput rtt growth idle} "
 rtt_ms=${BENCH_RTT_MS:-4}
 idle_seconds=${BENCH_IDLE_SECONDS:-60}
 rounds=${BENCH_ROUNDS:-3}
+read -r -a scenarios <<<"${BENCH_SCENARIOS:-list get toggle create mixed}"
+for s in "${scenarios[@]}"; do
+    case $s in
+        list | get | toggle | create | mixed) ;;
+        *) echo "BENCH_SCENARIOS: unknown scenario $s (list get toggle create mixed)" >&2; exit 1 ;;
+    esac
+done
+db_rtt_ms=${BENCH_DB_RTT_MS:-}
+if [ -n "$db_rtt_ms" ] && ! [[ $db_rtt_ms =~ ^[0-9]+([.][0-9]+)?$ ]]; then
+    echo "BENCH_DB_RTT_MS: $db_rtt_ms is not a number of milliseconds" >&2; exit 1
+fi
 has_part() { [[ $parts == *" $1 "* ]]; }
+has_scenario() { [[ " ${scenarios[*]} " == *" $1 "* ]]; }
 ensure_postgres_installed
 ensure_packages wrk:wrk curl:curl
 
@@ -53,11 +76,11 @@ pgport=$((41000 + RANDOM % 9000))
 port=$((31000 + RANDOM % 9000))
 start_cluster "$work/pgdata" "$pgport"
 cleanup() {
-    [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    [ -n "${base_server:-}" ] && kill "$base_server" 2>/dev/null && wait "$base_server" 2>/dev/null
-    [ -n "${unshared_server:-}" ] && kill "$unshared_server" 2>/dev/null && wait "$unshared_server" 2>/dev/null
-    [ -n "${far_server:-}" ] && kill "$far_server" 2>/dev/null && wait "$far_server" 2>/dev/null
-    [ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null && wait "$proxy" 2>/dev/null
+    local var
+    for var in server base_server unshared_server far_server proxy db_proxy fair_current fair_base; do
+        # (wait answers the killed server's status: not a failure, the cluster still stops)
+        if [ -n "${!var:-}" ] && kill "${!var}" 2>/dev/null; then wait "${!var}" 2>/dev/null || true; fi
+    done
     stop_cluster "$work/pgdata"
     rm -rf "$work"
 }
@@ -87,12 +110,14 @@ wait_ready() {
 # the variable VAR (default server) to its pid and $ready_ms (no subshell: the server must be
 # our child). The baseline runs with its metrics endpoint off, beside the current server.
 # Seeding signs up 60 accounts from one address, above the default per-client limit.
-# Settings in the array server_env go to the server too.
+# Settings in the array server_env go to the server too. The server reaches PostgreSQL on
+# the port server_db_port: the cluster's own, or the delay proxy's (BENCH_DB_RTT_MS).
 server_env=()
+server_db_port=$pgport
 start_server() {
     local bin=${1:-target/release/todo-api} db=${2:-todo} p=${3:-$port} var=${4:-server} t0
     t0=$(date +%s%N)
-    env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/$db" \
+    env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:$server_db_port/$db" \
         JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$p REGISTRATION_LIMIT_PER_CLIENT=1000 \
         $([ "$var" = server ] || echo METRICS_ADDR=off) "${server_env[@]}" "$bin" serve 2>>"$work/$var.log" &
     printf -v "$var" '%s' $!
@@ -108,32 +133,50 @@ stop_server() { # [VAR]
 # leaves resident is reported on its own. The scenarios use no password, so they run on a
 # server restarted after seeding (the tokens stay valid: sessions live in PostgreSQL),
 # warmed up for 3 s; the peak is measured from there on (5 in clear_refs resets VmHWM).
+# Seeding talks to the cluster directly; the restarted server reaches it as the throughput
+# part does (throughput_db_port: through the delay proxy with BENCH_DB_RTT_MS).
 seeded_server() {
     local bin=${1:-target/release/todo-api} db=${2:-todo} p=${3:-$port} var=${4:-server} users=${5:-$work/users.txt}
     start_server "$bin" "$db" "$p" "$var"
     python3 bench/seed.py "http://127.0.0.1:$p" "$users"
     seed_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/${!var}/status")
     stop_server "$var"
+    server_db_port=$throughput_db_port
     start_server "$bin" "$db" "$p" "$var"
+    server_db_port=$pgport
     SCENARIO=list USERS=$users wrk -t2 -c"$conns" -d3s -s bench/scenario.lua "http://127.0.0.1:$p" >/dev/null
     warm_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/${!var}/status")
     echo 5 >"/proc/${!var}/clear_refs"
 }
-# Start to ready on a database that is already migrated (the steady state of a deploy).
-start_server
-stop_server
-seeded_server
-main_ready_ms=$ready_ms main_seed_rss_kb=$seed_rss_kb main_warm_rss_kb=$warm_rss_kb
+# BENCH_DB_RTT_MS: one delay proxy in front of the cluster for the throughput part's servers.
+throughput_db_port=$pgport
+if [ -n "$db_rtt_ms" ] && has_part throughput; then
+    db_proxy_port=$((port + 5))
+    python3 bench/delay_proxy.py "$db_proxy_port" 127.0.0.1 "$pgport" "$(python3 -c "print($db_rtt_ms / 2)")" &
+    db_proxy=$!
+    until (exec 3<>"/dev/tcp/127.0.0.1/$db_proxy_port") 2>/dev/null; do sleep 0.05; done
+    throughput_db_port=$db_proxy_port
+fi
+# The seeded server is the throughput, rtt, growth and idle parts' (not the fairness part's).
+if has_part throughput || has_part rtt || has_part growth || has_part idle; then
+    # Start to ready on a database that is already migrated (the steady state of a deploy).
+    start_server
+    stop_server
+    seeded_server
+    main_ready_ms=$ready_ms main_seed_rss_kb=$seed_rss_kb main_warm_rss_kb=$warm_rss_kb
+fi
 # The same binary on the same database, with one user's share of the pool as large as the
 # pool: the throughput part runs the create scenario on it too.
 unshared_port=$((port + 4))
-if has_part throughput; then
+if has_part throughput && has_scenario create; then
     server_env=(DB_MAX_CONNECTIONS=10 DB_MAX_CONNECTIONS_PER_USER=10)
+    server_db_port=$throughput_db_port
     start_server target/release/todo-api todo "$unshared_port" unshared_server
+    server_db_port=$pgport
     server_env=()
 fi
 base_port=$((port + 3))
-if [ -n "$baseline" ]; then
+if [ -n "$baseline" ] && has_part throughput; then
     echo "seeding the baseline $baseline_rev on a database of its own..." >&2
     as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres todo_base
     seeded_server "target/bench-baseline/bin-$baseline_rev" todo_base "$base_port" base_server "$work/base-users.txt"
@@ -195,10 +238,11 @@ clear_writers() { # DATABASE
 }
 # measure SIDE SCENARIO: one run of the scenario on the current server, the baseline or the
 # current build with the share as large as the pool (unshared), its wrk line appended to
-# $work/rounds/SIDE-SCENARIO; the current server's CPU ticks and PostgreSQL's are added up.
-declare -A cpu_server cpu_pg
+# $work/rounds/SIDE-SCENARIO; the current server's CPU ticks and PostgreSQL's are added up,
+# and the delay proxy's share of one core during the run is noted (BENCH_DB_RTT_MS).
+declare -A cpu_server cpu_pg cpu_proxy
 measure() {
-    local side=$1 scenario=$2 url=$base users=$work/users.txt db=todo s0 p0
+    local side=$1 scenario=$2 url=$base users=$work/users.txt db=todo s0 p0 x0 t0
     case $side in
         base) url=http://127.0.0.1:$base_port users=$work/base-users.txt db=todo_base ;;
         unshared) url=http://127.0.0.1:$unshared_port ;;
@@ -206,8 +250,13 @@ measure() {
     clear_writers "$db"
     settle
     s0=$(ticks "$server") p0=$(pg_ticks)
+    [ -n "${db_proxy:-}" ] && x0=$(ticks "$db_proxy") t0=$(date +%s%N)
     run_wrk "$scenario" "$seconds" "$conns" "$url" "$users" | tee -a "$work/rounds/$side-$scenario" |
         python3 -c 'import json, sys; r = json.load(sys.stdin); print("  %-9s %8.0f req/s  p99 %5.1f ms" % (sys.argv[1], r["rps"], r["p99_ms"]), file=sys.stderr)' "$side"
+    if [ -n "${db_proxy:-}" ]; then
+        cpu_proxy[$scenario]+="$(python3 -c 'import sys; print(round(100 * int(sys.argv[1]) / int(sys.argv[2]) / (int(sys.argv[3]) / 1e9)))' \
+            "$(( $(ticks "$db_proxy") - x0 ))" "$hz" "$(( $(date +%s%N) - t0 ))") "
+    fi
     if [ "$side" = current ]; then
         cpu_server[$scenario]=$(( ${cpu_server[$scenario]:-0} + $(ticks "$server") - s0 ))
         cpu_pg[$scenario]=$(( ${cpu_pg[$scenario]:-0} + $(pg_ticks) - p0 ))
@@ -221,7 +270,7 @@ if has_part throughput; then
     # half from run to run on a shared machine.
     declare -A result cpu kept
     mkdir -p "$work/rounds"
-    for scenario in list get toggle create mixed; do
+    for scenario in "${scenarios[@]}"; do
         sides=(current)
         [ -n "$baseline" ] && sides+=(base)
         # Create runs on a server whose users may each use the whole pool too (the baseline
@@ -247,15 +296,30 @@ if has_part throughput; then
         result[$scenario]=$(python3 bench/combine.py <"$work/rounds/current-$scenario")
         [ -n "$baseline" ] && result[base-$scenario]=$(python3 bench/combine.py <"$work/rounds/base-$scenario")
     done
-    result[create-unshared]=$(python3 bench/combine.py <"$work/rounds/unshared-create")
+    if has_scenario create; then
+        result[create-unshared]=$(python3 bench/combine.py <"$work/rounds/unshared-create")
+        stop_server unshared_server
+    fi
     rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
     [ -n "$baseline" ] && base_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$base_server/status") && stop_server base_server
-    stop_server unshared_server
+    if [ -n "${db_proxy:-}" ]; then
+        # What the proxy really adds (timers overshoot a little): one statement, one round trip.
+        echo 'SELECT 1;' >"$work/one.sql"
+        if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/one.sql"; fi
+        read -r _ near_lat < <(pgbench_ "$work/one.sql" 1 3)
+        read -r _ far_lat < <(pgbench_ "$work/one.sql" 1 3 "$db_proxy_port")
+        db_measured_rtt=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$near_lat" "$far_lat")
+        # The parts after this one see the database locally.
+        kill "$db_proxy"; wait "$db_proxy" 2>/dev/null || true; db_proxy=
+        stop_server
+        start_server
+    fi
 
     # The ceilings are PostgreSQL's alone, without even the trigger that gives every change a
     # new list version (migrations/0015): the writes below cost what they cost the old code.
     psql_ -c "ALTER TABLE task DISABLE TRIGGER task_list_inserted" \
         -c "ALTER TABLE task DISABLE TRIGGER task_list_updated"
+    # Each ceiling runs when a scenario measured compares with it (list, create, mixed).
     # The ceiling: the bare page SELECT a list request runs, for one of the readers, at the
     # same concurrency, with nothing else (no HTTP, no session check, no count).
     uid=$(psql_ -c "SELECT min(id) FROM \"user\" WHERE username LIKE 'reader%'")
@@ -263,10 +327,12 @@ if has_part throughput; then
 SELECT id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created, (created_at)::text AS sort_key FROM task WHERE user_id = $uid ORDER BY created_at DESC, id DESC;
 SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/page.sql"; fi
-    echo "ceiling: pgbench of the page SELECT (${seconds}s, $conns clients)..." >&2
-    p0=$(pg_ticks)
-    read -r ceiling _ < <(pgbench_ "$work/page.sql" "$conns" "$seconds")
-    ceiling_pg_ticks=$(( $(pg_ticks) - p0 ))
+    if has_scenario list || has_scenario mixed; then
+        echo "ceiling: pgbench of the page SELECT (${seconds}s, $conns clients)..." >&2
+        p0=$(pg_ticks)
+        read -r ceiling _ < <(pgbench_ "$work/page.sql" "$conns" "$seconds")
+        ceiling_pg_ticks=$(( $(pg_ticks) - p0 ))
+    fi
     # The writes' own ceiling: the INSERT of a create, committed on its own, as pgbench runs it,
     # for a writer picked at random as the create scenario does.
     writers=$(psql_ -c "SELECT string_agg(id::text, ',') FROM \"user\" WHERE username LIKE 'writer%'")
@@ -275,8 +341,10 @@ SQL
 INSERT INTO task (user_id, title, description, due_date, priority, tags, recursion_pattern, completed) VALUES ((ARRAY[$writers])[:w], 'pgbench', NULL, NULL, 'High', 'bench', NULL, false) RETURNING id, user_id, title, description, due_date, priority, tags, recursion_pattern, completed, created_at, updated_at, version, next_occurrence_created;
 SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/insert.sql"; fi
-    echo "write ceiling: pgbench of the create's INSERT (${seconds}s, $conns clients)..." >&2
-    read -r insert_ceiling _ < <(pgbench_ "$work/insert.sql" "$conns" "$seconds")
+    if has_scenario create; then
+        echo "write ceiling: pgbench of the create's INSERT (${seconds}s, $conns clients)..." >&2
+        read -r insert_ceiling _ < <(pgbench_ "$work/insert.sql" "$conns" "$seconds")
+    fi
     # The mix's own ceiling: what a minimal server would send for the mixed scenario, one
     # statement per request in its proportions: 70 % the page SELECT, 15 % the INSERT, 10 % a
     # toggle as one UPDATE, 5 % the SELECT of one task (of the readers' tasks, picked at random).
@@ -291,13 +359,18 @@ SQL
 SELECT $cols FROM task WHERE id = :id;
 SQL
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/toggle.sql" "$work/get.sql"; fi
-    echo "mixed ceiling: pgbench of the mix's statements (${seconds}s, $conns clients)..." >&2
-    read -r mixed_ceiling _ < <(pgbench_ "$work/page.sql@70 $work/insert.sql@15 $work/toggle.sql@10 $work/get.sql@5" "$conns" "$seconds")
+    if has_scenario mixed; then
+        echo "mixed ceiling: pgbench of the mix's statements (${seconds}s, $conns clients)..." >&2
+        read -r mixed_ceiling _ < <(pgbench_ "$work/page.sql@70 $work/insert.sql@15 $work/toggle.sql@10 $work/get.sql@5" "$conns" "$seconds")
+    fi
     psql_ -c "ALTER TABLE task ENABLE TRIGGER task_list_inserted" \
         -c "ALTER TABLE task ENABLE TRIGGER task_list_updated"
 
     say "todo-api benchmark: $conns connections, ${seconds}s per scenario, $(nproc) cores shared by server, PostgreSQL and wrk"
     say "figures: the median of $rounds rounds per server (p99 range: the lowest and highest round's)"
+    if [ -n "$db_rtt_ms" ]; then
+        say "database: every server's behind bench/delay_proxy.py at ${db_rtt_ms} ms round trip (measured: $db_measured_rtt ms per round trip); the ceilings below are local"
+    fi
     say "$(printf '%-20s %10s %9s %9s %13s %9s %8s' scenario 'req/s' 'p50 ms' 'p99 ms' 'p99 range' 'max ms' 'non-2xx')"
     row() { # LABEL RESULT
         local r=$2
@@ -305,15 +378,37 @@ SQL
             "$(field "$r" p99_ms)" "$(printf '%.1f-%.1f' "$(field "$r" p99_lo)" "$(field "$r" p99_hi)")" \
             "$(field "$r" max_ms)" "$(( $(field "$r" non_2xx) + $(field "$r" socket_errors) ))")"
     }
-    for s in list get toggle create mixed; do
+    for s in "${scenarios[@]}"; do
         row "$s" "${result[$s]}"
         [ -n "$baseline" ] && row "  $s @$baseline_rev" "${result[base-$s]}"
+        [ "$s" = create ] && row "  create, share 10" "${result[create-unshared]}"
     done
-    row "  create, share 10" "${result[create-unshared]}"
+    if [ -n "$baseline" ]; then
+        say ""
+        say "current / baseline $baseline_rev, from the medians above (req/s above 1: the current build serves more; p50, p99 above 1: it waits longer)"
+        say "$(printf '%-10s %8s %8s %8s' scenario 'req/s' 'p50' 'p99')"
+        for s in "${scenarios[@]}"; do
+            say "$(python3 -c 'import json, sys
+a, b = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print("%-10s %8.3f %8.3f %8.3f" % (sys.argv[1], a["rps"] / b["rps"], a["p50_ms"] / b["p50_ms"], a["p99_ms"] / b["p99_ms"]))' \
+                "$s" "${result[$s]}" "${result[base-$s]}")"
+        done
+    fi
+    if [ -n "$db_rtt_ms" ]; then
+        say ""
+        say "the delay proxy's CPU during each round (% of one core; one Python process for every server):"
+        for s in "${scenarios[@]}"; do say "  $s: ${cpu_proxy[$s]}"; done
+        busiest=$(printf '%s\n' ${cpu_proxy[@]} | sort -n | tail -n 1)
+        if [ "$busiest" -ge 85 ]; then
+            say "  the proxy used up to $busiest % of a core: it may be what limits these figures, not the servers"
+        else
+            say "  at most $busiest % of a core: the proxy is not the bottleneck"
+        fi
+    fi
     say ""
     # CPU per request: wrk's requests over the scenario's seconds, the ticks over the same.
-    say "CPU per request (µs): the server's, and PostgreSQL's; pgbench of the bare page SELECT costs PostgreSQL $(python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]) * 1e6 / (float(sys.argv[3]) * float(sys.argv[4]))))" "$ceiling_pg_ticks" "$hz" "$ceiling" "$seconds") per statement"
-    for scenario in list get toggle create mixed; do
+    say "CPU per request (µs): the server's, and PostgreSQL's$([ -n "${ceiling:-}" ] && echo "; pgbench of the bare page SELECT costs PostgreSQL $(python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]) * 1e6 / (float(sys.argv[3]) * float(sys.argv[4]))))" "$ceiling_pg_ticks" "$hz" "$ceiling" "$seconds") per statement")"
+    for scenario in "${scenarios[@]}"; do
         read -r st pt <<<"${cpu[$scenario]}"
         say "$(python3 -c "
 import json, sys
@@ -324,15 +419,20 @@ print(f'{sys.argv[1]:<10} server {int(sys.argv[3]) / hz / n * 1e6:>6.0f}   Postg
     say ""
     ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
     for scenario in list mixed; do
+        has_scenario "$scenario" || continue
         read -r h0 m0 h1 m1 <<<"${kept[$scenario]}"
         say "$scenario: $(python3 -c "import sys; h, m = float(sys.argv[1]), float(sys.argv[2]); print(f'{100 * h / max(h + m, 1):.1f}')" "$((h1 - h0))" "$((m1 - m0))") % of its list requests sent the list kept from before ($((h1 - h0)) of $((h1 - h0 + m1 - m0)))"
     done
-    say "ceiling: pgbench of the bare page SELECT, $conns clients: $ceiling statements/s"
-    say "list = $(ratio "$(field "${result[list]}" rps)" "$ceiling")x the page SELECT alone$([ -n "$baseline" ] && echo ", baseline $(ratio "$(field "${result[base-list]}" rps)" "$ceiling")x")"
-    say "mixed ceiling: pgbench of the mix's bare statements, $conns clients: $mixed_ceiling statements/s"
-    say "mixed = $(ratio "$(field "${result[mixed]}" rps)" "$mixed_ceiling")x the mix's statements alone$([ -n "$baseline" ] && echo ", baseline $(ratio "$(field "${result[base-mixed]}" rps)" "$mixed_ceiling")x") ($(ratio "$(field "${result[mixed]}" rps)" "$ceiling")x the page SELECT alone)"
-    say "write ceiling: pgbench of the create's INSERT, $conns clients: $insert_ceiling statements/s"
-    say "create = $(ratio "$(field "${result[create]}" rps)" "$insert_ceiling")x its INSERT alone"
+    [ -n "${ceiling:-}" ] && say "ceiling: pgbench of the bare page SELECT, $conns clients: $ceiling statements/s"
+    has_scenario list && say "list = $(ratio "$(field "${result[list]}" rps)" "$ceiling")x the page SELECT alone$([ -n "$baseline" ] && echo ", baseline $(ratio "$(field "${result[base-list]}" rps)" "$ceiling")x")"
+    if has_scenario mixed; then
+        say "mixed ceiling: pgbench of the mix's bare statements, $conns clients: $mixed_ceiling statements/s"
+        say "mixed = $(ratio "$(field "${result[mixed]}" rps)" "$mixed_ceiling")x the mix's statements alone$([ -n "$baseline" ] && echo ", baseline $(ratio "$(field "${result[base-mixed]}" rps)" "$mixed_ceiling")x") ($(ratio "$(field "${result[mixed]}" rps)" "$ceiling")x the page SELECT alone)"
+    fi
+    if has_scenario create; then
+        say "write ceiling: pgbench of the create's INSERT, $conns clients: $insert_ceiling statements/s"
+        say "create = $(ratio "$(field "${result[create]}" rps)" "$insert_ceiling")x its INSERT alone"
+    fi
     say "server peak RSS under load: $((rss_kb / 1024)) MB (after a 3 s warm-up: $((main_warm_rss_kb / 1024)) MB; after seeding's 120 password hashes, before a restart: $((main_seed_rss_kb / 1024)) MB)"
     [ -n "$baseline" ] && say "baseline $baseline_rev peak RSS under load: $((base_rss_kb / 1024)) MB (after a 3 s warm-up: $((base_warm_rss_kb / 1024)) MB)"
     say "start to ready (migrated database): ${main_ready_ms} ms$([ -n "$baseline" ] && echo ", baseline ${base_ready_ms} ms")"
@@ -469,6 +569,55 @@ print(base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="))' $deep_key)
             r=${paging[$page$load]}
             label="$page page$([ $page = counted ] && echo ' (count=exact)'), $([ -z "$load" ] && echo 1 connection || echo "$conns connections")"
             say "$(printf '%-48s %9s %9s %10s' "$label" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" rps)")"
+        done
+    done
+    say ""
+fi
+
+if has_part fairness; then
+    # bench/fairness.py's attacks on the per-user share, each against a server of its own on
+    # a database of its own (the current build, and the baseline with BENCH_BASELINE), both
+    # with a pool of 10, the servers taking turns to go first. Another user lists his tasks
+    # one request after another while each attack runs.
+    read -r -a attacks <<<"${BENCH_ATTACKS:-slow-search encoded-path revoked-token many-accounts}"
+    fair_seconds=${BENCH_FAIRNESS_SECONDS:-20}
+    fair_tasks=${BENCH_FAIRNESS_TASKS:-100000}
+    fair_sides=(current)
+    [ -n "$baseline" ] && fair_sides+=(base)
+    declare -A fair_port
+    next_port=$((port + 6))
+    for side in "${fair_sides[@]}"; do
+        bin=target/release/todo-api
+        [ "$side" = base ] && bin=target/bench-baseline/bin-$baseline_rev
+        fair_port[$side]=$next_port
+        next_port=$((next_port + 1))
+        as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres "fair_$side"
+        server_env=(DB_MAX_CONNECTIONS=10)
+        start_server "$bin" "fair_$side" "${fair_port[$side]}" "fair_$side"
+        server_env=()
+    done
+    mkdir -p "$work/fairness"
+    for ((a = 0; a < ${#attacks[@]}; a++)); do
+        for ((i = 0; i < ${#fair_sides[@]}; i++)); do
+            side=${fair_sides[(i + a) % ${#fair_sides[@]}]}
+            echo "fairness: ${attacks[a]} on $side (${fair_seconds}s)..." >&2
+            ATTACK=${attacks[a]} DURATION=$fair_seconds TASKS=$fair_tasks OUT="$work/fairness/$side-${attacks[a]}.json" \
+                BASE="http://127.0.0.1:${fair_port[$side]}" DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/fair_$side" \
+                python3 bench/fairness.py | sed 's/^/  /' >&2
+        done
+    done
+    for side in "${fair_sides[@]}"; do stop_server "fair_$side"; done
+    say "fairness: another user's list, one request after another, during each attack (${fair_seconds} s, pool of 10; the attackers' searches over $fair_tasks tasks each)"
+    say "$(printf '%-14s %-10s %6s %8s %8s %8s %5s  %-24s %s' attack build 'n' 'p50 ms' 'p99 ms' 'max ms' '503' 'attack statuses' 'alone: p50/p99 ms')"
+    for attack in "${attacks[@]}"; do
+        for side in "${fair_sides[@]}"; do
+            label=$([ "$side" = base ] && echo "@$baseline_rev" || echo current)
+            say "$(python3 -c 'import json, sys
+r = json.load(open(sys.argv[3]))
+v, a, q = r["victim"], r["attacker"], r["victim_alone"]
+statuses = " ".join("%s:%d" % kv for kv in a["statuses"].items())
+print("%-14s %-10s %6d %8.1f %8.1f %8.1f %5d  %-24s %.1f/%.1f" % (sys.argv[1], sys.argv[2], v["n"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["n503"], statuses, q["p50_ms"], q["p99_ms"]))' \
+                "$attack" "$label" "$work/fairness/$side-$attack.json")"
         done
     done
     say ""

@@ -17,6 +17,7 @@ use super::{
     },
     body::JsonBody,
     client::ClientAddr,
+    conditional::PRIVATE,
     field::Field,
 };
 use crate::{auth::BearerAuth, domain::field::Given, state::AppState};
@@ -244,7 +245,12 @@ pub enum LegacyLoginResponse {
 pub enum LegacyMeResponse {
     /// The account the token belongs to.
     #[oai(status = 200)]
-    Ok(Json<User>),
+    Ok(
+        Json<User>,
+        /// `private, no-cache`: kept only by the user's client.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 // Two `header(…)` entries each name a `ty`: clippy reads that as a duplicated attribute.
@@ -378,9 +384,10 @@ impl LegacyApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<LegacyMeResponse, SessionError> {
-        Ok(LegacyMeResponse::Ok(Json(
-            auth::account(&state, &auth.0).await?,
-        )))
+        Ok(LegacyMeResponse::Ok(
+            Json(auth::account(&state, &auth.0).await?),
+            PRIVATE.into(),
+        ))
     }
 
     /// The account the token belongs to (use `GET /api/auth/me`).
@@ -397,9 +404,10 @@ impl LegacyApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<LegacyMeResponse, SessionError> {
-        Ok(LegacyMeResponse::Ok(Json(
-            auth::account(&state, &auth.0).await?,
-        )))
+        Ok(LegacyMeResponse::Ok(
+            Json(auth::account(&state, &auth.0).await?),
+            PRIVATE.into(),
+        ))
     }
 
     /// Revoke the token used for this request (use `POST /api/auth/logout`).

@@ -942,7 +942,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -963,6 +963,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1039,7 +1050,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1062,6 +1073,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1175,6 +1197,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
+                    /** @description `private, no-cache`: kept only by the user's client. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1272,6 +1296,8 @@ export interface operations {
                     ETAG: string;
                     /** @description `<…>; rel="next"` when another page follows. */
                     LINK?: string;
+                    /** @description `private, no-cache`: kept only by the user's client, revalidated by `ETag`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1282,11 +1308,13 @@ export interface operations {
             304: {
                 headers: {
                     ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1388,7 +1416,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Task"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1438,6 +1466,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1494,6 +1533,8 @@ export interface operations {
             200: {
                 headers: {
                     ETAG: string;
+                    /** @description `private, no-cache`: kept only by the user's client, revalidated by `ETag`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1504,11 +1545,13 @@ export interface operations {
             304: {
                 headers: {
                     ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1606,7 +1649,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Task"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1656,6 +1699,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1715,7 +1769,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1822,7 +1876,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Task"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1872,6 +1926,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2007,7 +2072,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyRegistration"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2028,6 +2093,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2108,7 +2184,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyRegistration"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2129,6 +2205,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2209,7 +2296,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyToken"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2232,6 +2319,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2314,7 +2412,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyToken"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2337,6 +2435,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2417,7 +2526,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyToken"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2440,6 +2549,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2504,6 +2624,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
+                    /** @description `private, no-cache`: kept only by the user's client. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
@@ -2559,6 +2681,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
+                    /** @description `private, no-cache`: kept only by the user's client. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */

@@ -29,6 +29,7 @@ mod revocation;
 mod schema;
 mod seen_tasks;
 mod spec;
+mod stalled;
 #[path = "../support/mod.rs"]
 mod support;
 mod task_rules;

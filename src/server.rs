@@ -10,10 +10,11 @@
 //!   goes idle after a response, so it bounds idle keep-alive connections too);
 //! - a connection that sends nothing for `idle_timeout` is shut down gracefully (HTTP/2
 //!   included; a request in flight still gets its response);
-//! - a connection that takes no bytes of a response for `send_timeout` is closed, whether
-//!   its socket is full (a write pending that long) or, over HTTP/2, its flow-control window
-//!   is (a response body not asked for its next piece that long): a client that does not
-//!   read cannot make the server hold its answers;
+//! - a connection that takes no bytes of a response for `send_timeout` is reset, whether
+//!   its socket is full (a write pending that long; the socket's unsent bytes are bounded so
+//!   that it fills soon) or, over HTTP/2, its flow-control window is (a response body not
+//!   asked for its next piece that long): a client that does not read cannot make the
+//!   server, or its kernel, hold its answers;
 //! - an HTTP/2 connection has at most `http2_max_streams` requests open, and at most
 //!   `max_in_flight` requests are served at once across all connections and streams, each
 //!   counted until the last piece of its response has been handed to hyper (bodies are
@@ -63,6 +64,10 @@ use crate::{config::ConnectionSettings, error::ApiError};
 /// piece only when the socket (HTTP/1) or the stream's flow-control window (HTTP/2) has
 /// room, so a body that is not asked for a while is one the client is not taking.
 const SEND_CHUNK: usize = 16 * 1024;
+
+/// The most a connection's socket holds that it has not sent yet (`TCP_NOTSENT_LOWAT`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const UNSENT_BYTES: u32 = 128 * 1024;
 
 /// How long a request waits for a place among the `max_in_flight` before it is refused.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(1);
@@ -132,6 +137,12 @@ where
             }
         };
         let _ = socket.set_nodelay(true);
+        // Linux lets a socket's send buffer grow to megabytes: a whole answer can vanish into
+        // it, leaving no write pending for the send timeout to see, and once the socket is
+        // closed the kernel goes on holding (and offering) it for minutes. With the unsent
+        // bytes bounded, writes wait as soon as the client stops taking them.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = socket2::SockRef::from(&socket).set_tcp_notsent_lowat(UNSENT_BYTES);
         let endpoint = endpoint.clone();
         let stop = stop_rx.clone();
         let in_flight = in_flight.clone();

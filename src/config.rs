@@ -350,7 +350,7 @@ fn connection_settings(env: &impl Env) -> Result<ConnectionSettings, ConfigError
         max_connections: parse_int(env, "HTTP_MAX_CONNECTIONS", 512, 1, 1_000_000)?,
         send_timeout,
         http2_max_streams: parse_int(env, "HTTP2_MAX_STREAMS", 32, 1, 1000)?,
-        max_in_flight: parse_int(env, "HTTP_MAX_IN_FLIGHT", 128, 1, 1_000_000)?,
+        max_in_flight: parse_int(env, "HTTP_MAX_IN_FLIGHT", 256, 1, 1_000_000)?,
     })
 }
 
@@ -506,7 +506,7 @@ mod tests {
         assert_eq!(s.http.connections.max_connections, 512);
         assert_eq!(s.http.connections.send_timeout, Duration::from_secs(10));
         assert_eq!(s.http.connections.http2_max_streams, 32);
-        assert_eq!(s.http.connections.max_in_flight, 128);
+        assert_eq!(s.http.connections.max_in_flight, 256);
         assert_eq!(s.registrations.per_client, 10);
         assert_eq!(
             s.http.metrics_addr,

@@ -102,6 +102,13 @@ pub struct ConnectionSettings {
     pub idle_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: u32,
+    /// A connection that takes no bytes of a response for this long is closed.
+    pub send_timeout: Duration,
+    /// Requests one HTTP/2 connection may have open at once.
+    pub http2_max_streams: u32,
+    /// Requests served at once across all connections and streams, counted until the
+    /// response has been handed to the socket; more wait briefly, then are refused (503).
+    pub max_in_flight: u32,
 }
 
 /// Registrations allowed in each throttle window.
@@ -354,9 +361,11 @@ fn connection_settings(env: &impl Env) -> Result<ConnectionSettings, ConfigError
     let header_read_timeout =
         parse_duration_var(env, "HTTP_HEADER_READ_TIMEOUT", Duration::from_secs(10))?;
     let idle_timeout = parse_duration_var(env, "HTTP_IDLE_TIMEOUT", Duration::from_secs(60))?;
+    let send_timeout = parse_duration_var(env, "HTTP_SEND_TIMEOUT", Duration::from_secs(10))?;
     for (name, value) in [
         ("HTTP_HEADER_READ_TIMEOUT", header_read_timeout),
         ("HTTP_IDLE_TIMEOUT", idle_timeout),
+        ("HTTP_SEND_TIMEOUT", send_timeout),
     ] {
         if value > Duration::from_secs(3600) {
             return Err(ConfigError::new(name, "must be at most 1h"));
@@ -366,6 +375,9 @@ fn connection_settings(env: &impl Env) -> Result<ConnectionSettings, ConfigError
         header_read_timeout,
         idle_timeout,
         max_connections: parse_int(env, "HTTP_MAX_CONNECTIONS", 512, 1, 1_000_000)?,
+        send_timeout,
+        http2_max_streams: parse_int(env, "HTTP2_MAX_STREAMS", 32, 1, 1000)?,
+        max_in_flight: parse_int(env, "HTTP_MAX_IN_FLIGHT", 256, 1, 1_000_000)?,
     })
 }
 
@@ -520,6 +532,9 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Text);
         assert!(s.http.trusted_proxies.is_empty());
         assert_eq!(s.http.connections.max_connections, 512);
+        assert_eq!(s.http.connections.send_timeout, Duration::from_secs(10));
+        assert_eq!(s.http.connections.http2_max_streams, 32);
+        assert_eq!(s.http.connections.max_in_flight, 256);
         assert_eq!(s.registrations.per_client, 10);
         assert_eq!(
             s.http.metrics_addr,

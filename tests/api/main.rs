@@ -31,6 +31,7 @@ mod revocation;
 mod schema;
 mod seen_tasks;
 mod spec;
+mod stalled;
 mod strict_bodies;
 #[path = "../support/mod.rs"]
 mod support;

@@ -118,7 +118,7 @@ start_server() {
     local bin=${1:-target/release/todo-api} db=${2:-todo} p=${3:-$port} var=${4:-server} t0
     t0=$(date +%s%N)
     env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:$server_db_port/$db" \
-        JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$p REGISTRATION_LIMIT_PER_CLIENT=1000 \
+        JWT_SECRET=bench-secret-bench-secret-bench-secret-0 PORT=$p REGISTRATION_LIMIT_PER_CLIENT=1000 REGISTRATION_LIMIT_PER_PREFIX=1000 \
         $([ "$var" = server ] || echo METRICS_ADDR=off) "${server_env[@]}" "$bin" serve 2>>"$work/$var.log" &
     printf -v "$var" '%s' $!
     wait_ready "$p" "${!var}" "$work/$var.log" 0.002

@@ -102,12 +102,21 @@ pub struct ConnectionSettings {
     pub idle_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: u32,
+    /// A connection that takes no bytes of a response for this long is closed.
+    pub send_timeout: Duration,
+    /// Requests one HTTP/2 connection may have open at once.
+    pub http2_max_streams: u32,
+    /// Requests served at once across all connections and streams, counted until the
+    /// response has been handed to the socket; more wait briefly, then are refused (503).
+    pub max_in_flight: u32,
 }
 
 /// Registrations allowed in each throttle window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegistrationLimits {
     pub per_client: i32,
+    /// Per network: a /24 for IPv4, a /56 for IPv6 (what one home or host usually has).
+    pub per_prefix: i32,
     pub global: i32,
 }
 
@@ -124,6 +133,8 @@ pub struct Settings {
     pub list_cache_bytes: u32,
     /// How long a kept list, or a task as last seen, is used at most (`LIST_CACHE_MAX_AGE`).
     pub list_cache_max_age: Duration,
+    /// The most bytes of tasks one list page holds (`LIST_PAGE_BYTES`).
+    pub list_page_bytes: u32,
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -169,6 +180,13 @@ impl Settings {
                 1 << 30,
             )?,
             list_cache_max_age: list_cache_max_age(env)?,
+            list_page_bytes: parse_int(
+                env,
+                "LIST_PAGE_BYTES",
+                crate::limits::DEFAULT_PAGE_BYTES,
+                1024,
+                64 << 20,
+            )?,
         })
     }
 }
@@ -343,9 +361,11 @@ fn connection_settings(env: &impl Env) -> Result<ConnectionSettings, ConfigError
     let header_read_timeout =
         parse_duration_var(env, "HTTP_HEADER_READ_TIMEOUT", Duration::from_secs(10))?;
     let idle_timeout = parse_duration_var(env, "HTTP_IDLE_TIMEOUT", Duration::from_secs(60))?;
+    let send_timeout = parse_duration_var(env, "HTTP_SEND_TIMEOUT", Duration::from_secs(10))?;
     for (name, value) in [
         ("HTTP_HEADER_READ_TIMEOUT", header_read_timeout),
         ("HTTP_IDLE_TIMEOUT", idle_timeout),
+        ("HTTP_SEND_TIMEOUT", send_timeout),
     ] {
         if value > Duration::from_secs(3600) {
             return Err(ConfigError::new(name, "must be at most 1h"));
@@ -355,6 +375,9 @@ fn connection_settings(env: &impl Env) -> Result<ConnectionSettings, ConfigError
         header_read_timeout,
         idle_timeout,
         max_connections: parse_int(env, "HTTP_MAX_CONNECTIONS", 512, 1, 1_000_000)?,
+        send_timeout,
+        http2_max_streams: parse_int(env, "HTTP2_MAX_STREAMS", 32, 1, 1000)?,
+        max_in_flight: parse_int(env, "HTTP_MAX_IN_FLIGHT", 256, 1, 1_000_000)?,
     })
 }
 
@@ -389,6 +412,7 @@ pub fn registration_limits(env: &impl Env) -> Result<RegistrationLimits, ConfigE
     };
     Ok(RegistrationLimits {
         per_client: limit("REGISTRATION_LIMIT_PER_CLIENT", 10)?,
+        per_prefix: limit("REGISTRATION_LIMIT_PER_PREFIX", 30)?,
         global: limit("REGISTRATION_LIMIT_GLOBAL", 300)?,
     })
 }
@@ -508,6 +532,9 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Text);
         assert!(s.http.trusted_proxies.is_empty());
         assert_eq!(s.http.connections.max_connections, 512);
+        assert_eq!(s.http.connections.send_timeout, Duration::from_secs(10));
+        assert_eq!(s.http.connections.http2_max_streams, 32);
+        assert_eq!(s.http.connections.max_in_flight, 256);
         assert_eq!(s.registrations.per_client, 10);
         assert_eq!(
             s.http.metrics_addr,
@@ -525,6 +552,7 @@ mod tests {
         );
         assert_eq!(s.max_tasks_per_user, 10_000);
         assert_eq!(s.list_cache_bytes, 8 * 1024 * 1024);
+        assert_eq!(s.list_page_bytes, 1024 * 1024);
         assert_eq!(s.list_cache_max_age, Duration::from_secs(60));
     }
 

@@ -130,6 +130,9 @@ impl AuthFailure {
 pub enum ApiError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A JSON object in the body gives this key more than once.
+    #[error("duplicate key in body")]
+    DuplicateKey(String),
     /// A request header that decides what happens cannot be read.
     #[error("bad header {name}")]
     BadHeader {
@@ -156,6 +159,9 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The body is sent in a `Content-Encoding` the server does not decode.
+    #[error("unsupported content encoding")]
+    UnsupportedContentEncoding,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("too many requests ({})", .0.policy)]
@@ -181,6 +187,18 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (kind, title, detail, errors) = match self {
             Self::BadRequest(d) => ("bad-request", "Bad request", d.clone(), None),
+            Self::DuplicateKey(key) => (
+                "bad-request",
+                "Bad request",
+                format!(
+                    "The body gives the key `{}` more than once: send each key once.",
+                    shortened(key)
+                ),
+                Some(vec![FieldError::new(
+                    shortened(key),
+                    "is given more than once",
+                )]),
+            ),
             Self::BadHeader { name, message } => (
                 "bad-header",
                 "Bad request header",
@@ -234,6 +252,14 @@ impl ApiError {
                 ),
                 None,
             ),
+            Self::UnsupportedContentEncoding => (
+                "unsupported-content-encoding",
+                "Unsupported content encoding",
+                "The server does not decode a `Content-Encoding`: send the body as it is, \
+                 without one (or with `identity`)."
+                    .into(),
+                None,
+            ),
             Self::Validation(errors) => (
                 "validation",
                 "Validation failed",
@@ -283,6 +309,15 @@ fn refused_detail(status: StatusCode) -> &'static str {
     }
 }
 
+/// A client's text quoted in a problem, cut to a length a message can hold.
+fn shortened(text: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 fn validation_detail(errors: &[FieldError]) -> String {
     match errors {
         [one] => format!("`{}` {}.", one.field, one.message.trim_end_matches('.')),
@@ -293,7 +328,9 @@ fn validation_detail(errors: &[FieldError]) -> String {
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::BadHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadHeader { .. } | Self::DuplicateKey(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::CorsRefused(_) => StatusCode::FORBIDDEN,
             Self::Refused(status) => *status,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -303,6 +340,7 @@ impl ResponseError for ApiError {
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy(_) | Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -328,6 +366,13 @@ impl ResponseError for ApiError {
                 );
             }
             Self::TooManyRequests(limited) => limited.write_headers(headers),
+            // RFC 9110 §15.5.16: a 415 for a content coding says which codings would do.
+            Self::UnsupportedContentEncoding => {
+                headers.insert(
+                    header::ACCEPT_ENCODING,
+                    header::HeaderValue::from_static("identity"),
+                );
+            }
             Self::Busy(what) => {
                 tracing::warn!(what, "request shed");
                 headers.insert(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.into());

@@ -351,6 +351,7 @@ impl Application {
                 registrations: settings.registrations,
                 health,
                 max_tasks_per_user: settings.max_tasks_per_user,
+                list_page_bytes: settings.list_page_bytes as usize,
                 lists: Arc::new(ListCache::new(
                     settings.list_cache_bytes as usize,
                     settings.list_cache_max_age,

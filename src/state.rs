@@ -31,6 +31,8 @@ pub struct AppState {
     pub registrations: RegistrationLimits,
     /// How many tasks one user may hold.
     pub max_tasks_per_user: u32,
+    /// The most bytes of tasks one list page holds.
+    pub list_page_bytes: usize,
     /// Sessions already read, trusted while PostgreSQL can announce their changes.
     pub sessions: SessionCache,
     /// Lists already served, sent again while the user's tasks have not changed.

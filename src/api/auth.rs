@@ -5,7 +5,10 @@ use std::net::IpAddr;
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
 
-use super::{ApiTags, body::JsonBody, client::ClientAddr, field::Field, timestamp::Timestamp};
+use super::{
+    ApiTags, body::JsonBody, client::ClientAddr, conditional::PRIVATE, field::Field,
+    timestamp::Timestamp,
+};
 use crate::{
     auth::{
         BearerAuth, limits,
@@ -187,11 +190,16 @@ pub enum LogoutResponse {
 pub enum MeResponse {
     /// The account the token belongs to.
     #[oai(status = 200)]
-    Ok(Json<User>),
+    Ok(
+        Json<User>,
+        /// `private, no-cache`: kept only by the user's client.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
-problems!(RegisterError: 400, 409, 413, 422, 429, 503);
-problems!(LoginError: 400, 401, 413, 422, 429, 503);
+problems!(RegisterError: 400, 409, 413, 415, 422, 429, 503);
+problems!(LoginError: 400, 401, 413, 415, 422, 429, 503);
 problems!(SessionError: 401, 503);
 
 /// Responses that carry a credential must not be stored by any cache.
@@ -244,7 +252,10 @@ impl AuthApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<MeResponse, SessionError> {
-        Ok(MeResponse::Ok(Json(account(&state, &auth.0).await?)))
+        Ok(MeResponse::Ok(
+            Json(account(&state, &auth.0).await?),
+            PRIVATE.into(),
+        ))
     }
 }
 

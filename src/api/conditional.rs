@@ -3,6 +3,11 @@
 
 use poem::http::HeaderMap;
 
+/// `Cache-Control` on a user's own resources (lists, tasks, the account): only the user's
+/// client may keep a copy, and it revalidates it (by `ETag`, where there is one) before use,
+/// so no shared cache hands one user's data to another.
+pub const PRIVATE: &str = "private, no-cache";
+
 use crate::{
     domain::field::{Facts, FieldRule},
     error::ApiError,

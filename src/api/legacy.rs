@@ -17,6 +17,7 @@ use super::{
     },
     body::JsonBody,
     client::ClientAddr,
+    conditional::PRIVATE,
     field::Field,
 };
 use crate::{auth::BearerAuth, domain::field::Given, state::AppState};
@@ -225,7 +226,12 @@ legacy_response!(LegacyLoginResponse {
 legacy_response!(LegacyMeResponse {
     /// The account the token belongs to.
     #[oai(status = 200)]
-    Ok(Json<User>),
+    Ok(
+        Json<User>,
+        /// `private, no-cache`: kept only by the user's client.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 });
 
 legacy_response!(LegacyLogoutResponse {
@@ -311,7 +317,10 @@ legacy_operations! {
 
     /// The account the token belongs to (use `GET /api/auth/me`).
     (&self, state: Data<&AppState>, auth: BearerAuth) -> Result<LegacyMeResponse, SessionError> {
-        Ok(LegacyMeResponse::Ok(Json(auth::account(&state, &auth.0).await?)))
+        Ok(LegacyMeResponse::Ok(
+            Json(auth::account(&state, &auth.0).await?),
+            PRIVATE.into(),
+        ))
     }
     replaced_by "/api/auth/me" at {
         me "get" "/api/me" "legacy_me";

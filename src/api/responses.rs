@@ -12,13 +12,17 @@ use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 /// The documentation of one problem status.
 pub fn problem_response(status: u16) -> MetaResponse {
     let description = match status {
-        400 => "Malformed JSON, wrong content type, or an unreadable request.",
+        400 => {
+            "Malformed JSON (or an object giving a key twice: `errors` names it), wrong \
+                content type, or an unreadable request."
+        }
         401 => "Missing, invalid, expired or revoked credentials.",
         403 => "The token is valid but belongs to another user than the one in the URL.",
         404 => "Not found, or not yours.",
         409 => "Conflicts with existing data.",
         412 => "The `If-Match` ETag is stale: the resource changed since it was read.",
         413 => "The request body is too large.",
+        415 => "The body has a `Content-Encoding`: the server decodes none, send it as it is.",
         422 => "One or more fields break their rules; `errors` names each.",
         429 => {
             "Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and \
@@ -60,6 +64,11 @@ pub fn problem_response(status: u16) -> MetaResponse {
                 MetaSchema::new("string"),
             ),
         ],
+        415 => vec![header(
+            "Accept-Encoding",
+            "`identity`: the only content coding a request body may have.",
+            MetaSchema::new("string"),
+        )],
         503 => vec![header(
             "Retry-After",
             "Seconds to wait before retrying.",

@@ -7,8 +7,11 @@
 //! still try, so strangers guessing from elsewhere slow the owner down but cannot lock them
 //! out. A successful login takes its attempt back and remembers its client.
 //!
-//! Registrations: counted per client, then (only if the client is within its limit) against
-//! a global ceiling, before the password is hashed.
+//! Registrations: counted per client, then per network prefix (a /24 for IPv4, a /56 for
+//! IPv6), then (only if both are within their limits) against a global ceiling, before the
+//! password is hashed. When the global ceiling is reached, only the prefixes that used more
+//! than an even share of it are refused, so a flood from a few networks cannot lock
+//! everyone else out.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -67,6 +70,7 @@ const ACCOUNT: Policy = Policy {
     detail: "Too many login attempts for this account: wait before trying again.",
 };
 const REGISTER_CLIENT: &str = "register-client";
+const REGISTER_PREFIX: &str = "register-prefix";
 const REGISTER_GLOBAL: &str = "register-global";
 
 /// Counts a login attempt; refuses it (429) when a limit is reached, and holds it back
@@ -133,15 +137,16 @@ pub fn login_delay(attempts: i32) -> Option<Duration> {
     Some(delay.min(MAX_LOGIN_DELAY))
 }
 
-/// Counts a registration from `client`; refuses it (429) beyond the client's or the
-/// server's limit. The global count only sees registrations the client's limit let through,
-/// so one client cannot use up everyone's.
+/// Counts a registration from `client`; refuses it (429) beyond the client's or its
+/// network's limit, or when the global ceiling is reached and the network has used more
+/// than an even share of it. The global count only sees registrations the client's and
+/// network's limits let through.
 pub async fn admit_registration(
     pool: &PgPool,
     limits: RegistrationLimits,
     client: IpAddr,
 ) -> Result<(), ApiError> {
-    let client_key = format!("register-client:{client}");
+    let client_key = format!("{REGISTER_CLIENT}:{client}");
     let counted = throttle::count(pool, std::slice::from_ref(&client_key), WINDOW).await?;
     refuse_beyond(
         &counted,
@@ -152,17 +157,51 @@ pub async fn admit_registration(
             detail: "Too many accounts were created from your address: wait before creating another.",
         },
     )?;
-    let global_key = "register-global".to_owned();
-    let counted = throttle::count(pool, std::slice::from_ref(&global_key), WINDOW).await?;
+    let prefix_key = format!("{REGISTER_PREFIX}:{}", network_of(client));
+    let by_prefix = throttle::count(pool, std::slice::from_ref(&prefix_key), WINDOW).await?;
     refuse_beyond(
-        &counted,
-        &global_key,
+        &by_prefix,
+        &prefix_key,
         &Policy {
-            name: REGISTER_GLOBAL,
-            quota: limits.global.unsigned_abs(),
-            detail: "Too many accounts are being created right now: try again later.",
+            name: REGISTER_PREFIX,
+            quota: limits.per_prefix.unsigned_abs(),
+            detail: "Too many accounts were created from your network: wait before creating another.",
         },
-    )
+    )?;
+    let global_key = REGISTER_GLOBAL.to_owned();
+    let counted = throttle::count(pool, std::slice::from_ref(&global_key), WINDOW).await?;
+    let global = Policy {
+        name: REGISTER_GLOBAL,
+        quota: limits.global.unsigned_abs(),
+        detail: "Too many accounts are being created right now from networks like yours: try again later.",
+    };
+    let Some(limited) = beyond(&counted, &global_key, &global) else {
+        return Ok(());
+    };
+    let prefixes = throttle::active_with_prefix(pool, &format!("{REGISTER_PREFIX}:"), WINDOW)
+        .await?
+        .max(1);
+    let used = by_prefix.first().map_or(0, |c| c.attempts.unsigned_abs());
+    if used <= even_share(global.quota, prefixes) {
+        return Ok(());
+    }
+    Err(refuse(limited))
+}
+
+/// The network `client` is in, for counting: its /24 (IPv4) or /56 (IPv6).
+fn network_of(client: IpAddr) -> ipnet::IpNet {
+    let client = client.to_canonical();
+    let bits = if client.is_ipv4() { 24 } else { 56 };
+    ipnet::IpNet::new(client, bits)
+        .map(|net| net.trunc())
+        .unwrap_or_else(|_| ipnet::IpNet::from(client))
+}
+
+/// Each of `prefixes` networks' even share of `quota`: at least one.
+fn even_share(quota: u32, prefixes: u64) -> u32 {
+    u32::try_from(u64::from(quota) / prefixes.max(1))
+        .unwrap_or(u32::MAX)
+        .max(1)
 }
 
 fn refuse_beyond(counted: &[Counted], key: &str, policy: &Policy) -> Result<(), ApiError> {
@@ -200,7 +239,24 @@ fn beyond(counted: &[Counted], key: &str, policy: &Policy) -> Option<Limited> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn addresses_are_counted_by_their_network() {
+        let net = |a: &str| network_of(a.parse().unwrap()).to_string();
+        assert_eq!(net("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(net("::ffff:203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(net("2001:db8:aa:bbcc::1"), "2001:db8:aa:bb00::/56");
+    }
+
+    #[test]
+    fn the_even_share_is_at_least_one() {
+        assert_eq!(even_share(300, 30), 10);
+        assert_eq!(even_share(300, 31), 9);
+        assert_eq!(even_share(5, 100), 1);
+        assert_eq!(even_share(5, 0), 5);
+    }
 
     #[test]
     fn the_delay_starts_after_the_undelayed_attempts_and_is_capped() {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
 use crate::domain::ids::UserId;
 
@@ -23,6 +23,24 @@ pub struct Counted {
 }
 
 /// Counts one attempt against each key and returns the counts, this attempt included.
+/// How many keys starting with `prefix` have a window still open.
+pub async fn active_with_prefix(
+    db: impl PgExecutor<'_>,
+    prefix: &str,
+    window: Duration,
+) -> Result<u64, sqlx::Error> {
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM login_throttle
+         WHERE starts_with(key, $1)
+           AND window_start + make_interval(secs => $2) > timezone('utc', now())",
+    )
+    .bind(prefix)
+    .bind(window.as_secs_f64())
+    .fetch_one(db)
+    .await?;
+    Ok(active.unsigned_abs())
+}
+
 pub async fn count(
     db: impl PgExecutor<'_>,
     keys: &[String],
@@ -58,33 +76,49 @@ pub async fn count(
 
 /// After a successful login of `user` from `client`: forgets `reset` entirely, takes back
 /// one counted attempt from each of `refund`, and remembers the client as one the account
-/// uses, in one statement.
+/// uses, in one transaction.
+///
+/// Its rows are locked first, in key order as [`count`] locks them, and only the rows locked
+/// are changed: a statement that deletes and updates several rows locks them in whatever
+/// order its plan visits them, which deadlocked against logins being counted on the same
+/// rows. A row that appears after the lock was started by a later attempt, after this
+/// login's own attempt had been forgotten, so there is nothing in it to take back.
 pub async fn settle(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     reset: &str,
     refund: &[String],
     user: UserId,
     client: &str,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let locked: Vec<String> = sqlx::query_scalar(
+        "SELECT key FROM login_throttle WHERE key = $1 OR key = ANY($2)
+         ORDER BY key FOR UPDATE",
+    )
+    .bind(reset)
+    .bind(refund)
+    .fetch_all(&mut *tx)
+    .await?;
     sqlx::query(
         "WITH gone AS (
            DELETE FROM login_throttle
-           WHERE key = $1 OR (key = ANY($2) AND failures <= 1)
+           WHERE key = ANY($5) AND (key = $1 OR (key = ANY($2) AND failures <= 1))
          ), known AS (
            INSERT INTO login_known_client (user_id, client, last_login)
            VALUES ($3, $4, timezone('utc', now()))
            ON CONFLICT (user_id, client) DO UPDATE SET last_login = excluded.last_login
          )
          UPDATE login_throttle SET failures = failures - 1
-         WHERE key = ANY($2) AND key <> $1 AND failures > 1",
+         WHERE key = ANY($5) AND key = ANY($2) AND key <> $1 AND failures > 1",
     )
     .bind(reset)
     .bind(refund)
     .bind(user.0)
     .bind(client)
-    .execute(db)
+    .bind(&locked)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Whether the account with this (lower-case) email has logged in from `client` within

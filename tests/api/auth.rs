@@ -180,7 +180,10 @@ async fn an_email_taken_in_any_case_is_409_naming_the_email() {
 
 #[tokio::test]
 async fn a_hundred_concurrent_registrations_of_one_email_create_exactly_one_account() {
-    let limits = [("REGISTRATION_LIMIT_PER_CLIENT", "1000")];
+    let limits = [
+        ("REGISTRATION_LIMIT_PER_CLIENT", "1000"),
+        ("REGISTRATION_LIMIT_PER_PREFIX", "1000"),
+    ];
     let app = TestApp::spawn_on(TestDb::create().await, &limits).await;
     let attempts: Vec<_> = (0..100)
         .map(|i| {

@@ -215,9 +215,65 @@ async fn registrations_are_limited_per_client_then_globally() {
 }
 
 #[tokio::test]
+async fn a_flood_from_a_few_networks_fills_the_global_ceiling_but_not_for_other_networks() {
+    let app = app_with(&[
+        BEHIND_PROXY,
+        ("REGISTRATION_LIMIT_PER_CLIENT", "3"),
+        ("REGISTRATION_LIMIT_PER_PREFIX", "10"),
+        ("REGISTRATION_LIMIT_GLOBAL", "12"),
+    ])
+    .await;
+    // Two networks, two addresses each, three accounts per address: the ceiling is reached.
+    for network in ["198.51.100", "198.51.101"] {
+        for host in [1, 2] {
+            for i in 0..3 {
+                register_from(
+                    &app,
+                    &format!("{network}.{host}"),
+                    &format!("n{}h{host}u{i}", &network[8..]),
+                )
+                .expect(201)
+                .await;
+            }
+        }
+    }
+    // A new address in a network that used more than its even share is refused…
+    let refused = register_from(&app, "198.51.100.3", "late_user").await;
+    assert_eq!(assert_limited(refused), "register-global");
+    // …while a client from any other network still registers.
+    register_from(&app, "192.0.2.10", "elsewhere")
+        .expect(201)
+        .await;
+    assert_eq!(accounts(&app).await, 13);
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_network_across_its_addresses() {
+    let app = app_with(&[
+        BEHIND_PROXY,
+        ("REGISTRATION_LIMIT_PER_CLIENT", "2"),
+        ("REGISTRATION_LIMIT_PER_PREFIX", "4"),
+    ])
+    .await;
+    for host in 1..=2 {
+        for i in 0..2 {
+            register_from(&app, &format!("203.0.113.{host}"), &format!("h{host}u{i}"))
+                .expect(201)
+                .await;
+        }
+    }
+    let refused = register_from(&app, "203.0.113.200", "fifth").await;
+    assert_eq!(assert_limited(refused), "register-prefix");
+    register_from(&app, "203.0.114.1", "next_door")
+        .expect(201)
+        .await;
+}
+
+#[tokio::test]
 async fn a_registration_flood_is_shed_as_busy_while_logins_still_work() {
     let app = app_with(&[
         ("REGISTRATION_LIMIT_PER_CLIENT", "100000"),
+        ("REGISTRATION_LIMIT_PER_PREFIX", "100000"),
         ("REGISTRATION_LIMIT_GLOBAL", "100000"),
     ])
     .await;
@@ -287,4 +343,84 @@ async fn past_the_account_ceiling_only_addresses_the_owner_used_before_may_try()
     login_from(&app, "198.51.100.20", "alice@example.com", "correct horse")
         .expect(200)
         .await;
+}
+
+/// Correct logins from one address, `in_flight` at a time, `total` in all, spread over
+/// `accounts`: their statuses.
+async fn concurrent_correct_logins(
+    app: &TestApp,
+    accounts: &[&str],
+    in_flight: usize,
+    total: usize,
+) -> Vec<u16> {
+    let workers: Vec<_> = (0..in_flight)
+        .map(|worker| {
+            let api = Api::clone(app);
+            let email = format!("{}@example.com", accounts[worker % accounts.len()]);
+            let logins = total / in_flight + usize::from(worker < total % in_flight);
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..logins {
+                    statuses.push(api.login(&email, "correct horse").send().await.status());
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for w in workers {
+        statuses.extend(w.await.unwrap());
+    }
+    statuses
+}
+
+/// Each correct login resets and refunds the same throttle rows that other logins are
+/// counting: the statements must not deadlock. Two accounts, four logins in flight each, keep
+/// every account and the address within their limits (attempts are counted before the
+/// password is checked, so five in flight for one account would meet its per-address limit),
+/// while the address's row is shared by all eight.
+#[tokio::test]
+async fn two_hundred_correct_logins_eight_at_a_time_from_one_address_all_succeed() {
+    let app = TestApp::spawn().await;
+    for name in ["alice", "bob"] {
+        app.register(name, &format!("{name}@example.com"), "correct horse")
+            .expect(201)
+            .await;
+    }
+    let statuses = concurrent_correct_logins(&app, &["alice", "bob"], 8, 200).await;
+    assert_eq!(statuses.len(), 200);
+    let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+/// The throttle's side of a correct login (counted, then settled) with nothing between:
+/// with no password check to spread them out, the statements of eight logins in flight
+/// overlap all the time, so an order in which two of them lock the same rows differently
+/// shows up as a deadlock here.
+#[tokio::test]
+async fn the_throttle_statements_of_concurrent_correct_logins_do_not_deadlock() {
+    use todo_api::{auth::limits, domain::ids::UserId};
+    let app = TestApp::spawn().await;
+    let mut users = Vec::new();
+    for name in ["alice", "bob"] {
+        let user = app.sign_up(name).await;
+        users.push((format!("{name}@example.com"), UserId(user.id as i32)));
+    }
+    let client: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    let workers: Vec<_> = (0..8)
+        .map(|worker| {
+            let pool = app.pool.clone();
+            let (email, user) = users[worker % users.len()].clone();
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    let attempt = limits::admit_login(&pool, &email, client).await?;
+                    limits::login_succeeded(&pool, attempt, user).await?;
+                }
+                Ok::<_, todo_api::error::ApiError>(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap().unwrap();
+    }
 }

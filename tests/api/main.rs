@@ -22,6 +22,7 @@ mod legacy;
 mod limits;
 mod list_cache;
 mod metrics;
+mod page_bytes;
 mod panics;
 mod readiness;
 mod recurrence;
@@ -30,6 +31,8 @@ mod revocation;
 mod schema;
 mod seen_tasks;
 mod spec;
+mod stalled;
+mod strict_bodies;
 #[path = "../support/mod.rs"]
 mod support;
 mod task_rules;

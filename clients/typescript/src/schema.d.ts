@@ -942,7 +942,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -963,6 +963,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1039,7 +1050,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1062,6 +1073,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1175,6 +1197,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
+                    /** @description `private, no-cache`: kept only by the user's client. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1233,7 +1257,11 @@ export interface operations {
                 sort?: "created_at" | "updated_at" | "due_date" | "priority" | "title";
                 /** @description Default `desc` for `created_at`/`updated_at`, else `asc`. */
                 order?: "asc" | "desc";
-                /** @description Page size, 1–500, default 500. When a page is full, `Link: rel="next"` leads on. */
+                /**
+                 * @description Page size, 1–500, default 500. A page also ends early where the next task would
+                 *     take it past the server's byte budget (default 1 MiB). Whenever another page
+                 *     follows, `Link: rel="next"` leads on: follow it until there is none.
+                 */
                 limit?: number;
                 /**
                  * @description Where to continue: from the previous page's `Link: rel="next"`. The cursor
@@ -1272,6 +1300,8 @@ export interface operations {
                     ETAG: string;
                     /** @description `<…>; rel="next"` when another page follows. */
                     LINK?: string;
+                    /** @description `private, no-cache`: kept only by the user's client, revalidated by `ETag`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1282,11 +1312,13 @@ export interface operations {
             304: {
                 headers: {
                     ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1388,7 +1420,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Task"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1438,6 +1470,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1494,6 +1537,8 @@ export interface operations {
             200: {
                 headers: {
                     ETAG: string;
+                    /** @description `private, no-cache`: kept only by the user's client, revalidated by `ETag`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1504,11 +1549,13 @@ export interface operations {
             304: {
                 headers: {
                     ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1606,7 +1653,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Task"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1656,6 +1703,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1715,7 +1773,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1822,7 +1880,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Task"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1872,6 +1930,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2007,7 +2076,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyRegistration"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2028,6 +2097,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2108,7 +2188,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyRegistration"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2129,6 +2209,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2209,7 +2300,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyToken"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2232,6 +2323,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2314,7 +2416,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyToken"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2337,6 +2439,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2417,7 +2530,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LegacyToken"];
                 };
             };
-            /** @description Malformed JSON, wrong content type, or an unreadable request. */
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2440,6 +2553,17 @@ export interface operations {
             /** @description The request body is too large. */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a `Content-Encoding`: the server decodes none, send it as it is. */
+            415: {
+                headers: {
+                    /** @description `identity`: the only content coding a request body may have. */
+                    "Accept-Encoding": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2504,6 +2628,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
+                    /** @description `private, no-cache`: kept only by the user's client. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
@@ -2559,6 +2685,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
+                    /** @description `private, no-cache`: kept only by the user's client. */
+                    "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
                     /** @description The route that replaces this one: `<…>; rel="successor-version"`. */

@@ -351,12 +351,14 @@ pub fn respond(
     listing: &Listing,
     page: Page,
     version: Option<i64>,
+    budget: usize,
 ) -> Result<KeptList, ApiError> {
     let Page { mut rows, total } = page;
     let limit = listing.query.limit as usize;
-    let next = (rows.len() > limit)
+    let (body, fit) = write_within(&rows[..rows.len().min(limit)], budget)?;
+    let next = (rows.len() > fit)
         .then(|| {
-            rows.truncate(limit);
+            rows.truncate(fit);
             rows.last().map(|last| {
                 let cursor = cursor_after(last, listing.sort, listing.order);
                 next_link(user, listing, &cursor)
@@ -364,8 +366,6 @@ pub fn respond(
         })
         .flatten();
     let etag = list_etag(&rows, total, next.as_deref());
-    let tasks: Vec<Task> = rows.into_iter().map(|r| r.task.into()).collect();
-    let body = serde_json::to_vec(&tasks).map_err(ApiError::internal)?;
     Ok(KeptList {
         // Never compared: a list without a version is not kept.
         version: version.unwrap_or(0),
@@ -374,6 +374,31 @@ pub fn respond(
         total,
         next,
     })
+}
+
+/// The JSON array of as many of `rows` as fit in `budget` bytes (at least one, however
+/// large), and how many that is: a page ends early where the next task would pass the
+/// budget, so a page's size is bounded whatever its tasks hold.
+fn write_within(rows: &[ListedTask], budget: usize) -> Result<(Vec<u8>, usize), ApiError> {
+    let mut body = Vec::with_capacity(budget.min(64 * 1024));
+    body.push(b'[');
+    let mut fit = 0;
+    for row in rows {
+        let end = body.len();
+        if fit > 0 {
+            body.push(b',');
+        }
+        serde_json::to_writer(&mut body, &Task::from(row.task.clone()))
+            .map_err(ApiError::internal)?;
+        // The closing bracket counts too.
+        if fit > 0 && body.len() + 1 > budget {
+            body.truncate(end);
+            break;
+        }
+        fit += 1;
+    }
+    body.push(b']');
+    Ok((body, fit))
 }
 
 #[cfg(test)]

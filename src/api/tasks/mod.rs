@@ -24,7 +24,7 @@ use self::{
 use super::{
     ApiTags,
     body::{JsonBody, OptionalJsonBody},
-    conditional::{EntityTags, if_none_match_hits, task_etag},
+    conditional::{EntityTags, PRIVATE, if_none_match_hits, task_etag},
     field::Param,
     serde_json_payload::{JsonBytes, SerdeJson},
 };
@@ -59,10 +59,18 @@ pub enum ListTasksResponse {
         /// `<…>; rel="next"` when another page follows.
         #[oai(header = "Link")]
         Option<String>,
+        /// `private, no-cache`: kept only by the user's client, revalidated by `ETag`.
+        #[oai(header = "Cache-Control")]
+        String,
     ),
     /// The client's copy (`If-None-Match`) is current.
     #[oai(status = 304)]
-    NotModified(#[oai(header = "ETag")] String),
+    NotModified(
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -82,10 +90,21 @@ pub enum CreateTaskResponse {
 pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
+    Ok(
+        SerdeJson<Task>,
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`: kept only by the user's client, revalidated by `ETag`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
     /// The client's copy (`If-None-Match`) is current.
     #[oai(status = 304)]
-    NotModified(#[oai(header = "ETag")] String),
+    NotModified(
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -103,9 +122,9 @@ pub enum DeleteTaskResponse {
 }
 
 problems!(ListTasksError: 400, 401, 403, 404, 422, 503);
-problems!(CreateTaskError: 400, 401, 403, 404, 409, 413, 422, 503);
+problems!(CreateTaskError: 400, 401, 403, 404, 409, 413, 415, 422, 503);
 problems!(GetTaskError: 400, 401, 403, 404, 422, 503);
-problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 422, 503);
+problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 415, 422, 503);
 problems!(DeleteTaskError: 400, 401, 403, 404, 412, 422, 503);
 
 /// A header parameter's value, or a 422 naming it.
@@ -165,7 +184,9 @@ impl TasksApi {
         sort: Query<Option<Param<SortField>>>,
         /// Default `desc` for `created_at`/`updated_at`, else `asc`.
         order: Query<Option<Param<SortOrder>>>,
-        /// Page size, 1–500, default 500. When a page is full, `Link: rel="next"` leads on.
+        /// Page size, 1–500, default 500. A page also ends early where the next task would
+        /// take it past the server's byte budget (default 1 MiB). Whenever another page
+        /// follows, `Link: rel="next"` leads on: follow it until there is none.
         limit: Query<Option<Param<PageSize>>>,
         /// Where to continue: from the previous page's `Link: rel="next"`. The cursor
         /// carries its listing's sort and order, which take precedence.
@@ -232,7 +253,13 @@ impl TasksApi {
             (tasks::Listing::Read { page, version }, _) => {
                 crate::instruments::list_cache(false);
                 state.seen.saw(page.rows.iter().map(|row| &row.task));
-                let list = Arc::new(listing::respond(user_id.0, &listing, page, version)?);
+                let list = Arc::new(listing::respond(
+                    user_id.0,
+                    &listing,
+                    page,
+                    version,
+                    state.list_page_bytes,
+                )?);
                 if let (Some(key), Some(_)) = (key, version) {
                     state.lists.put(key, list.clone());
                 }
@@ -240,7 +267,10 @@ impl TasksApi {
             }
         };
         if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &list.etag) {
-            return Ok(ListTasksResponse::NotModified(list.etag.clone()));
+            return Ok(ListTasksResponse::NotModified(
+                list.etag.clone(),
+                PRIVATE.into(),
+            ));
         }
         Ok(ListTasksResponse::Ok(
             JsonBytes::written(list.body.clone()),
@@ -248,6 +278,7 @@ impl TasksApi {
             count.then(|| "count=exact".to_owned()),
             list.etag.clone(),
             list.next.clone(),
+            PRIVATE.into(),
         ))
     }
 
@@ -321,9 +352,13 @@ impl TasksApi {
         state.seen.saw([&task]);
         let etag = task_etag(task.id.0, task.version);
         if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
-            return Ok(TaskResponse::NotModified(etag));
+            return Ok(TaskResponse::NotModified(etag, PRIVATE.into()));
         }
-        Ok(TaskResponse::Ok(SerdeJson(task.into()), etag))
+        Ok(TaskResponse::Ok(
+            SerdeJson(task.into()),
+            etag,
+            PRIVATE.into(),
+        ))
     }
 
     /// Update a task: fields present replace, `null` clears, absent fields stay.

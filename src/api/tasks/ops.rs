@@ -107,9 +107,7 @@ pub async fn create(
             .await?;
         return Ok(Created::New(within_quota(inserted, quota)?));
     };
-    let hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(fields).map_err(ApiError::internal)?,
-    ));
+    let hash = request_hash(fields)?;
     let mut conn = db.acquire().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     if let Claim::Used {
@@ -138,6 +136,20 @@ pub async fn create(
     idempotency::complete(&mut tx, user_id, key, task.id, &body.to_string()).await?;
     tx.commit().await?;
     Ok(Created::New(task))
+}
+
+/// What a retry must repeat to be the same create: the fields as the client chose them.
+/// The server sets the rest when it creates (a task created completed is completed at the
+/// time of its request), so they differ between a request and its retry.
+fn request_hash(fields: &Fields) -> Result<String, ApiError> {
+    let chosen = Fields {
+        completed_at: None,
+        recurrence_anchor: None,
+        next_occurrence_created: false,
+        ..fields.clone()
+    };
+    let json = serde_json::to_vec(&chosen).map_err(ApiError::internal)?;
+    Ok(hex::encode(Sha256::digest(json)))
 }
 
 /// Lets `decide` say what changes to the task, and writes that with the version it was

@@ -16,9 +16,11 @@ statuses.
     ATTACK=many-accounts   ACCOUNTS attackers, each with TASKS tasks, each sending PER_ACCOUNT
                            concurrent searches on its own path
 
-A search looks for Q (default `zq`): two characters, which match none of the seeded tasks and
-are too short for the trigram indexes, so each search reads every task of its user (a
-search for three or more characters is answered from the indexes in milliseconds).
+A search looks for two letters that none of the seeded tasks has (their titles and
+descriptions are `task`, digits and hex): too short for the trigram indexes, so each search
+reads every task of its user (three or more characters are answered from the indexes in
+milliseconds). No two searches of a run are the same request (the pair of letters, their
+case and `limit` change), so none is answered from a list kept from before.
 
 Every attack worker sends one request after another until DURATION seconds (default 20)
 have passed, and always at least one: DURATION=0 is one round of concurrent requests. At
@@ -28,6 +30,7 @@ most 60 attack requests are in flight. Before the attack, bob lists alone for QU
     bench/fairness.py      (TASKS=100000, SEARCHES=30, FLOOD=50, ACCOUNTS=5, PER_ACCOUNT=6)
 """
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -55,8 +58,9 @@ FLOOD = int(os.environ.get("FLOOD", "50"))
 ACCOUNTS = int(os.environ.get("ACCOUNTS", "5"))
 PER_ACCOUNT = int(os.environ.get("PER_ACCOUNT", "6"))
 OUT = os.environ.get("OUT")
-Q = os.environ.get("Q", "zq")
-SEARCH = "?" + urllib.parse.urlencode({"q": Q, "limit": 50})
+LETTERS = "ghijlmnopqruvwxyz"
+PAIRS = [a + b for a in LETTERS + LETTERS.upper() for b in LETTERS + LETTERS.upper()]
+SEARCH = "{search}"  # in a path: replaced by a new search for each request
 
 
 def call(method, path, body=None, token=None):
@@ -106,6 +110,11 @@ def seed(user_ids):
     subprocess.run(["psql", "-q", DATABASE_URL, "-c", sql], check=True)
 
 
+def search(n):
+    """The n-th search's query string: 100 limits, then the next pair of letters."""
+    return "?" + urllib.parse.urlencode({"q": PAIRS[n // 100 % len(PAIRS)], "limit": 1 + n % 100})
+
+
 def encoded(user_id):
     return "".join(f"%{ord(c):02X}" for c in str(user_id))
 
@@ -131,11 +140,13 @@ def attack(workers, deadline, conn):
     """In a process of its own (the victim's timing shares no interpreter lock with it):
     each worker sends its request again and again until the deadline; sends back the
     statuses counted and the latencies."""
+    searches = itertools.count(1)
+
     def worker(w):
         path, token = w
         out = []
         while True:
-            status, _, took = call("GET", path, token=token)
+            status, _, took = call("GET", path.replace(SEARCH, search(next(searches))), token=token)
             out.append((status, took))
             if time.monotonic() >= deadline:
                 return out
@@ -179,7 +190,7 @@ def main():
     workers = attackers(bob)
     if len(workers) > MAX_IN_FLIGHT:
         sys.exit(f"fairness.py: {len(workers)} concurrent attack requests, at most {MAX_IN_FLIGHT}")
-    status, _, took = call("GET", workers[0][0], token=workers[0][1])
+    status, _, took = call("GET", workers[0][0].replace(SEARCH, search(0)), token=workers[0][1])
     print(f"{ATTACK}: one attack request alone: {status} in {took * 1000:.0f}ms")
 
     def bob_reads(until):

@@ -13,60 +13,17 @@ the stalled sockets, and bob's list's status and seconds. 127.0.0.1 only; WINDOW
                                       two answers are one kept list
     EXTRA=HTTP_MAX_IN_FLIGHT=128 ...  settings for the server, comma-separated
 """
-import json, os, select, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, select, socket, sys, time
+
+from stalled_setup import Stage
 
 BIN, N, LABEL = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-LOGS = tempfile.mkdtemp(prefix="todo-stalled-")
 DISTINCT = os.environ.get("DISTINCT", "0") == "1"
 WINDOW = float(os.environ.get("WINDOW", "40"))
-PG = os.environ.get("ADMIN_URL", "postgres://postgres@127.0.0.1:5432")
-db = f"send_measure_{LABEL}_{N}"
-subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True)
-subprocess.run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {db}"], check=True)
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-env = {"PATH": os.environ["PATH"], "DATABASE_URL": f"{PG}/{db}", "JWT_SECRET": "measure-secret-measure-secret-0123456789",
-       "PORT": str(port), "METRICS_ADDR": "off", "RUST_LOG": "warn"}
-for kv in filter(None, os.environ.get("EXTRA", "").split(",")):
-    k, v = kv.split("="); env[k] = v
 QUERY = os.environ.get("QUERY", "")
-log = open(os.path.join(LOGS, f"{LABEL}_{N}.log"), "w")
-srv = subprocess.Popen([BIN], env=env, stdout=log, stderr=log, cwd=LOGS)
-base = f"http://127.0.0.1:{port}"
-
-def call(method, path, body=None, token=None, timeout=10):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
-    req.add_header("Content-Type", "application/json")
-    if token: req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-for _ in range(200):
-    try:
-        if call("GET", "/health/live", timeout=1)[0] == 200: break
-    except Exception: pass
-    time.sleep(0.1)
-
-def user(name):
-    call("POST", "/api/auth/register", {"username": name, "email": f"{name}@example.com", "password": "password-of-" + name})
-    st, b = call("POST", "/api/auth/login", {"email": f"{name}@example.com", "password": "password-of-" + name})
-    j = json.loads(b); return j["user"]["id"], j["access_token"]
-
-aid, atok = user("alice"); bid, btok = user("bob")
-call("POST", f"/api/{bid}/tasks", {"title": "light"}, btok)
-subprocess.run(["psql", f"{PG}/{db}", "-qc",
-    f"INSERT INTO task (user_id, title, description) SELECT {aid}, 'heavy ' || n, repeat(chr(1), 5000) FROM generate_series(1, 500) n"], check=True)
-
-def hwm():
-    out = {}
-    for line in open(f"/proc/{srv.pid}/status"):
-        k, v = line.split(":", 1)
-        if k in ("VmHWM", "VmRSS"): out[k] = int(v.split()[0]) // 1024
-    return out
-
-base_mem = hwm()
+stage = Stage(BIN, f"{LABEL}_{N}")
+port, aid, atok = stage.port, stage.aid, stage.atok
+base_mem = stage.memory()
 def request(i):
     query = f"?limit={100 + i % 400}" if DISTINCT else QUERY
     return f"GET /api/{aid}/tasks{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {atok}\r\n\r\n".encode()
@@ -89,16 +46,12 @@ while time.monotonic() - t0 < WINDOW and len(closed) < N:
         if i not in closed and c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             closed[i] = time.monotonic() - t0; poller.unregister(c.fileno())
     if other is None and time.monotonic() - t0 > 3:
-        t = time.monotonic()
-        try: st = call("GET", f"/api/{bid}/tasks", token=btok, timeout=15)[0]
-        except Exception as e: st = repr(e)
-        other = (st, round(time.monotonic() - t, 2))
-mem = hwm()
+        other = stage.bobs_list()
+mem = stage.memory()
 print(json.dumps({"binary": LABEL, "query": QUERY, "extra": os.environ.get("EXTRA", ""), "stalled": N, "baseline_rss_mb": base_mem["VmRSS"], "peak_rss_mb": mem["VmHWM"],
     "closed": len(closed), "still_open_at_s": None if len(closed) == N else round(time.monotonic() - t0, 1),
     "first_close_s": round(min(closed.values()), 1) if closed else None,
     "last_close_s": round(max(closed.values()), 1) if closed else None,
     "other_user_list": other}))
 for c in socks: c.close()
-srv.terminate(); srv.wait(timeout=30)
-subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"])
+stage.stop()

@@ -14,64 +14,20 @@ The client sends preface, SETTINGS, then all STREAMS request HEADERS at once (be
 seen the server's SETTINGS, so the python h2 library does not hold back streams beyond the
 server's MAX_CONCURRENT_STREAMS), then reads until the server's SETTINGS and ACKs them. That is
 the handshake; afterwards nothing more is ever sent."""
-import collections, json, os, select, socket, subprocess, sys, tempfile, time, urllib.request
+import collections, json, os, select, socket, sys, time
 
+from stalled_setup import Stage
 import h2.config, h2.connection, h2.events, h2.settings
 
 BIN, CONNS, STREAMS, LABEL = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-LOGS = tempfile.mkdtemp(prefix="todo-stalled-")
 WINDOW = float(os.environ.get("WINDOW", "40"))
 DISTINCT = os.environ.get("DISTINCT", "0") == "1"
 READ = os.environ.get("READ", "1") == "1"
 INIT_WIN = os.environ.get("INIT_WIN")
 QUERY = os.environ.get("QUERY", "")
-PG = os.environ.get("ADMIN_URL", "postgres://postgres@127.0.0.1:5432")
-db = f"send_measure_h2_{LABEL}_{CONNS}x{STREAMS}"
-subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True)
-subprocess.run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {db}"], check=True)
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-env = {"PATH": os.environ["PATH"], "DATABASE_URL": f"{PG}/{db}", "JWT_SECRET": "measure-secret-measure-secret-0123456789",
-       "PORT": str(port), "METRICS_ADDR": "off", "RUST_LOG": "warn"}
-for kv in filter(None, os.environ.get("EXTRA", "").split(",")):
-    k, v = kv.split("="); env[k] = v
-log = open(os.path.join(LOGS, f"h2_{LABEL}_{CONNS}x{STREAMS}.log"), "w")
-srv = subprocess.Popen([BIN], env=env, stdout=log, stderr=log, cwd=LOGS)
-base = f"http://127.0.0.1:{port}"
-
-def call(method, path, body=None, token=None, timeout=10):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
-    req.add_header("Content-Type", "application/json")
-    if token: req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-for _ in range(200):
-    try:
-        if call("GET", "/health/live", timeout=1)[0] == 200: break
-    except Exception: pass
-    time.sleep(0.1)
-
-def user(name):
-    call("POST", "/api/auth/register", {"username": name, "email": f"{name}@example.com", "password": "password-of-" + name})
-    st, b = call("POST", "/api/auth/login", {"email": f"{name}@example.com", "password": "password-of-" + name})
-    j = json.loads(b); return j["user"]["id"], j["access_token"]
-
-aid, atok = user("alice"); bid, btok = user("bob")
-call("POST", f"/api/{bid}/tasks", {"title": "light"}, btok)
-subprocess.run(["psql", f"{PG}/{db}", "-qc",
-    f"INSERT INTO task (user_id, title, description) SELECT {aid}, 'heavy ' || n, repeat(chr(1), 5000) FROM generate_series(1, 500) n"], check=True)
-
-def hwm():
-    out = {}
-    for line in open(f"/proc/{srv.pid}/status"):
-        k, v = line.split(":", 1)
-        if k in ("VmHWM", "VmRSS"): out[k] = int(v.split()[0]) // 1024
-    return out
-
-base_mem = hwm()
+stage = Stage(BIN, f"h2_{LABEL}_{CONNS}x{STREAMS}")
+port, aid, atok = stage.port, stage.aid, stage.atok
+base_mem = stage.memory()
 stats = collections.Counter()
 status_codes = collections.Counter()
 reset_codes = collections.Counter()
@@ -175,12 +131,9 @@ while time.monotonic() - t0 < WINDOW and len(closed) < CONNS:
         if i not in closed and c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             closed[i] = time.monotonic() - t0; poller.unregister(c.fileno())
     if other is None and time.monotonic() - t0 > 3:
-        t = time.monotonic()
-        try: st = call("GET", f"/api/{bid}/tasks", token=btok, timeout=15)[0]
-        except Exception as e: st = repr(e)
-        other = (st, round(time.monotonic() - t, 2))
-mem = hwm()
-alive = srv.poll() is None
+        other = stage.bobs_list()
+mem = stage.memory()
+alive = stage.srv.poll() is None
 print(json.dumps({"binary": LABEL, "conns": CONNS, "streams_per_conn": STREAMS, "distinct": DISTINCT, "query": QUERY,
     "read_frames": READ, "init_win": INIT_WIN, "extra": os.environ.get("EXTRA", ""),
     "baseline_rss_mb": base_mem["VmRSS"], "peak_rss_mb": mem["VmHWM"], "rss_end_mb": mem["VmRSS"], "server_alive": alive,
@@ -190,5 +143,4 @@ print(json.dumps({"binary": LABEL, "conns": CONNS, "streams_per_conn": STREAMS, 
     "other_user_list": other, "frames": dict(stats), "statuses": dict(status_codes), "resets": dict(reset_codes),
     "goaway": goaways}))
 for c in socks: c.close()
-srv.terminate(); srv.wait(timeout=30)
-subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"])
+stage.stop()

@@ -135,6 +135,8 @@ pub struct Settings {
     pub list_cache_max_age: Duration,
     /// The most bytes of tasks one list page holds (`LIST_PAGE_BYTES`).
     pub list_page_bytes: u32,
+    /// Memory that list pages share beyond their free bytes (`LIST_PAGES_MEMORY`).
+    pub list_pages_memory: u32,
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -186,6 +188,13 @@ impl Settings {
                 crate::limits::DEFAULT_PAGE_BYTES,
                 1024,
                 64 << 20,
+            )?,
+            list_pages_memory: parse_int(
+                env,
+                "LIST_PAGES_MEMORY",
+                crate::api::tasks::page_memory::DEFAULT_BYTES,
+                0,
+                1 << 31,
             )?,
         })
     }

@@ -88,6 +88,10 @@ fn describe() {
         "List requests by whether the list served before was still current (hit) or read again (miss)"
     );
     metrics::describe_counter!(
+        LIST_PAGES_SHORTENED,
+        "List pages ended early because list pages held all of LIST_PAGES_MEMORY"
+    );
+    metrics::describe_counter!(
         TASK_CHANGES,
         "Task changes decided, by what on: the task as last seen (seen), as read first (read), as found moved by the write (moved)"
     );
@@ -130,6 +134,14 @@ const LIST_CACHE: &str = "list_cache_requests_total";
 pub fn list_cache(hit: bool) {
     let outcome = if hit { "hit" } else { "miss" };
     metrics::counter!(LIST_CACHE, "outcome" => outcome).increment(1);
+}
+
+const LIST_PAGES_SHORTENED: &str = "list_pages_shortened_total";
+
+/// A list page was ended before `LIST_PAGE_BYTES` because list pages held all of
+/// `LIST_PAGES_MEMORY`.
+pub fn list_page_shortened() {
+    metrics::counter!(LIST_PAGES_SHORTENED).increment(1);
 }
 
 const TASK_CHANGES: &str = "task_change_decisions_total";

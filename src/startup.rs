@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     api::client::TrustedProxies,
-    api::tasks::{list_cache::ListCache, seen::SeenTasks},
+    api::tasks::{list_cache::ListCache, page_memory::PageMemory, seen::SeenTasks},
     auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
     config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
     db::{
@@ -352,6 +352,7 @@ impl Application {
                 health,
                 max_tasks_per_user: settings.max_tasks_per_user,
                 list_page_bytes: settings.list_page_bytes as usize,
+                page_memory: PageMemory::new(settings.list_pages_memory as usize),
                 lists: Arc::new(ListCache::new(
                     settings.list_cache_bytes as usize,
                     settings.list_cache_max_age,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::{
-    api::tasks::{list_cache::ListCache, seen::SeenTasks},
+    api::tasks::{list_cache::ListCache, page_memory::PageMemory, seen::SeenTasks},
     auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
     config::RegistrationLimits,
     db::{health::DbHealth, liveness::Liveness},
@@ -33,6 +33,8 @@ pub struct AppState {
     pub max_tasks_per_user: u32,
     /// The most bytes of tasks one list page holds.
     pub list_page_bytes: usize,
+    /// Memory that list pages beyond their free bytes draw on, while sent or kept.
+    pub page_memory: PageMemory,
     /// Sessions already read, trusted while PostgreSQL can announce their changes.
     pub sessions: SessionCache,
     /// Lists already served, sent again while the user's tasks have not changed.

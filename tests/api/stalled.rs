@@ -206,3 +206,57 @@ async fn requests_beyond_the_in_flight_bound_are_refused_with_a_problem() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn pages_held_by_clients_that_do_not_read_make_other_pages_shorter_not_refused() {
+    const MIB: usize = 1024 * 1024;
+    let app = app_with(&[
+        ("LIST_PAGE_BYTES", "1048576"),
+        ("LIST_PAGES_MEMORY", "1048576"),
+        ("HTTP_SEND_TIMEOUT", "60s"),
+    ])
+    .await;
+    let alice = app.sign_up("alice").await;
+    give_heavy_tasks(&app, &alice).await;
+
+    let full = alice.list_tasks().expect(200).await;
+    assert!(full.text().len() > MIB / 2, "{} bytes", full.text().len());
+    let full_ids: Vec<i64> = full.tasks().iter().map(|t| t.id).collect();
+    drop(full);
+
+    // A client that takes nothing keeps its page, and the memory it draws on.
+    let mut stalled = TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        alice.tasks_path(),
+        alice.token
+    );
+    stalled.write_all(request.as_bytes()).await.unwrap();
+
+    // Meanwhile every list is still served, in a page cut short by what is left, and its
+    // Link leads on from the last task it holds.
+    let mut short = None;
+    wait_until("a list page cut short by memory", PATIENCE, async || {
+        let page = alice.list_tasks().expect(200).await;
+        let small = page.text().len() < 128 * 1024;
+        if small {
+            short = Some(page);
+        }
+        small
+    })
+    .await;
+    let short = short.unwrap();
+    let ids: Vec<i64> = short.tasks().iter().map(|t| t.id).collect();
+    assert!(!ids.is_empty());
+    assert_eq!(ids, full_ids[..ids.len()]);
+    let next = short.next_query().expect("a Link to the rest");
+    let rest = alice.list_tasks().query(&next).expect(200).await;
+    assert_eq!(rest.tasks()[0].id, full_ids[ids.len()]);
+
+    // Once that client is gone, its memory is free and pages are whole again.
+    drop(stalled);
+    wait_until("a whole page again", PATIENCE, async || {
+        alice.list_tasks().expect(200).await.text().len() > MIB / 2
+    })
+    .await;
+}

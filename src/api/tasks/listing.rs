@@ -6,7 +6,7 @@ use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{list_cache::KeptList, types::Task};
+use super::{list_cache::KeptList, page_memory::Room, types::Task};
 use crate::{
     api::field::Param,
     db::tasks::{After, Filters, ListQuery, ListedTask, Page, SortKey},
@@ -351,11 +351,11 @@ pub fn respond(
     listing: &Listing,
     page: Page,
     version: Option<i64>,
-    budget: usize,
+    room: Room,
 ) -> Result<KeptList, ApiError> {
     let Page { mut rows, total } = page;
     let limit = listing.query.limit as usize;
-    let (body, fit) = write_within(&rows[..rows.len().min(limit)], budget)?;
+    let (body, fit) = write_within(&rows[..rows.len().min(limit)], room.budget())?;
     let next = (rows.len() > fit)
         .then(|| {
             rows.truncate(fit);
@@ -369,7 +369,7 @@ pub fn respond(
     Ok(KeptList {
         // Never compared: a list without a version is not kept.
         version: version.unwrap_or(0),
-        body: body.into(),
+        body: room.hold(body),
         etag,
         total,
         next,

@@ -4,6 +4,7 @@
 pub mod list_cache;
 pub mod listing;
 pub mod ops;
+pub mod page_memory;
 pub mod seen;
 pub mod types;
 
@@ -253,14 +254,15 @@ impl TasksApi {
             (tasks::Listing::Read { page, version }, _) => {
                 crate::instruments::list_cache(false);
                 state.seen.saw(page.rows.iter().map(|row| &row.task));
-                let list = Arc::new(listing::respond(
-                    user_id.0,
-                    &listing,
-                    page,
-                    version,
-                    state.list_page_bytes,
-                )?);
-                if let (Some(key), Some(_)) = (key, version) {
+                let room = state.page_memory.reserve(state.list_page_bytes);
+                let short = room.is_short();
+                let list = Arc::new(listing::respond(user_id.0, &listing, page, version, room)?);
+                if short {
+                    crate::instruments::list_page_shortened();
+                }
+                // A page cut short by memory is not the page the list has once memory is
+                // free again: it is sent, not kept.
+                if let (Some(key), Some(_), false) = (key, version, short) {
                     state.lists.put(key, list.clone());
                 }
                 list

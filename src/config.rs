@@ -562,6 +562,7 @@ mod tests {
         assert_eq!(s.max_tasks_per_user, 10_000);
         assert_eq!(s.list_cache_bytes, 8 * 1024 * 1024);
         assert_eq!(s.list_page_bytes, 1024 * 1024);
+        assert_eq!(s.list_pages_memory, 64 * 1024 * 1024);
         assert_eq!(s.list_cache_max_age, Duration::from_secs(60));
     }
 

@@ -3,10 +3,17 @@
 use std::net::IpAddr;
 
 use poem::{Request, web::Data};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json, types::Example};
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi, param::Header, payload::Json, types::Example,
+};
+use sha2::{Digest, Sha256};
 
 use super::{
-    ApiTags, body::JsonBody, client::ClientAddr, conditional::PRIVATE, field::Field,
+    ApiTags,
+    body::JsonBody,
+    client::ClientAddr,
+    conditional::{EntityTags, PRIVATE, if_none_match_hits},
+    field::{Field, Param, header},
     timestamp::Timestamp,
 };
 use crate::{
@@ -192,7 +199,16 @@ pub enum MeResponse {
     #[oai(status = 200)]
     Ok(
         Json<User>,
-        /// `private, no-cache`: kept only by the user's client.
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`: kept only by the user's client, revalidated by `ETag`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The client's copy (`If-None-Match`) is current.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`.
         #[oai(header = "Cache-Control")]
         String,
     ),
@@ -251,11 +267,16 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// An ETag from an earlier answer.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<Param<EntityTags>>>,
     ) -> Result<MeResponse, SessionError> {
-        Ok(MeResponse::Ok(
-            Json(account(&state, &auth.0).await?),
-            PRIVATE.into(),
-        ))
+        Ok(
+            match account_unless_current(&state, &auth.0, if_none_match).await? {
+                (Some(user), etag) => MeResponse::Ok(Json(user), etag, PRIVATE.into()),
+                (None, etag) => MeResponse::NotModified(etag, PRIVATE.into()),
+            },
+        )
     }
 }
 
@@ -353,6 +374,33 @@ pub async fn account(state: &AppState, auth: &AuthUser) -> Result<User, ApiError
         .await?
         .ok_or(ApiError::Unauthorized(AuthFailure::Revoked))?;
     Ok(user.into())
+}
+
+/// The account and its ETag; no account when the client's copy (`If-None-Match`) is current.
+pub async fn account_unless_current(
+    state: &AppState,
+    auth: &AuthUser,
+    if_none_match: Header<Option<Param<EntityTags>>>,
+) -> Result<(Option<User>, String), ApiError> {
+    let if_none_match = header("If-None-Match", if_none_match)?;
+    let user = account(state, auth).await?;
+    let etag = account_etag(&user);
+    let current = if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag);
+    Ok(((!current).then_some(user), etag))
+}
+
+/// A weak ETag for an account: it changes when anything clients see of it does.
+fn account_etag(user: &User) -> String {
+    let mut hash = Sha256::new();
+    hash.update(user.id.0.to_le_bytes());
+    for text in [&user.username, &user.email] {
+        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(text.as_bytes());
+    }
+    for at in [&user.created_at, &user.updated_at] {
+        hash.update(at.0.timestamp_micros().to_le_bytes());
+    }
+    format!("W/\"{}\"", hex::encode(&hash.finalize()[..12]))
 }
 
 /// Every rule broken by a registration, one entry per field.

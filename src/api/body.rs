@@ -4,7 +4,10 @@
 
 use std::{cell::RefCell, fmt};
 
-use poem::{Request, RequestBody, Result, http::header};
+use poem::{
+    Request, RequestBody, Result,
+    http::{HeaderMap, header},
+};
 use poem_openapi::{
     impl_apirequest_for_payload,
     payload::{ParsePayload, Payload},
@@ -56,18 +59,22 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
 
 impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + 'static);
 
-/// Reads the body, refusing (413) anything over [`MAX_BODY_BYTES`], declared or streamed,
-/// and (415) a body in a content coding: the server decodes none, and reading gzip as JSON
-/// would answer for a request other than the one sent.
-async fn read_limited(request: &Request, body: &mut RequestBody) -> Result<Vec<u8>> {
-    let encoded = request
-        .headers()
+/// Refuses (415) a request whose body is in a content coding: the server decodes none, and
+/// reading gzip as JSON (or as a form) would answer for a request other than the one sent.
+/// Checked for every request before its route reads anything.
+pub fn check_content_coding(headers: &HeaderMap) -> Result<(), ApiError> {
+    let encoded = headers
         .get_all(header::CONTENT_ENCODING)
         .iter()
         .any(|v| !is_identity(v.as_bytes()));
     if encoded {
-        return Err(ApiError::UnsupportedContentEncoding.into());
+        return Err(ApiError::UnsupportedContentEncoding);
     }
+    Ok(())
+}
+
+/// Reads the body, refusing (413) anything over [`MAX_BODY_BYTES`], declared or streamed.
+async fn read_limited(request: &Request, body: &mut RequestBody) -> Result<Vec<u8>> {
     let declared = request
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)

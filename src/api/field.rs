@@ -5,12 +5,16 @@
 use std::{borrow::Cow, marker::PhantomData};
 
 use poem_openapi::{
+    param::Header,
     registry::{MetaSchema, MetaSchemaRef},
     types::{ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type},
 };
 use serde_json::Value;
 
-use crate::domain::field::{FieldRule, Given};
+use crate::{
+    domain::field::{FieldRule, Given, Refusal},
+    error::ApiError,
+};
 
 /// The schema a rule's facts describe.
 fn schema<R: FieldRule>() -> MetaSchema {
@@ -128,4 +132,24 @@ impl<R: FieldRule + Send + Sync> ParseFromParameter for Param<R> {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
         Ok(Self(R::check(value)))
     }
+}
+
+/// A header parameter under its rule: absent is `None`, a value its rule refuses a 422
+/// naming the header.
+pub fn header<R: FieldRule>(
+    name: &'static str,
+    param: Header<Option<Param<R>>>,
+) -> Result<Option<R>, ApiError> {
+    param
+        .0
+        .map(|p| {
+            p.0.map_err(|message| {
+                vec![Refusal {
+                    field: name,
+                    message,
+                }]
+            })
+        })
+        .transpose()
+        .map_err(ApiError::from)
 }

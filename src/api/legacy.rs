@@ -4,6 +4,7 @@
 use poem::{Endpoint, IntoResponse, Request, Response, Result, http::HeaderValue, web::Data};
 use poem_openapi::{
     ApiRequest, ApiResponse, Object, OpenApi,
+    param::Header,
     payload::{Form, Json},
     types::Example,
 };
@@ -17,8 +18,8 @@ use super::{
     },
     body::JsonBody,
     client::ClientAddr,
-    conditional::PRIVATE,
-    field::Field,
+    conditional::{EntityTags, PRIVATE},
+    field::{Field, Param},
 };
 use crate::{auth::BearerAuth, domain::field::Given, state::AppState};
 
@@ -228,7 +229,16 @@ legacy_response!(LegacyMeResponse {
     #[oai(status = 200)]
     Ok(
         Json<User>,
-        /// `private, no-cache`: kept only by the user's client.
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`: kept only by the user's client, revalidated by `ETag`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The client's copy (`If-None-Match`) is current.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`.
         #[oai(header = "Cache-Control")]
         String,
     ),
@@ -316,11 +326,18 @@ legacy_operations! {
     }
 
     /// The account the token belongs to (use `GET /api/auth/me`).
-    (&self, state: Data<&AppState>, auth: BearerAuth) -> Result<LegacyMeResponse, SessionError> {
-        Ok(LegacyMeResponse::Ok(
-            Json(auth::account(&state, &auth.0).await?),
-            PRIVATE.into(),
-        ))
+    (
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// An ETag from an earlier answer.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<Param<EntityTags>>>,
+    ) -> Result<LegacyMeResponse, SessionError> {
+        Ok(match auth::account_unless_current(&state, &auth.0, if_none_match).await? {
+            (Some(user), etag) => LegacyMeResponse::Ok(Json(user), etag, PRIVATE.into()),
+            (None, etag) => LegacyMeResponse::NotModified(etag, PRIVATE.into()),
+        })
     }
     replaced_by "/api/auth/me" at {
         me "get" "/api/me" "legacy_me";

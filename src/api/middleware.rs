@@ -114,6 +114,9 @@ pub async fn strict_headers<E: Endpoint>(
     // answered 405 whatever its headers); and authentication is answered before header syntax:
     // every operation that reads these headers needs a token, so a request without one goes on
     // to its 401.
+    if let Err(e) = super::body::check_content_coding(req.headers()) {
+        return Ok(e.into_response());
+    }
     let declared = index
         .declared_headers(req.uri().path(), req.method().as_str())
         .unwrap_or_default();

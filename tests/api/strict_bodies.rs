@@ -89,6 +89,12 @@ async fn a_body_with_a_content_encoding_is_415_and_changes_nothing() {
             "gzip",
         ),
         (app.login("alice@example.com", "correct horse"), "gzip"),
+        (
+            app.post("/api/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("username=alice%40example.com&password=correct+horse"),
+            "gzip",
+        ),
     ];
     for (call, coding) in cases {
         let reply = call.header("content-encoding", coding).send().await;
@@ -137,12 +143,22 @@ async fn lists_tasks_and_the_account_are_private_and_revalidated() {
             .await,
         list,
         one,
-        alice.me().expect(200).await,
     ];
+    let me = alice.me().expect(200).await;
+    let etag = me.etag();
+    replies.push(me);
+    replies.push(alice.me().if_none_match(&etag).expect(304).await);
+    replies.push(alice.me().if_none_match("W/\"other\"").expect(200).await);
     for legacy in ["/api/me", "/auth/me"] {
-        let call = app.get(legacy).bearer(&alice.token);
-        replies.push(call.expect(200).await);
+        let call = || app.get(legacy).bearer(&alice.token);
+        let reply = call().expect(200).await;
+        assert_eq!(reply.etag(), etag, "{legacy}");
+        replies.push(reply);
+        replies.push(call().if_none_match(&etag).expect(304).await);
     }
+    // Another account is another ETag.
+    let bob = app.sign_up("bob").await;
+    assert_ne!(bob.me().expect(200).await.etag(), etag);
     for reply in replies {
         assert_eq!(reply.header("cache-control"), Some("private, no-cache"));
     }

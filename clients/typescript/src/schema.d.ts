@@ -1188,7 +1188,10 @@ export interface operations {
     me: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier answer. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1197,13 +1200,24 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
-                    /** @description `private, no-cache`: kept only by the user's client. */
+                    ETAG: string;
+                    /** @description `private, no-cache`: kept only by the user's client, revalidated by `ETag`. */
                     "CACHE-CONTROL": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["User"];
                 };
+            };
+            /** @description The client's copy (`If-None-Match`) is current. */
+            304: {
+                headers: {
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -2619,7 +2633,10 @@ export interface operations {
     legacy_me: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier answer. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2628,7 +2645,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
-                    /** @description `private, no-cache`: kept only by the user's client. */
+                    ETAG: string;
+                    /** @description `private, no-cache`: kept only by the user's client, revalidated by `ETag`. */
                     "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
@@ -2639,6 +2657,20 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["User"];
                 };
+            };
+            /** @description The client's copy (`If-None-Match`) is current. */
+            304: {
+                headers: {
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    /** @description When this route was deprecated (RFC 9745). */
+                    DEPRECATION: string;
+                    /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
+                    LINK: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
@@ -2676,7 +2708,10 @@ export interface operations {
     legacy_frontend_me: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier answer. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2685,7 +2720,8 @@ export interface operations {
             /** @description The account the token belongs to. */
             200: {
                 headers: {
-                    /** @description `private, no-cache`: kept only by the user's client. */
+                    ETAG: string;
+                    /** @description `private, no-cache`: kept only by the user's client, revalidated by `ETag`. */
                     "CACHE-CONTROL": string;
                     /** @description When this route was deprecated (RFC 9745). */
                     DEPRECATION: string;
@@ -2696,6 +2732,20 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["User"];
                 };
+            };
+            /** @description The client's copy (`If-None-Match`) is current. */
+            304: {
+                headers: {
+                    ETAG: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    /** @description When this route was deprecated (RFC 9745). */
+                    DEPRECATION: string;
+                    /** @description The route that replaces this one: `<…>; rel="successor-version"`. */
+                    LINK: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {

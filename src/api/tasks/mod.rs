@@ -26,7 +26,7 @@ use super::{
     ApiTags,
     body::{JsonBody, OptionalJsonBody},
     conditional::{EntityTags, PRIVATE, if_none_match_hits, task_etag},
-    field::Param,
+    field::{Param, header},
     serde_json_payload::{JsonBytes, SerdeJson},
 };
 use crate::{
@@ -129,24 +129,6 @@ problems!(UpdateTaskError: 400, 401, 403, 404, 412, 413, 415, 422, 503);
 problems!(DeleteTaskError: 400, 401, 403, 404, 412, 422, 503);
 
 /// A header parameter's value, or a 422 naming it.
-fn header<R: FieldRule>(
-    name: &'static str,
-    param: Header<Option<Param<R>>>,
-) -> Result<Option<R>, ApiError> {
-    param
-        .0
-        .map(|p| {
-            p.0.map_err(|message| {
-                vec![Refusal {
-                    field: name,
-                    message,
-                }]
-            })
-        })
-        .transpose()
-        .map_err(ApiError::from)
-}
-
 fn written(task: task_model::Task) -> WriteTaskResponse {
     let etag = task_etag(task.id.0, task.version);
     WriteTaskResponse::Ok(SerdeJson(task.into()), etag)

@@ -12,7 +12,7 @@ use super::{
     ApiTags,
     body::JsonBody,
     client::ClientAddr,
-    conditional::{EntityTags, PRIVATE, if_none_match_hits},
+    conditional::{EntityTags, Revalidated},
     field::{Field, Param, header},
     timestamp::Timestamp,
 };
@@ -193,27 +193,6 @@ pub enum LogoutResponse {
     LoggedOut,
 }
 
-#[derive(ApiResponse)]
-pub enum MeResponse {
-    /// The account the token belongs to.
-    #[oai(status = 200)]
-    Ok(
-        Json<User>,
-        #[oai(header = "ETag")] String,
-        /// `private, no-cache`: kept only by the user's client, revalidated by `ETag`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The client's copy (`If-None-Match`) is current.
-    #[oai(status = 304)]
-    NotModified(
-        #[oai(header = "ETag")] String,
-        /// `private, no-cache`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-}
-
 problems!(RegisterError: 400, 409, 413, 415, 422, 429, 503);
 problems!(LoginError: 400, 401, 413, 415, 422, 429, 503);
 problems!(SessionError: 401, 503);
@@ -270,13 +249,13 @@ impl AuthApi {
         /// An ETag from an earlier answer.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<Param<EntityTags>>>,
-    ) -> Result<MeResponse, SessionError> {
-        Ok(
-            match account_unless_current(&state, &auth.0, if_none_match).await? {
-                (Some(user), etag) => MeResponse::Ok(Json(user), etag, PRIVATE.into()),
-                (None, etag) => MeResponse::NotModified(etag, PRIVATE.into()),
-            },
-        )
+    ) -> Result<Revalidated<Json<User>>, SessionError> {
+        let (user, etag) = account_with_etag(&state, &auth.0).await?;
+        Ok(Revalidated::unless_current(
+            header("If-None-Match", if_none_match)?.as_ref(),
+            etag,
+            Json(user),
+        ))
     }
 }
 
@@ -376,17 +355,14 @@ pub async fn account(state: &AppState, auth: &AuthUser) -> Result<User, ApiError
     Ok(user.into())
 }
 
-/// The account and its ETag; no account when the client's copy (`If-None-Match`) is current.
-pub async fn account_unless_current(
+/// The account and its ETag.
+pub async fn account_with_etag(
     state: &AppState,
     auth: &AuthUser,
-    if_none_match: Header<Option<Param<EntityTags>>>,
-) -> Result<(Option<User>, String), ApiError> {
-    let if_none_match = header("If-None-Match", if_none_match)?;
+) -> Result<(User, String), ApiError> {
     let user = account(state, auth).await?;
     let etag = account_etag(&user);
-    let current = if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag);
-    Ok(((!current).then_some(user), etag))
+    Ok((user, etag))
 }
 
 /// A weak ETag for an account: it changes when anything clients see of it does.

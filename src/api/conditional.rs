@@ -1,12 +1,47 @@
 //! ETags and conditional request headers (RFC 9110 §13), and the strict reading of the
 //! headers that decide whether a write happens.
 
-use poem::http::HeaderMap;
+use poem::{IntoResponse, http::HeaderMap};
+use poem_openapi::{ApiResponse, payload::Payload};
 
 /// `Cache-Control` on a user's own resources (lists, tasks, the account): only the user's
 /// client may keep a copy, and it revalidates it (by `ETag`, where there is one) before use,
 /// so no shared cache hands one user's data to another.
 pub const PRIVATE: &str = "private, no-cache";
+
+/// A user's own resource as `T` writes it, kept by the user's client and revalidated by its
+/// `ETag`.
+#[derive(ApiResponse)]
+pub enum Revalidated<T: Payload + IntoResponse + Send> {
+    /// The resource.
+    #[oai(status = 200)]
+    Ok(
+        T,
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`: kept only by the user's client, revalidated by `ETag`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The client's copy (`If-None-Match`) is current.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "ETag")] String,
+        /// `private, no-cache`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+
+impl<T: Payload + IntoResponse + Send> Revalidated<T> {
+    /// `body` with its `etag`, or 304 when `if_none_match` holds it.
+    pub fn unless_current(if_none_match: Option<&EntityTags>, etag: String, body: T) -> Self {
+        if if_none_match_hits(if_none_match.map(EntityTags::as_str), &etag) {
+            Self::NotModified(etag, PRIVATE.into())
+        } else {
+            Self::Ok(body, etag, PRIVATE.into())
+        }
+    }
+}
 
 use crate::{
     domain::field::{Facts, FieldRule},

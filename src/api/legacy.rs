@@ -18,8 +18,8 @@ use super::{
     },
     body::JsonBody,
     client::ClientAddr,
-    conditional::{EntityTags, PRIVATE},
-    field::{Field, Param},
+    conditional::{EntityTags, PRIVATE, if_none_match_hits},
+    field::{Field, Param, header},
 };
 use crate::{auth::BearerAuth, domain::field::Given, state::AppState};
 
@@ -334,10 +334,15 @@ legacy_operations! {
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<Param<EntityTags>>>,
     ) -> Result<LegacyMeResponse, SessionError> {
-        Ok(match auth::account_unless_current(&state, &auth.0, if_none_match).await? {
-            (Some(user), etag) => LegacyMeResponse::Ok(Json(user), etag, PRIVATE.into()),
-            (None, etag) => LegacyMeResponse::NotModified(etag, PRIVATE.into()),
-        })
+        let (user, etag) = auth::account_with_etag(&state, &auth.0).await?;
+        let if_none_match = header("If-None-Match", if_none_match)?;
+        Ok(
+            if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
+                LegacyMeResponse::NotModified(etag, PRIVATE.into())
+            } else {
+                LegacyMeResponse::Ok(Json(user), etag, PRIVATE.into())
+            },
+        )
     }
     replaced_by "/api/auth/me" at {
         me "get" "/api/me" "legacy_me";

@@ -1197,7 +1197,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The account the token belongs to. */
+            /** @description The resource. */
             200: {
                 headers: {
                     ETAG: string;
@@ -1547,7 +1547,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task. */
+            /** @description The resource. */
             200: {
                 headers: {
                     ETAG: string;

@@ -25,7 +25,7 @@ use self::{
 use super::{
     ApiTags,
     body::{JsonBody, OptionalJsonBody},
-    conditional::{EntityTags, PRIVATE, if_none_match_hits, task_etag},
+    conditional::{EntityTags, PRIVATE, Revalidated, if_none_match_hits, task_etag},
     field::{Param, header},
     serde_json_payload::{JsonBytes, SerdeJson},
 };
@@ -84,27 +84,6 @@ pub enum CreateTaskResponse {
         #[oai(header = "Location")]
         String,
         #[oai(header = "ETag")] String,
-    ),
-}
-
-#[derive(ApiResponse)]
-pub enum TaskResponse {
-    /// The task.
-    #[oai(status = 200)]
-    Ok(
-        SerdeJson<Task>,
-        #[oai(header = "ETag")] String,
-        /// `private, no-cache`: kept only by the user's client, revalidated by `ETag`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The client's copy (`If-None-Match`) is current.
-    #[oai(status = 304)]
-    NotModified(
-        #[oai(header = "ETag")] String,
-        /// `private, no-cache`.
-        #[oai(header = "Cache-Control")]
-        String,
     ),
 }
 
@@ -325,7 +304,7 @@ impl TasksApi {
         /// An ETag from an earlier response for this task.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<Param<EntityTags>>>,
-    ) -> Result<TaskResponse, GetTaskError> {
+    ) -> Result<Revalidated<SerdeJson<Task>>, GetTaskError> {
         auth.0.require(user_id.0)?;
         let if_none_match = header("If-None-Match", if_none_match)?;
         let task = state
@@ -335,13 +314,10 @@ impl TasksApi {
             .ok_or_else(ops::not_found)?;
         state.seen.saw([&task]);
         let etag = task_etag(task.id.0, task.version);
-        if if_none_match_hits(if_none_match.as_ref().map(EntityTags::as_str), &etag) {
-            return Ok(TaskResponse::NotModified(etag, PRIVATE.into()));
-        }
-        Ok(TaskResponse::Ok(
-            SerdeJson(task.into()),
+        Ok(Revalidated::unless_current(
+            if_none_match.as_ref(),
             etag,
-            PRIVATE.into(),
+            SerdeJson(task.into()),
         ))
     }
 

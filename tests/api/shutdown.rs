@@ -36,7 +36,7 @@ async fn sigterm_under_load_drops_readiness_then_refuses_connections_and_answers
             ("JWT_SECRET", JWT_SECRET),
             ("PORT", port_text.as_str()),
             ("METRICS_ADDR", "off"),
-            ("SHUTDOWN_GRACE", "3s"),
+            ("SHUTDOWN_GRACE", "5s"),
             ("SHUTDOWN_TIMEOUT", "60s"),
             // Requests wait on the test's lock for as long as it holds it.
             ("DB_STATEMENT_TIMEOUT", "off"),

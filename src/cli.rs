@@ -111,6 +111,7 @@ async fn migrate() -> Result<(), StartupError> {
         "migrations applied; schema verified (version {})",
         ready.report.version.unwrap_or(0)
     );
+    startup::log_newer_schema(&ready.report);
     Ok(())
 }
 
@@ -154,6 +155,13 @@ async fn check() -> ExitCode {
             "  schema    ok    version {version} of {}",
             report.expected_version
         );
+        if !report.newer.is_empty() {
+            println!(
+                "                  newer than this build: migrations {:?} are a later release's; \
+                 what this build uses is unchanged",
+                report.newer
+            );
+        }
         ExitStatus::Ok.into()
     } else {
         println!(

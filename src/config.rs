@@ -91,6 +91,18 @@ pub struct HttpSettings {
     pub connections: ConnectionSettings,
     /// Peers whose `X-Forwarded-For` is believed; empty: nobody's.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub shutdown: ShutdownSettings,
+}
+
+/// What happens after SIGTERM (or SIGINT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownSettings {
+    /// Readiness answers 503 at once, but new connections are still accepted and served for
+    /// this long (`SHUTDOWN_GRACE`), so load balancers see the drop before anything is refused.
+    pub grace: Duration,
+    /// Then the listener closes, and requests in flight get this long to finish
+    /// (`SHUTDOWN_TIMEOUT`) before their connections are closed.
+    pub timeout: Duration,
 }
 
 /// What one client may hold of the server's connections.
@@ -363,7 +375,19 @@ pub fn http_settings(env: &impl Env) -> Result<HttpSettings, ConfigError> {
         metrics_addr,
         connections: connection_settings(env)?,
         trusted_proxies: trusted_proxies(env)?,
+        shutdown: shutdown_settings(env)?,
     })
+}
+
+fn shutdown_settings(env: &impl Env) -> Result<ShutdownSettings, ConfigError> {
+    let grace = parse_duration_var(env, "SHUTDOWN_GRACE", Duration::ZERO)?;
+    let timeout = parse_duration_var(env, "SHUTDOWN_TIMEOUT", Duration::from_secs(10))?;
+    for (name, value) in [("SHUTDOWN_GRACE", grace), ("SHUTDOWN_TIMEOUT", timeout)] {
+        if value > Duration::from_secs(3600) {
+            return Err(ConfigError::new(name, "must be at most 1h"));
+        }
+    }
+    Ok(ShutdownSettings { grace, timeout })
 }
 
 fn connection_settings(env: &impl Env) -> Result<ConnectionSettings, ConfigError> {

@@ -15,7 +15,7 @@ use crate::{
     api::client::TrustedProxies,
     api::tasks::{list_cache::ListCache, page_memory::PageMemory, seen::SeenTasks},
     auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
-    config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings},
+    config::{ConfigError, ConnectionSettings, DatabaseSettings, Settings, ShutdownSettings},
     db::{
         connect::{self, ConnectError, ServerInfo},
         health::DbHealth,
@@ -28,9 +28,6 @@ use crate::{
     instruments::MetricsServer,
     state::AppState,
 };
-
-/// In-flight requests get this long to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The process's exit status for each outcome; the CLI's help text and the README list
 /// the same numbers.
@@ -128,9 +125,16 @@ pub async fn prepare_database(
         return Err(StartupError::conflicts(&conflicts));
     }
     if run_migrations {
-        schema::migrate(&mut conn)
+        let migrated = schema::migrate(&mut conn)
             .await
             .map_err(|e| StartupError::Schema(format!("migrations failed: {e}")))?;
+        if let schema::Migrated::DatabaseIsNewer(unknown) = migrated {
+            tracing::info!(
+                ?unknown,
+                "the database has migrations this build does not know (a later release's): \
+                 none are run; the schema check decides whether this build can use it"
+            );
+        }
     }
     let mut report = schema::verify(&mut conn)
         .await
@@ -143,6 +147,19 @@ pub async fn prepare_database(
     // Closing politely matters on Neon: an abandoned connection holds a slot until timeout.
     let _ = sqlx::Connection::close(conn).await;
     Ok(DatabaseReady { info, report })
+}
+
+/// A database migrated by a later release that only added: this build runs on it.
+pub fn log_newer_schema(report: &SchemaReport) {
+    if !report.newer.is_empty() {
+        tracing::warn!(
+            newer_migrations = ?report.newer,
+            expected_version = report.expected_version,
+            "the database schema is newer than this build (migrations {:?} are a later \
+             release's); everything this build uses is there as it expects, so it serves on it",
+            report.newer
+        );
+    }
 }
 
 fn log_database_choice(settings: &DatabaseSettings) {
@@ -224,6 +241,7 @@ pub struct Application {
     cors_allowed_origins: Vec<String>,
     trusted_proxies: TrustedProxies,
     connections: ConnectionSettings,
+    shutdown: ShutdownSettings,
 }
 
 impl Application {
@@ -240,6 +258,7 @@ impl Application {
             "schema verified (version {})",
             ready.report.version.unwrap_or(0)
         );
+        log_newer_schema(&ready.report);
 
         let app_url = app_connection(&settings.database).await?;
         let db_settings = &settings.database;
@@ -361,10 +380,12 @@ impl Application {
                     crate::api::tasks::seen::DEFAULT_BYTES,
                     settings.list_cache_max_age,
                 )),
+                shutting_down: Arc::default(),
             },
             cors_allowed_origins: settings.http.cors_allowed_origins,
             trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies),
             connections: settings.http.connections,
+            shutdown: settings.http.shutdown,
         })
     }
 
@@ -387,9 +408,27 @@ impl Application {
         self.metrics.as_ref().map(|m| m.addr)
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish (bounded),
-    /// and closes the pool.
+    /// Serves until `shutdown` completes; then readiness answers 503 while new connections
+    /// are still served for `SHUTDOWN_GRACE`, then the listener closes, requests in flight
+    /// get `SHUTDOWN_TIMEOUT` to finish, and the pools close.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let ShutdownSettings { grace, timeout } = self.shutdown;
+        let shutting_down = self.state.shutting_down.clone();
+        let shutdown = async move {
+            shutdown.await;
+            shutting_down.store(true, std::sync::atomic::Ordering::Relaxed);
+            if !grace.is_zero() {
+                tracing::info!(
+                    grace_ms = grace.as_millis() as u64,
+                    "readiness now answers 503; still serving new connections for the grace period"
+                );
+                tokio::time::sleep(grace).await;
+            }
+            tracing::info!(
+                timeout_ms = timeout.as_millis() as u64,
+                "no longer accepting connections; finishing requests in flight"
+            );
+        };
         let db = self.state.db.clone();
         let search_db = self.state.search_db.clone();
         let sessions = self.state.sessions.clone();
@@ -398,14 +437,8 @@ impl Application {
         });
         let routes =
             crate::api::routes(self.state, &self.cors_allowed_origins, self.trusted_proxies);
-        let result = crate::server::serve(
-            self.listener,
-            routes,
-            self.connections,
-            shutdown,
-            SHUTDOWN_GRACE,
-        )
-        .await;
+        let result =
+            crate::server::serve(self.listener, routes, self.connections, shutdown, timeout).await;
         sessions.stop();
         if let Some(metrics) = metrics {
             metrics.abort();
@@ -445,6 +478,6 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
         {
             let _ = tokio::signal::ctrl_c().await;
         }
-        tracing::info!("shutdown signal received; finishing in-flight requests");
+        tracing::info!("shutdown signal received");
     }
 }

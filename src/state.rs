@@ -2,7 +2,7 @@
 //! user's share of the database, the token keys, the registration limits, the session
 //! cache, the lists served, and housekeeping.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicBool};
 
 use sqlx::PgPool;
 
@@ -43,4 +43,6 @@ pub struct AppState {
     pub seen: Arc<SeenTasks>,
     /// Housekeeping, started by requests rather than a timer.
     pub maintenance: Maintenance,
+    /// Set when a shutdown signal arrives: readiness answers 503 from then on.
+    pub shutting_down: Arc<AtomicBool>,
 }

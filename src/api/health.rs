@@ -49,9 +49,12 @@ pub enum ReadyStatus {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct Readiness {
-    /// `ready` when the last contact with the database succeeded and its schema is the
-    /// expected one.
+    /// `ready` when the last contact with the database succeeded, its schema holds what
+    /// this build uses, and the server is not shutting down.
     pub status: ReadyStatus,
+    /// A shutdown signal arrived: the server finishes what it has and stops accepting
+    /// connections after `SHUTDOWN_GRACE`, so a load balancer should send it nothing new.
+    pub shutting_down: bool,
     /// When the database was last heard from (a request, a new connection, or a live probe).
     pub observed_at: Timestamp,
     /// Seconds since `observed_at`.
@@ -108,6 +111,11 @@ pub struct SchemaHealth {
     pub version: Nullable<i64>,
     /// Highest migration this build knows.
     pub expected_version: i64,
+    /// Migrations applied that this build does not know, all later than its own: a later
+    /// release migrated the database (a rolling upgrade). Accepted while that release only
+    /// added (tables, nullable or defaulted columns, indexes); `ok` says whether everything
+    /// this build uses is still as it expects. Empty when the schema is this build's own.
+    pub newer_migrations: Vec<i64>,
     /// What is wrong, one sentence each.
     pub problems: Vec<String>,
     /// When the schema was verified (at startup; `todo-api check` verifies it again).
@@ -144,6 +152,7 @@ impl Example for SchemaHealth {
             ok: true,
             version: Nullable(Some(6)),
             expected_version: 6,
+            newer_migrations: Vec::new(),
             problems: Vec::new(),
             checked_at: example_time(),
         }
@@ -158,6 +167,7 @@ impl Example for Readiness {
     fn example() -> Self {
         Self {
             status: ReadyStatus::Ready,
+            shutting_down: false,
             observed_at: example_time(),
             age_seconds: 3.2,
             database: DatabaseHealth::example(),
@@ -241,6 +251,7 @@ fn readiness(state: &AppState, known: Snapshot) -> Readiness {
             ok: known.schema.is_ok(),
             version: known.schema.version.into(),
             expected_version: known.schema.expected_version,
+            newer_migrations: known.schema.newer,
             problems: known.schema.problems,
             checked_at,
         },
@@ -248,13 +259,17 @@ fn readiness(state: &AppState, known: Snapshot) -> Readiness {
             ok: false,
             version: Nullable(None),
             expected_version: known.schema.expected_version,
+            newer_migrations: known.schema.newer,
             problems: vec![
                 "the database cannot be reached, so its schema cannot be vouched for".into(),
             ],
             checked_at,
         },
     };
-    let ready = reachable && schema.ok;
+    let shutting_down = state
+        .shutting_down
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let ready = reachable && schema.ok && !shutting_down;
     let age = Utc::now().signed_duration_since(known.observed_at);
     Readiness {
         status: if ready {
@@ -262,6 +277,7 @@ fn readiness(state: &AppState, known: Snapshot) -> Readiness {
         } else {
             ReadyStatus::NotReady
         },
+        shutting_down,
         observed_at: Timestamp(known.observed_at),
         age_seconds: (age.num_milliseconds().max(0) as f64) / 1000.0,
         database: DatabaseHealth {

@@ -283,6 +283,7 @@ mod tests {
         let schema = SchemaReport {
             version: Some(12),
             expected_version: 12,
+            newer: Vec::new(),
             problems: Vec::new(),
         };
         DbHealth::new(&info, schema, PgConnectOptions::new(), Arc::default())

@@ -2,6 +2,12 @@
 //!
 //! The expectation below is written out by hand on purpose: it is a second, independent
 //! statement of the schema, so a migration that does something else is caught at startup.
+//!
+//! During a rolling upgrade the database may already carry a later release's migrations
+//! while this build still serves. That is accepted when the later release only added
+//! (tables, nullable or defaulted columns, indexes, migrations this build does not know,
+//! numbered above its own): everything this build uses is still there, as it expects it.
+//! What was removed or changed is refused, as it always is.
 
 use std::collections::{HashMap, HashSet};
 
@@ -202,6 +208,9 @@ pub struct SchemaReport {
     pub version: Option<i64>,
     /// Highest migration this binary knows.
     pub expected_version: i64,
+    /// Migrations applied that this build does not know, all numbered above its own: a
+    /// later release's, accepted while everything this build uses is still as it expects.
+    pub newer: Vec<i64>,
     pub problems: Vec<String>,
 }
 
@@ -215,16 +224,54 @@ pub fn expected_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// What [`migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Migrated {
+    /// This build's pending migrations (if any) were applied.
+    Applied,
+    /// The database has migrations this build does not know, so nothing was run: a later
+    /// release migrated it. [`verify`] decides whether this build can run on it.
+    DatabaseIsNewer(Vec<i64>),
+}
+
 /// Applies pending migrations. Must run over a direct connection: sqlx holds a
 /// session-level advisory lock, which a transaction-mode pooler cannot keep.
-pub async fn migrate(conn: &mut PgConnection) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(conn).await
+///
+/// A database that already has migrations unknown to this build was migrated by a later
+/// release (a rolling upgrade, or a rollback of the code): nothing is run then, since this
+/// build has nothing to add and must not undo or re-apply anything. sqlx's migrator would
+/// refuse it outright ("previously applied but is missing"); [`verify`] says instead
+/// whether the newer schema still holds what this build uses.
+pub async fn migrate(conn: &mut PgConnection) -> Result<Migrated, sqlx::migrate::MigrateError> {
+    let unknown = unknown_applied(conn).await?;
+    if !unknown.is_empty() {
+        return Ok(Migrated::DatabaseIsNewer(unknown));
+    }
+    MIGRATOR.run(conn).await?;
+    Ok(Migrated::Applied)
+}
+
+/// Versions recorded in `_sqlx_migrations` that this build does not have.
+async fn unknown_applied(conn: &mut PgConnection) -> Result<Vec<i64>, sqlx::Error> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    let known: HashSet<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    Ok(applied.into_iter().filter(|v| !known.contains(v)).collect())
 }
 
 /// Compares the live schema with the expectation; every difference is one readable line.
 pub async fn verify(conn: &mut PgConnection) -> Result<SchemaReport, sqlx::Error> {
     let mut problems = Vec::new();
-    let version = check_migrations(conn, &mut problems).await?;
+    let mut newer = Vec::new();
+    let version = check_migrations(conn, &mut newer, &mut problems).await?;
     check_columns(conn, &mut problems).await?;
     check_constraints(conn, &mut problems).await?;
     check_indexes(conn, &mut problems).await?;
@@ -233,12 +280,14 @@ pub async fn verify(conn: &mut PgConnection) -> Result<SchemaReport, sqlx::Error
     Ok(SchemaReport {
         version,
         expected_version: expected_version(),
+        newer,
         problems,
     })
 }
 
 async fn check_migrations(
     conn: &mut PgConnection,
+    newer: &mut Vec<i64>,
     problems: &mut Vec<String>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
@@ -256,10 +305,17 @@ async fn check_migrations(
         .iter()
         .map(|m| (m.version, m.checksum.as_ref()))
         .collect();
+    let latest = expected_version();
     for (version, success, checksum) in &applied {
         match known.get(version) {
+            None if !success => problems.push(format!(
+                "migration {version}, unknown to this build, failed part-way: fix the database \
+                 with the release that owns it"
+            )),
+            None if *version > latest => newer.push(*version),
             None => problems.push(format!(
-                "migration {version} is applied but unknown to this binary: the database is newer than the code"
+                "migration {version} is applied but unknown to this build, and older than its \
+                 latest ({latest}): the database was migrated by another line of releases"
             )),
             Some(_) if !success => problems.push(format!(
                 "migration {version} failed part-way: fix the database, then run `todo-api migrate`"
@@ -276,7 +332,18 @@ async fn check_migrations(
         .filter(|m| !done.contains(&m.version))
         .map(|m| m.version.to_string())
         .collect();
-    if !pending.is_empty() {
+    if !pending.is_empty() && !newer.is_empty() {
+        problems.push(format!(
+            "migrations of this build not applied yet: {}, while the database already has later \
+             ones ({}): they cannot be applied out of order",
+            pending.join(", "),
+            newer
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    } else if !pending.is_empty() {
         problems.push(format!(
             "migrations not applied yet: {}: run `todo-api migrate`",
             pending.join(", ")
@@ -294,8 +361,9 @@ async fn check_columns(
     problems: &mut Vec<String>,
 ) -> Result<(), sqlx::Error> {
     let tables: Vec<&str> = TABLES.iter().map(|(t, _)| *t).collect();
-    let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
-        "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull
+    let rows: Vec<(String, String, String, bool, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
          WHERE c.relnamespace = current_schema()::regnamespace
@@ -307,7 +375,7 @@ async fn check_columns(
     .await?;
     let live: HashMap<(&str, &str), (&str, bool)> = rows
         .iter()
-        .map(|(t, c, ty, nn)| ((t.as_str(), c.as_str()), (ty.as_str(), *nn)))
+        .map(|(t, c, ty, nn, _)| ((t.as_str(), c.as_str()), (ty.as_str(), *nn)))
         .collect();
     let live_tables: HashSet<&str> = rows.iter().map(|(t, ..)| t.as_str()).collect();
     for (table, columns) in TABLES {
@@ -329,6 +397,18 @@ async fn check_columns(
                 )),
                 Some(_) => {}
             }
+        }
+    }
+    // A column this build does not know is fine while its inserts can leave it out.
+    for (table, column, _, not_null, has_default) in &rows {
+        let known = TABLES.iter().any(|(t, columns)| {
+            *t == table.as_str() && columns.iter().any(|c| c.name == column.as_str())
+        });
+        if !known && *not_null && !has_default {
+            problems.push(format!(
+                "column {table}.{column}, unknown to this build, is NOT NULL without a default: \
+                 this build's inserts into {table} would fail"
+            ));
         }
     }
     Ok(())

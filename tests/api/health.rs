@@ -196,7 +196,9 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
         .await
         .unwrap()
         .expect("the in-flight request is answered");
-    assert_eq!(reply.status(), 200);
+    // Answered, and by then readiness says the server is going away.
+    assert_eq!(reply.status(), 503);
+    assert_eq!(reply.value()["shutting_down"], true);
     let server = app.take_server();
     server.await.unwrap().unwrap();
     // After shutdown, nothing listens any more.

@@ -687,19 +687,26 @@ export interface components {
          *       "schema": {
          *         "checked_at": "2026-11-18T11:06:40Z",
          *         "expected_version": 6,
+         *         "newer_migrations": [],
          *         "ok": true,
          *         "problems": [],
          *         "version": 6
          *       },
+         *       "shutting_down": false,
          *       "status": "ready"
          *     }
          */
         Readiness: {
             /**
-             * @description `ready` when the last contact with the database succeeded and its schema is the
-             *     expected one.
+             * @description `ready` when the last contact with the database succeeded, its schema holds what
+             *     this build uses, and the server is not shutting down.
              */
             status: components["schemas"]["ReadyStatus"] & unknown;
+            /**
+             * @description A shutdown signal arrived: the server finishes what it has and stops accepting
+             *     connections after `SHUTDOWN_GRACE`, so a load balancer should send it nothing new.
+             */
+            shutting_down: boolean;
             /**
              * Format: date-time
              * @description When the database was last heard from (a request, a new connection, or a live probe).
@@ -747,6 +754,7 @@ export interface components {
          * @example {
          *       "checked_at": "2026-11-18T11:06:40Z",
          *       "expected_version": 6,
+         *       "newer_migrations": [],
          *       "ok": true,
          *       "problems": [],
          *       "version": 6
@@ -764,6 +772,13 @@ export interface components {
              * @description Highest migration this build knows.
              */
             expected_version: number;
+            /**
+             * @description Migrations applied that this build does not know, all later than its own: a later
+             *     release migrated the database (a rolling upgrade). Accepted while that release only
+             *     added (tables, nullable or defaulted columns, indexes); `ok` says whether everything
+             *     this build uses is still as it expects. Empty when the schema is this build's own.
+             */
+            newer_migrations: number[];
             /** @description What is wrong, one sentence each. */
             problems: string[];
             /**

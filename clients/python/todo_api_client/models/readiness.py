@@ -24,11 +24,13 @@ class Readiness:
     Example:
         {'age_seconds': 3.2, 'database': {'cause': None, 'detail': None, 'latency_ms': 1.8, 'pool': {'idle': 1,
             'in_use': 1, 'max': 10, 'size': 2}, 'reachable': True, 'server_version': '17'}, 'observed_at':
-            '2026-11-18T11:06:40Z', 'schema': {'checked_at': '2026-11-18T11:06:40Z', 'expected_version': 6, 'ok': True,
-            'problems': [], 'version': 6}, 'status': 'ready'}
+            '2026-11-18T11:06:40Z', 'schema': {'checked_at': '2026-11-18T11:06:40Z', 'expected_version': 6,
+            'newer_migrations': [], 'ok': True, 'problems': [], 'version': 6}, 'shutting_down': False, 'status': 'ready'}
 
     Attributes:
         status (ReadyStatus):
+        shutting_down (bool): A shutdown signal arrived: the server finishes what it has and stops accepting
+            connections after `SHUTDOWN_GRACE`, so a load balancer should send it nothing new.
         observed_at (datetime.datetime): When the database was last heard from (a request, a new connection, or a live
             probe).
         age_seconds (float): Seconds since `observed_at`.
@@ -36,10 +38,12 @@ class Readiness:
             'latency_ms': 1.8, 'pool': {'idle': 1, 'in_use': 1, 'max': 10, 'size': 2}, 'reachable': True, 'server_version':
             '17'}.
         schema (SchemaHealth): The schema check: migrations applied and structure as expected. Example: {'checked_at':
-            '2026-11-18T11:06:40Z', 'expected_version': 6, 'ok': True, 'problems': [], 'version': 6}.
+            '2026-11-18T11:06:40Z', 'expected_version': 6, 'newer_migrations': [], 'ok': True, 'problems': [], 'version':
+            6}.
     """
 
     status: ReadyStatus
+    shutting_down: bool
     observed_at: datetime.datetime
     age_seconds: float
     database: DatabaseHealth
@@ -48,6 +52,8 @@ class Readiness:
 
     def to_dict(self) -> dict[str, Any]:
         status = self.status.value
+
+        shutting_down = self.shutting_down
 
         observed_at = self.observed_at.isoformat()
 
@@ -62,6 +68,7 @@ class Readiness:
         field_dict.update(
             {
                 "status": status,
+                "shutting_down": shutting_down,
                 "observed_at": observed_at,
                 "age_seconds": age_seconds,
                 "database": database,
@@ -79,6 +86,8 @@ class Readiness:
         d = dict(src_dict)
         status = ReadyStatus(d.pop("status"))
 
+        shutting_down = d.pop("shutting_down")
+
         observed_at = datetime.datetime.fromisoformat(d.pop("observed_at"))
 
         age_seconds = d.pop("age_seconds")
@@ -89,6 +98,7 @@ class Readiness:
 
         readiness = cls(
             status=status,
+            shutting_down=shutting_down,
             observed_at=observed_at,
             age_seconds=age_seconds,
             database=database,

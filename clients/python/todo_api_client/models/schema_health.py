@@ -15,12 +15,17 @@ class SchemaHealth:
     """The schema check: migrations applied and structure as expected.
 
     Example:
-        {'checked_at': '2026-11-18T11:06:40Z', 'expected_version': 6, 'ok': True, 'problems': [], 'version': 6}
+        {'checked_at': '2026-11-18T11:06:40Z', 'expected_version': 6, 'newer_migrations': [], 'ok': True, 'problems':
+            [], 'version': 6}
 
     Attributes:
         ok (bool):
         version (int | None): Highest migration applied; `null` when the database cannot be reached.
         expected_version (int): Highest migration this build knows.
+        newer_migrations (list[int]): Migrations applied that this build does not know, all later than its own: a later
+            release migrated the database (a rolling upgrade). Accepted while that release only
+            added (tables, nullable or defaulted columns, indexes); `ok` says whether everything
+            this build uses is still as it expects. Empty when the schema is this build's own.
         problems (list[str]): What is wrong, one sentence each.
         checked_at (datetime.datetime): When the schema was verified (at startup; `todo-api check` verifies it again).
     """
@@ -28,6 +33,7 @@ class SchemaHealth:
     ok: bool
     version: int | None
     expected_version: int
+    newer_migrations: list[int]
     problems: list[str]
     checked_at: datetime.datetime
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -40,6 +46,8 @@ class SchemaHealth:
 
         expected_version = self.expected_version
 
+        newer_migrations = self.newer_migrations
+
         problems = self.problems
 
         checked_at = self.checked_at.isoformat()
@@ -51,6 +59,7 @@ class SchemaHealth:
                 "ok": ok,
                 "version": version,
                 "expected_version": expected_version,
+                "newer_migrations": newer_migrations,
                 "problems": problems,
                 "checked_at": checked_at,
             }
@@ -72,6 +81,8 @@ class SchemaHealth:
 
         expected_version = d.pop("expected_version")
 
+        newer_migrations = cast(list[int], d.pop("newer_migrations"))
+
         problems = cast(list[str], d.pop("problems"))
 
         checked_at = datetime.datetime.fromisoformat(d.pop("checked_at"))
@@ -80,6 +91,7 @@ class SchemaHealth:
             ok=ok,
             version=version,
             expected_version=expected_version,
+            newer_migrations=newer_migrations,
             problems=problems,
             checked_at=checked_at,
         )

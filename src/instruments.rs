@@ -7,13 +7,13 @@
 
 use std::{net::SocketAddr, sync::OnceLock};
 
+use crate::db::pool::Db;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::{
     EndpointExt, IntoResponse, Route, get, handler,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     web::Data,
 };
-use sqlx::PgPool;
 
 pub const REQUEST_DURATION: &str = "http_server_request_duration_seconds";
 
@@ -166,7 +166,7 @@ pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
 
 #[derive(Clone)]
 struct Scrape {
-    db: PgPool,
+    db: Db,
     max_connections: u32,
     server_version: String,
 }
@@ -208,7 +208,7 @@ impl MetricsServer {
     }
 
     /// Serves `GET /metrics` until the task is aborted.
-    pub async fn run(self, db: PgPool, max_connections: u32, server_version: String) {
+    pub async fn run(self, db: Db, max_connections: u32, server_version: String) {
         let app = Route::new().at("/metrics", get(render)).data(Scrape {
             db,
             max_connections,

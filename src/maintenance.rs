@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::PgPool;
+use crate::db::pool::Db;
 
 use crate::{auth::THROTTLE_WINDOW, db};
 
@@ -54,7 +54,7 @@ pub struct Maintenance {
 impl Maintenance {
     /// Starts a pass in the background if none started within [`INTERVAL`]. Costs a request
     /// one atomic load when nothing is due.
-    pub fn nudge(&self, pool: &PgPool) {
+    pub fn nudge(&self, pool: &Db) {
         let now = u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
         let last = self.last_started.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last) >= INTERVAL.as_millis() as u64;

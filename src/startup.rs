@@ -8,7 +8,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -20,6 +19,7 @@ use crate::{
         connect::{self, ConnectError, ServerInfo},
         health::DbHealth,
         liveness::Liveness,
+        pool::Db,
         pooler::{self, Pooler},
         preflight,
         schema::{self, SchemaReport},
@@ -229,6 +229,10 @@ async fn app_connection(settings: &DatabaseSettings) -> Result<DatabaseUrl, Star
     }
 }
 
+fn pool_error(e: deadpool::managed::BuildError) -> StartupError {
+    StartupError::Other(format!("cannot build the connection pool: {e}"))
+}
+
 pub struct Application {
     /// Where the application's queries go (DATABASE_URL, or the direct URL instead of an
     /// unsafe pooler).
@@ -293,14 +297,16 @@ impl Application {
             options,
             liveness.clone(),
             on_contact.clone(),
-        );
+        )
+        .map_err(pool_error)?;
         let search_pool = connect::pool(
             db_settings.search_connections,
             acquire_timeout,
             search_options.application_name("todo-api searches"),
             liveness.clone(),
             on_contact,
-        );
+        )
+        .map_err(pool_error)?;
         // One warm connection, so the first request does not pay for the handshake.
         let remaining = settings
             .database
@@ -399,7 +405,7 @@ impl Application {
         (options.get_host().to_owned(), options.get_port())
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub fn pool(&self) -> &Db {
         &self.state.db
     }
 

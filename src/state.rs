@@ -4,23 +4,21 @@
 
 use std::sync::{Arc, atomic::AtomicBool};
 
-use sqlx::PgPool;
-
 use crate::{
     api::tasks::{list_cache::ListCache, page_memory::PageMemory, seen::SeenTasks},
     auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
     config::RegistrationLimits,
-    db::{health::DbHealth, liveness::Liveness},
+    db::{health::DbHealth, liveness::Liveness, pool::Db},
     maintenance::Maintenance,
 };
 
 #[derive(Clone)]
 pub struct AppState {
     /// The connection pool.
-    pub db: PgPool,
+    pub db: Db,
     /// A small pool of its own for expensive reads (searches, counts), whose statements
     /// have a shorter timeout: however many run, they cannot hold `db`'s connections.
-    pub search_db: PgPool,
+    pub search_db: Db,
     /// Whether the pools' connections can be trusted right now.
     pub liveness: Arc<Liveness>,
     pub max_connections: u32,

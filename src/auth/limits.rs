@@ -15,9 +15,8 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use sqlx::PgPool;
-
 use super::limited::Limited;
+use crate::db::pool::Db;
 use crate::{
     config::RegistrationLimits,
     db::throttle::{self, Counted},
@@ -75,11 +74,7 @@ const REGISTER_GLOBAL: &str = "register-global";
 
 /// Counts a login attempt; refuses it (429) when a limit is reached, and holds it back
 /// when the account has seen many attempts.
-pub async fn admit_login(
-    pool: &PgPool,
-    email: &str,
-    client: IpAddr,
-) -> Result<LoginAttempt, ApiError> {
+pub async fn admit_login(pool: &Db, email: &str, client: IpAddr) -> Result<LoginAttempt, ApiError> {
     let email = email.trim().to_lowercase();
     let account_client = format!("account-client:{client} {email}");
     let client_key = format!("client:{client}");
@@ -111,7 +106,7 @@ pub async fn admit_login(
 /// A successful login of `user`: its account starts afresh from this client, its attempt
 /// does not count against the client or the account, and the client is known from now on.
 pub async fn login_succeeded(
-    pool: &PgPool,
+    pool: &Db,
     attempt: LoginAttempt,
     user: UserId,
 ) -> Result<(), ApiError> {
@@ -142,7 +137,7 @@ pub fn login_delay(attempts: i32) -> Option<Duration> {
 /// than an even share of it. The global count only sees registrations the client's and
 /// network's limits let through.
 pub async fn admit_registration(
-    pool: &PgPool,
+    pool: &Db,
     limits: RegistrationLimits,
     client: IpAddr,
 ) -> Result<(), ApiError> {

@@ -19,13 +19,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{
-    PgPool,
-    postgres::{PgConnectOptions, PgListener},
-};
+use sqlx::postgres::{PgConnectOptions, PgListener};
 use tokio::task::JoinHandle;
 
-use crate::db::sessions::{self, SessionState};
+use crate::db::{
+    pool::Db,
+    sessions::{self, SessionState},
+};
 
 /// More distinct sessions than this and the cache starts over (a few hundred bytes each).
 const CAPACITY: usize = 50_000;
@@ -77,7 +77,7 @@ struct Shared {
     /// known, which does not deliver notifications: then nothing is cached.
     listen_on: Option<PgConnectOptions>,
     /// Where the probe announcement is sent from: the application's own connections.
-    pool: PgPool,
+    pool: Db,
     connect_timeout: Duration,
 }
 
@@ -85,11 +85,7 @@ struct Shared {
 pub struct SessionCache(Arc<Shared>);
 
 impl SessionCache {
-    pub fn new(
-        listen_on: Option<PgConnectOptions>,
-        pool: PgPool,
-        connect_timeout: Duration,
-    ) -> Self {
+    pub fn new(listen_on: Option<PgConnectOptions>, pool: Db, connect_timeout: Duration) -> Self {
         Self(Arc::new(Shared {
             state: Mutex::new(State {
                 generation: 0,

@@ -8,15 +8,12 @@ use std::{
 
 use rand::Rng;
 use sqlx::{
-    Connection, PgConnection, PgPool,
-    postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
+    Connection, PgConnection,
+    postgres::{PgConnectOptions, PgSslMode},
 };
 
-use super::{liveness::Liveness, url::DatabaseUrl};
+use super::{liveness::Liveness, pool::Db, url::DatabaseUrl};
 
-/// Idle connections are closed before Neon's five-minute suspend would kill them.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60);
-const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// How long a request waits for a pooled connection before it is answered with 503.
 pub const MAX_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -189,50 +186,23 @@ pub async fn accepts_startup_options(options: &PgConnectOptions, timeout: Durati
 }
 
 /// The application's pool over `options`, sized and timed for a serverless database: at
-/// most `max_connections`, a request waiting at most `acquire_timeout` for one.
-///
-/// A connection in steady use is handed out without a test: sqlx already pings every
-/// connection as it comes back to the pool, so testing it again on the way out would add a
-/// third round trip to every statement. One that sat idle (Neon may have suspended its
-/// compute), or any connection shortly after one was found dead (`liveness`), is pinged
-/// first and replaced if the ping fails. `on_contact` is called whenever the database
-/// answered a connect or a ping.
+/// most `max_connections`, a request waiting at most `acquire_timeout` (and never more than
+/// [`MAX_ACQUIRE_TIMEOUT`]) for one. See [`Db`] for how connections are kept and checked;
+/// `on_contact` is called whenever the database answered a connect or a ping.
 pub fn pool(
     max_connections: u32,
     acquire_timeout: Duration,
     options: PgConnectOptions,
     liveness: Arc<Liveness>,
     on_contact: Arc<dyn Fn() + Send + Sync>,
-) -> PgPool {
-    let on_connect = on_contact.clone();
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(0)
-        .acquire_timeout(acquire_timeout.min(MAX_ACQUIRE_TIMEOUT))
-        .idle_timeout(IDLE_TIMEOUT)
-        .max_lifetime(MAX_LIFETIME)
-        .test_before_acquire(false)
-        .after_connect(move |_conn, _meta| {
-            on_connect();
-            Box::pin(async { Ok(()) })
-        })
-        .before_acquire(move |conn, meta| {
-            let liveness = liveness.clone();
-            let on_contact = on_contact.clone();
-            Box::pin(async move {
-                if liveness.must_test(meta.idle_for) {
-                    // A dead idle connection is expected (Neon closes them when it suspends
-                    // the compute): it is replaced, and only the replacement's fate counts.
-                    if let Err(e) = conn.ping().await {
-                        liveness.lost();
-                        return Err(e);
-                    }
-                    on_contact();
-                }
-                Ok(true)
-            })
-        })
-        .connect_lazy_with(options)
+) -> Result<Db, deadpool::managed::BuildError> {
+    Db::new(
+        max_connections,
+        acquire_timeout.min(MAX_ACQUIRE_TIMEOUT),
+        options,
+        liveness,
+        on_contact,
+    )
 }
 
 /// What the server found when it first reached the database.

@@ -13,9 +13,11 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 
-use super::{connect::ServerInfo, liveness::Liveness, refusal::Refusal, schema::SchemaReport};
+use super::{
+    connect::ServerInfo, liveness::Liveness, pool::Db, refusal::Refusal, schema::SchemaReport,
+};
 
 /// A live probe runs at most once per this interval, whoever asks.
 pub const LIVE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
@@ -159,7 +161,7 @@ impl DbHealth {
     /// Turns "no connection before the deadline" into its real cause: the pool was full
     /// (busy), or the server refuses new connections for a reason one connect attempt
     /// reveals. A cause learned in the last two seconds is reused instead of connecting.
-    pub async fn diagnose(&self, db: &PgPool, max_connections: u32) -> Refusal {
+    pub async fn diagnose(&self, db: &Db, max_connections: u32) -> Refusal {
         if db.size() >= max_connections && db.num_idle() == 0 {
             return Refusal::Busy;
         }
@@ -208,7 +210,7 @@ impl DbHealth {
     /// One cheap query (`server_version` and the applied migration version, one
     /// transaction), at most once per [`LIVE_PROBE_INTERVAL`] whoever asks; callers that
     /// arrive meanwhile get the state it left. Bounded by `timeout`.
-    pub async fn probe_live(&self, pool: &PgPool, timeout: Duration) {
+    pub async fn probe_live(&self, pool: &Db, timeout: Duration) {
         let mut last = self.live_probe.lock().await;
         if last.is_some_and(|at| at.elapsed() < LIVE_PROBE_INTERVAL) {
             return;

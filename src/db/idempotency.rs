@@ -1,7 +1,7 @@
 //! The `idempotency_key` table: the first response to a create request, kept 24 hours per
 //! (user, key), so a retried request is answered the same and creates nothing.
 
-use sqlx::PgConnection;
+use super::pool::Tracked;
 
 use crate::domain::ids::{TaskId, UserId};
 
@@ -24,7 +24,7 @@ pub enum Claim {
 /// Claims `key` for this request. A concurrent request with the same key waits here until
 /// the first one's transaction ends, then sees its stored response.
 pub async fn claim(
-    tx: &mut PgConnection,
+    tx: &mut Tracked,
     user_id: UserId,
     key: &str,
     request_hash: &str,
@@ -67,7 +67,7 @@ pub async fn claim(
 
 /// Records the response for a claimed key.
 pub async fn complete(
-    tx: &mut PgConnection,
+    tx: &mut Tracked,
     user_id: UserId,
     key: &str,
     task_id: TaskId,

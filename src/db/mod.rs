@@ -5,6 +5,7 @@ pub mod connect;
 pub mod health;
 pub mod idempotency;
 pub mod liveness;
+pub mod pool;
 pub mod pooler;
 pub mod preflight;
 pub mod refusal;

@@ -49,7 +49,7 @@ pub struct SessionState {
 /// on a lost connection it does so once, on another connection, and the pool tests every
 /// connection for a while (see [`Liveness`]), so the rest of the request gets a live one.
 pub async fn state(
-    pool: &sqlx::PgPool,
+    pool: &super::pool::Db,
     liveness: &Liveness,
     jti: &str,
 ) -> Result<Option<SessionState>, sqlx::Error> {

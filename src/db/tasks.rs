@@ -2,10 +2,9 @@
 //! Writes take the version the caller read: a task changed meanwhile is not overwritten.
 
 use chrono::NaiveDateTime;
-use sqlx::{
-    Connection, FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow,
-};
+use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 
+use super::pool::Tracked;
 use crate::domain::{
     ids::{TaskId, UserId},
     task::{Change, Fields, Priority, Task},
@@ -191,7 +190,7 @@ pub async fn update(
 /// brings, in one transaction: either both happen or neither. Since only one write can move
 /// a version, the occurrence is created once.
 pub async fn change(
-    conn: &mut PgConnection,
+    conn: &mut Tracked,
     task: &Task,
     change: &Change,
 ) -> Result<Written<(Task, Option<Task>)>, sqlx::Error> {
@@ -370,7 +369,7 @@ pub enum Listing {
 /// evaluates once. Only an empty page after a cursor then needs a second statement for the
 /// total.
 pub async fn list(
-    conn: &mut PgConnection,
+    conn: &mut Tracked,
     user_id: UserId,
     query: &ListQuery,
     count: bool,

@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
+
+use super::pool::Db;
 
 use crate::domain::ids::UserId;
 
@@ -84,13 +86,14 @@ pub async fn count(
 /// rows. A row that appears after the lock was started by a later attempt, after this
 /// login's own attempt had been forgotten, so there is nothing in it to take back.
 pub async fn settle(
-    db: &PgPool,
+    db: &Db,
     reset: &str,
     refund: &[String],
     user: UserId,
     client: &str,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     let locked: Vec<String> = sqlx::query_scalar(
         "SELECT key FROM login_throttle WHERE key = $1 OR key = ANY($2)
          ORDER BY key FOR UPDATE",

@@ -407,9 +407,10 @@ async fn the_throttle_statements_of_concurrent_correct_logins_do_not_deadlock() 
         users.push((format!("{name}@example.com"), UserId(user.id as i32)));
     }
     let client: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    let pool = app.db.app_pool(8, Default::default());
     let workers: Vec<_> = (0..8)
         .map(|worker| {
-            let pool = app.pool.clone();
+            let pool = pool.clone();
             let (email, user) = users[worker % users.len()].clone();
             tokio::spawn(async move {
                 for _ in 0..25 {

@@ -24,6 +24,7 @@ mod list_cache;
 mod metrics;
 mod page_bytes;
 mod panics;
+mod pool;
 mod readiness;
 mod recurrence;
 mod refusals;

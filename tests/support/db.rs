@@ -43,6 +43,23 @@ impl TestDb {
     pub async fn pool(&self) -> PgPool {
         PgPool::connect(&self.url).await.unwrap()
     }
+
+    /// A pool of the server's own kind on this database, of at most `max_connections`,
+    /// with its liveness `liveness`.
+    pub fn app_pool(
+        &self,
+        max_connections: u32,
+        liveness: std::sync::Arc<todo_api::db::liveness::Liveness>,
+    ) -> todo_api::db::pool::Db {
+        todo_api::db::connect::pool(
+            max_connections,
+            std::time::Duration::from_secs(5),
+            self.url.parse().unwrap(),
+            liveness,
+            std::sync::Arc::new(|| {}),
+        )
+        .unwrap()
+    }
 }
 
 impl Drop for TestDb {

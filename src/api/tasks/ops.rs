@@ -5,7 +5,6 @@
 use chrono::{NaiveDateTime, Utc};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use super::{seen::SeenTasks, types};
 use crate::{
@@ -13,6 +12,7 @@ use crate::{
     db::{
         idempotency::{self, Claim},
         liveness::Liveness,
+        pool::Db,
         tasks::{self, Written},
     },
     domain::{
@@ -93,7 +93,7 @@ fn within_quota(inserted: Option<Task>, quota: u32) -> Result<Task, ApiError> {
 /// Creates a task, within the owner's quota. With an idempotency key, a retry with the
 /// same body gets the first response and creates nothing; with another body it is a 422.
 pub async fn create(
-    db: &PgPool,
+    db: &Db,
     liveness: &Liveness,
     user_id: UserId,
     fields: &Fields,
@@ -109,7 +109,7 @@ pub async fn create(
     };
     let hash = request_hash(fields)?;
     let mut conn = db.acquire().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     if let Claim::Used {
         request_hash,
         response_body,
@@ -160,7 +160,7 @@ fn request_hash(fields: &Fields) -> Result<String, ApiError> {
 /// database just gave: one decided on the copy is decided again on the task read. Every
 /// retry on a task from the database follows a write that succeeded.
 async fn change(
-    db: &PgPool,
+    db: &Db,
     seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
@@ -226,7 +226,7 @@ impl DecidedOn {
 
 /// Edits a task as `draft` says: every field is checked (422) before the precondition (412).
 pub async fn edit(
-    db: &PgPool,
+    db: &Db,
     seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
@@ -241,7 +241,7 @@ pub async fn edit(
 
 /// Completes, reopens (`Some`) or toggles (`None`) a task.
 pub async fn complete(
-    db: &PgPool,
+    db: &Db,
     seen: &SeenTasks,
     user_id: UserId,
     id: TaskId,
@@ -256,7 +256,7 @@ pub async fn complete(
 
 /// Deletes a task; with `If-Match`, only the version the client read.
 pub async fn delete(
-    db: &PgPool,
+    db: &Db,
     user_id: UserId,
     id: TaskId,
     if_match: Option<&str>,

@@ -378,3 +378,34 @@ async fn a_server_shutting_down_ends_its_streams_so_clients_reconnect_elsewhere(
     assert_eq!(end.data, json!({"reason": "resync"}));
     assert_eq!(events.next().await, None);
 }
+
+#[tokio::test]
+async fn streams_of_one_user_at_one_position_share_one_read_per_change() {
+    let gated = crate::refusals::gated(&[]).await;
+    let alice = &gated.alice;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let mut events = Events::open(alice, None).await;
+        events.expect("ready").await;
+        streams.push(events);
+    }
+    let statements = || {
+        gated
+            .gate
+            .statements
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = statements();
+    // Written around the server, so that the only statements counted are the streams'.
+    gated
+        .app
+        .sql(&format!(
+            "INSERT INTO task (user_id, title) VALUES ({}, 'for every stream')",
+            alice.id
+        ))
+        .await;
+    for events in &mut streams {
+        assert_eq!(events.batch().await[0].data["title"], "for every stream");
+    }
+    assert_eq!(statements() - before, 1, "one read for the three streams");
+}

@@ -12,32 +12,42 @@
 -- in that snapshot, whatever order transactions took their ids or committed in. A
 -- transaction still running when a reader looks is invisible to the reader's new snapshot
 -- too, so the next read finds it.
-CREATE TABLE task_change (
-    user_id INTEGER NOT NULL,
-    task_id INTEGER NOT NULL,
+--
+-- Only additions, each safe to run again, none holding a lock for long: the release still
+-- running during a rolling upgrade writes tasks as before, and its writes are logged too.
+SET LOCAL lock_timeout = '2s';
+SET LOCAL statement_timeout = '60s';
+
+CREATE TABLE IF NOT EXISTS task_change (
+    user_id BIGINT NOT NULL,
+    task_id BIGINT NOT NULL,
     xid XID8 NOT NULL DEFAULT pg_current_xact_id(),
-    changed_at TIMESTAMP NOT NULL DEFAULT timezone('utc', now())
+    changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
+-- The indexes are built on the new, empty table, before any trigger writes to it: nothing
+-- waits for them (and CONCURRENTLY cannot run in a migration's transaction).
 -- A reader's rows: one user's, from the oldest transaction its snapshot did not see.
-CREATE INDEX task_change_user_xid_idx ON task_change (user_id, xid);
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX IF NOT EXISTS task_change_user_xid_idx ON task_change (user_id, xid);
 -- Pruning the oldest rows.
-CREATE INDEX task_change_changed_at_idx ON task_change (changed_at);
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX IF NOT EXISTS task_change_changed_at_idx ON task_change (changed_at);
 
 -- One row: rows of transactions up to `pruned_through` may be gone (pruned after the
 -- retention, or never written: TRUNCATE removes tasks without rows of their own). A position
 -- whose snapshot might not have seen one of them cannot be caught up from the log.
-CREATE TABLE task_change_horizon (
+CREATE TABLE IF NOT EXISTS task_change_horizon (
     only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
     pruned_through XID8 NOT NULL
 );
-INSERT INTO task_change_horizon (pruned_through) VALUES ('0'::xid8);
+INSERT INTO task_change_horizon (pruned_through) VALUES ('0'::xid8) ON CONFLICT DO NOTHING;
 
 -- Once per statement, with the rows it changed. A task moved to another user is gone for
 -- the old owner and new for the new one: both are touched. Each owner is announced on
 -- `task_changed` (delivered at commit, never for a rollback) so instances with open event
 -- streams read what changed.
-CREATE FUNCTION task_change_log() RETURNS TRIGGER
+CREATE OR REPLACE FUNCTION task_change_log() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -60,19 +70,19 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER task_change_inserted
+CREATE OR REPLACE TRIGGER task_change_inserted
     AFTER INSERT ON task REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION task_change_log();
-CREATE TRIGGER task_change_updated
+CREATE OR REPLACE TRIGGER task_change_updated
     AFTER UPDATE ON task REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION task_change_log();
-CREATE TRIGGER task_change_deleted
+CREATE OR REPLACE TRIGGER task_change_deleted
     AFTER DELETE ON task REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION task_change_log();
 
 -- TRUNCATE names no rows: every position from before it has to start over. The empty
 -- payload tells instances to check every open stream.
-CREATE FUNCTION task_change_truncated() RETURNS TRIGGER
+CREATE OR REPLACE FUNCTION task_change_truncated() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE task_change_horizon
@@ -82,6 +92,6 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER task_change_truncated
+CREATE OR REPLACE TRIGGER task_change_truncated
     AFTER TRUNCATE ON task
     FOR EACH STATEMENT EXECUTE FUNCTION task_change_truncated();

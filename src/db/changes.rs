@@ -193,7 +193,7 @@ pub async fn since(
                AND NOT pg_visible_in_snapshot(c.xid, $2::text::pg_snapshot)
                AND NOT (SELECT gone FROM horizon)
              ORDER BY c.task_id LIMIT $5)
-         SELECT pg_current_snapshot()::text, (SELECT gone FROM horizon), t.task_id, ",
+         SELECT pg_current_snapshot()::text, (SELECT gone FROM horizon), t.task_id::integer, ",
         task_columns!(),
         " FROM (SELECT 1) AS one
          LEFT JOIN (touched t LEFT JOIN task ON task.id = t.task_id AND task.user_id = $1)
@@ -242,7 +242,7 @@ pub async fn prune(db: impl PgExecutor<'_>, retention: Duration) -> Result<u64, 
     let pruned: i64 = sqlx::query_scalar(
         "WITH gone AS (
              DELETE FROM task_change
-             WHERE changed_at < timezone('utc', now()) - make_interval(secs => $1)
+             WHERE changed_at < now() - make_interval(secs => $1)
              RETURNING xid),
          moved AS (
              UPDATE task_change_horizon

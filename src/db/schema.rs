@@ -94,10 +94,10 @@ const TABLES: &[(&str, &[Column])] = &[
     (
         "task_change",
         &[
-            col("user_id", "integer", true),
-            col("task_id", "integer", true),
+            col("user_id", "bigint", true),
+            col("task_id", "bigint", true),
             col("xid", "xid8", true),
-            col("changed_at", TS, true),
+            col("changed_at", "timestamp with time zone", true),
         ],
     ),
     (

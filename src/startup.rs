@@ -366,7 +366,15 @@ impl Application {
                     pool.clone(),
                     settings.database.connect_timeout,
                 ),
-                maintenance: crate::maintenance::Maintenance::default(),
+                maintenance: crate::maintenance::Maintenance::new(settings.sync.retention),
+                hub: crate::api::tasks::hub::Hub::new(
+                    Some(settings.database.migration_url().connect_options().clone()),
+                    pool.clone(),
+                    settings.database.connect_timeout,
+                    settings.sync.max_streams as usize,
+                    settings.sync.max_per_user as usize,
+                ),
+                sse_heartbeat: settings.sync.heartbeat,
                 db: pool,
                 search_db: search_pool,
                 liveness,
@@ -438,6 +446,13 @@ impl Application {
         let db = self.state.db.clone();
         let search_db = self.state.search_db.clone();
         let sessions = self.state.sessions.clone();
+        let hub = self.state.hub.clone();
+        // Event streams never end by themselves: at shutdown they are ended, so that the
+        // server can drain.
+        let shutdown = async move {
+            shutdown.await;
+            hub.close_all();
+        };
         let metrics = self.metrics.map(|m| {
             tokio::spawn(m.run(db.clone(), self.state.max_connections, self.server_version))
         });

@@ -5,7 +5,7 @@
 use std::sync::{Arc, atomic::AtomicBool};
 
 use crate::{
-    api::tasks::{list_cache::ListCache, page_memory::PageMemory, seen::SeenTasks},
+    api::tasks::{hub::Hub, list_cache::ListCache, page_memory::PageMemory, seen::SeenTasks},
     auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
     config::RegistrationLimits,
     db::{health::DbHealth, liveness::Liveness, pool::Db},
@@ -43,4 +43,8 @@ pub struct AppState {
     pub maintenance: Maintenance,
     /// Set when a shutdown signal arrives: readiness answers 503 from then on.
     pub shutting_down: Arc<AtomicBool>,
+    /// The open event streams and what wakes them.
+    pub hub: Hub,
+    /// How often a quiet event stream sends a comment.
+    pub sse_heartbeat: std::time::Duration,
 }

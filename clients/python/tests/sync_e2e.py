@@ -7,6 +7,7 @@ first failure ends the script with a non-zero status.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -189,3 +190,17 @@ fresh = Replica()
 sync(b, user.id, fresh)
 equal(as_dicts(list(replica.tasks.values())), as_dicts(list(fresh.tasks.values())), "fresh copy")
 passed(f"the copy kept by events equals a fresh full sync: {len(fresh.tasks)} tasks")
+
+# For tests/sync_gone.py: the copy as it stands, and how to log in again.
+if os.environ.get("SYNC_STATE"):
+    with open(os.environ["SYNC_STATE"], "w") as out:
+        json.dump(
+            {
+                "email": email,
+                "password": password,
+                "user_id": user.id,
+                "token": replica.token,
+                "tasks": as_dicts(list(replica.tasks.values())),
+            },
+            out,
+        )

@@ -43,6 +43,10 @@ pub const DEFAULT_SEARCH_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// `LIST_CACHE_MAX_AGE` says otherwise: how long a write that fires no triggers can go unseen.
 pub const DEFAULT_LIST_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 
+/// How long the task change log keeps a change (`SYNC_RETENTION`): an older sync token is
+/// answered 410.
+pub const DEFAULT_SYNC_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Prometheus's registered default port for application exporters is 9464 (OpenTelemetry).
 pub const DEFAULT_METRICS_PORT: u16 = 9464;
 
@@ -135,6 +139,43 @@ pub struct Settings {
     pub list_cache_max_age: Duration,
     /// The most bytes of tasks one list page holds (`LIST_PAGE_BYTES`).
     pub list_page_bytes: u32,
+    pub sync: SyncSettings,
+}
+
+/// Keeping clients in sync: the change log's retention and the event streams' limits.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// How long a change stays in the log (`SYNC_RETENTION`, default 30 days).
+    pub retention: Duration,
+    /// How often a quiet event stream sends a comment (`SSE_HEARTBEAT`, default 15 s).
+    pub heartbeat: Duration,
+    /// Event streams open at once on an instance (`SSE_MAX_STREAMS`, default 2048), and at
+    /// most half of `HTTP_MAX_CONNECTIONS`: an HTTP/1.1 stream holds a connection, and the
+    /// other half stay for requests.
+    pub max_streams: u32,
+    /// Event streams one user may have open on an instance (`SSE_MAX_PER_USER`, default 8).
+    pub max_per_user: u32,
+}
+
+fn sync_settings(env: &impl Env, http: &HttpSettings) -> Result<SyncSettings, ConfigError> {
+    let retention = parse_duration_var(env, "SYNC_RETENTION", DEFAULT_SYNC_RETENTION)?;
+    if retention < Duration::from_secs(3600) {
+        return Err(ConfigError::new("SYNC_RETENTION", "must be at least 1h"));
+    }
+    let heartbeat = parse_duration_var(env, "SSE_HEARTBEAT", Duration::from_secs(15))?;
+    if heartbeat.is_zero() || heartbeat > Duration::from_secs(3600) {
+        return Err(ConfigError::new(
+            "SSE_HEARTBEAT",
+            "must be a positive duration of at most 1h",
+        ));
+    }
+    let max_streams = parse_int(env, "SSE_MAX_STREAMS", 2048, 0, 1_000_000)?;
+    Ok(SyncSettings {
+        retention,
+        heartbeat,
+        max_streams: max_streams.min(http.connections.max_connections / 2),
+        max_per_user: parse_int(env, "SSE_MAX_PER_USER", 8, 0, 10_000)?,
+    })
 }
 
 /// Reads a variable; unset and empty are the same thing.
@@ -159,10 +200,12 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
 
 impl Settings {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let http = http_settings(env)?;
         Ok(Self {
             database: database_settings(env)?,
             jwt: jwt_settings(env)?,
-            http: http_settings(env)?,
+            sync: sync_settings(env, &http)?,
+            http,
             registrations: registration_limits(env)?,
             log_format: log_format(env)?,
             max_tasks_per_user: parse_int(

@@ -157,6 +157,9 @@ pub enum ApiError {
     Conflict(String, Vec<FieldError>),
     #[error("precondition failed")]
     PreconditionFailed,
+    /// What the request refers to is no longer kept (a sync token past the retention).
+    #[error("gone: {0}")]
+    Gone(String),
     #[error("payload too large")]
     PayloadTooLarge,
     /// The body is sent in a `Content-Encoding` the server does not decode.
@@ -243,6 +246,7 @@ impl ApiError {
                 "The resource has changed since you read it: fetch it again and retry.".into(),
                 None,
             ),
+            Self::Gone(d) => ("gone", "Gone", d.clone(), None),
             Self::PayloadTooLarge => (
                 "payload-too-large",
                 "Payload too large",
@@ -339,6 +343,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

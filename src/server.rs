@@ -17,7 +17,8 @@
 //!   server, or its kernel, hold its answers;
 //! - an HTTP/2 connection has at most `http2_max_streams` requests open, and at most
 //!   `max_in_flight` requests are served at once across all connections and streams, each
-//!   counted until the last piece of its response has been handed to hyper (bodies are
+//!   (but an event stream, which has caps of its own) counted until the last piece of its
+//!   response has been handed to hyper (bodies are
 //!   handed over in pieces of [`SEND_CHUNK`], so that this is when the socket took most of
 //!   it); a request beyond that waits up to [`IN_FLIGHT_WAIT`], then is answered 503 busy
 //!   (liveness, [`LIVENESS_PATH`], is not counted);
@@ -215,6 +216,13 @@ async fn serve_connection<E: Endpoint + 'static>(
                 ));
                 endpoint.get_response(req).await
             };
+            // An event stream stays open while idle: it leaves its place among those in flight
+            // once its head is ready (the streams have their own caps).
+            let streaming = response
+                .headers()
+                .get(poem::http::header::CONTENT_TYPE)
+                .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+            let permit = if streaming { None } else { permit };
             let response: hyper::Response<BoxBody<Bytes, io::Error>> = response.into();
             Ok::<_, Infallible>(response.map(|body| Metered::new(body, sending, permit)))
         }

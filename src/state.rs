@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::{
-    api::tasks::{list_cache::ListCache, seen::SeenTasks},
+    api::tasks::{hub::Hub, list_cache::ListCache, seen::SeenTasks},
     auth::{session_cache::SessionCache, share::Shares, token::JwtKeys},
     config::RegistrationLimits,
     db::{health::DbHealth, liveness::Liveness},
@@ -41,4 +41,8 @@ pub struct AppState {
     pub seen: Arc<SeenTasks>,
     /// Housekeeping, started by requests rather than a timer.
     pub maintenance: Maintenance,
+    /// The open event streams and what wakes them.
+    pub hub: Hub,
+    /// How often a quiet event stream sends a comment.
+    pub sse_heartbeat: std::time::Duration,
 }

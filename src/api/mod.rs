@@ -51,6 +51,7 @@ pub enum ApiTags {
 pub type Apis = (
     auth::AuthApi,
     tasks::TasksApi,
+    tasks::sync::SyncApi,
     health::HealthApi,
     legacy::LegacyApi,
 );
@@ -66,6 +67,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         (
             auth::AuthApi,
             tasks::TasksApi,
+            tasks::sync::SyncApi,
             health::HealthApi,
             legacy::LegacyApi,
         ),
@@ -152,6 +154,7 @@ pub fn edges(
             "if-match",
             "if-none-match",
             "idempotency-key",
+            "last-event-id",
             "prefer",
             "x-request-id",
         ])

@@ -21,11 +21,15 @@ pub fn problem_response(status: u16) -> MetaResponse {
         404 => "Not found, or not yours.",
         409 => "Conflicts with existing data.",
         412 => "The `If-Match` ETag is stale: the resource changed since it was read.",
+        410 => {
+            "The sync token is older than the changes the server keeps: read everything again \
+                without it."
+        }
         413 => "The request body is too large.",
         415 => "The body has a `Content-Encoding`: the server decodes none, send it as it is.",
         422 => "One or more fields break their rules; `errors` names each.",
         429 => {
-            "Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and \
+            "Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and \
                 `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached."
         }
         503 => {

@@ -1,6 +1,7 @@
 //! The database layer: connections, schema, and small typed query functions per table.
 //! Nothing here knows about HTTP.
 
+pub mod changes;
 pub mod connect;
 pub mod health;
 pub mod idempotency;

@@ -92,6 +92,22 @@ const TABLES: &[(&str, &[Column])] = &[
         ],
     ),
     (
+        "task_change",
+        &[
+            col("user_id", "integer", true),
+            col("task_id", "integer", true),
+            col("xid", "xid8", true),
+            col("changed_at", TS, true),
+        ],
+    ),
+    (
+        "task_change_horizon",
+        &[
+            col("only_row", "boolean", true),
+            col("pruned_through", "xid8", true),
+        ],
+    ),
+    (
         "idempotency_key",
         &[
             col("user_id", "integer", true),
@@ -122,6 +138,8 @@ const CONSTRAINTS: &[(&str, &str)] = &[
     ),
     ("login_throttle_pkey", "PRIMARY KEY (key)"),
     ("task_list_pkey", "PRIMARY KEY (user_id)"),
+    ("task_change_horizon_pkey", "PRIMARY KEY (only_row)"),
+    ("task_change_horizon_only_row_check", "CHECK (only_row)"),
     ("login_throttle_failures_check", "CHECK ((failures > 0))"),
     ("login_known_client_pkey", "PRIMARY KEY (user_id, client)"),
     (
@@ -170,6 +188,8 @@ const INDEXES: &[(&str, bool, &str)] = &[
         "btree (created_at)",
     ),
     ("task_title_trgm_idx", false, "gin (title gin_trgm_ops)"),
+    ("task_change_user_xid_idx", false, "btree (user_id, xid)"),
+    ("task_change_changed_at_idx", false, "btree (changed_at)"),
     (
         "task_description_trgm_idx",
         false,
@@ -193,6 +213,10 @@ const TRIGGERS: &[(&str, &str, &str)] = &[
     ("task_list_updated", "task", "task_list_changed"),
     ("task_list_deleted", "task", "task_list_changed"),
     ("task_list_truncated", "task", "task_list_truncated"),
+    ("task_change_inserted", "task", "task_change_log"),
+    ("task_change_updated", "task", "task_change_log"),
+    ("task_change_deleted", "task", "task_change_log"),
+    ("task_change_truncated", "task", "task_change_truncated"),
 ];
 
 /// What the schema check found.

@@ -18,6 +18,7 @@ macro_rules! task_columns {
          completed_at, recurrence_anchor, next_occurrence_created, version, created_at, updated_at"
     };
 }
+pub(crate) use task_columns;
 /// Binds a task's writable fields to `$query`, in the order [`insert_within`] and [`update`]
 /// list their columns.
 macro_rules! bind_fields {
@@ -38,30 +39,35 @@ macro_rules! bind_fields {
 }
 
 /// How many columns [`task_columns`] names; a list's own columns follow them.
-const TASK_COLUMNS: usize = 15;
+pub(crate) const TASK_COLUMNS: usize = 15;
 
 /// The task in the row's first [`TASK_COLUMNS`] columns, read by position: a list decodes
 /// fifteen columns of up to 501 rows, and looking each one up by name (a hash per value)
 /// cost more than the rest of the decoding.
 fn task_at(row: &PgRow) -> Result<Task, sqlx::Error> {
+    task_from(row, 0)
+}
+
+/// The task in the row's [`TASK_COLUMNS`] columns from `at` on.
+pub(crate) fn task_from(row: &PgRow, at: usize) -> Result<Task, sqlx::Error> {
     Ok(Task {
-        id: row.try_get(0)?,
-        user_id: row.try_get(1)?,
+        id: row.try_get(at)?,
+        user_id: row.try_get(at + 1)?,
         fields: Fields {
-            title: row.try_get(2)?,
-            description: row.try_get(3)?,
-            due_date: row.try_get(4)?,
-            priority: row.try_get(5)?,
-            tags: row.try_get(6)?,
-            recursion_pattern: row.try_get(7)?,
-            completed: row.try_get(8)?,
-            completed_at: row.try_get(9)?,
-            recurrence_anchor: row.try_get(10)?,
-            next_occurrence_created: row.try_get(11)?,
+            title: row.try_get(at + 2)?,
+            description: row.try_get(at + 3)?,
+            due_date: row.try_get(at + 4)?,
+            priority: row.try_get(at + 5)?,
+            tags: row.try_get(at + 6)?,
+            recursion_pattern: row.try_get(at + 7)?,
+            completed: row.try_get(at + 8)?,
+            completed_at: row.try_get(at + 9)?,
+            recurrence_anchor: row.try_get(at + 10)?,
+            next_occurrence_created: row.try_get(at + 11)?,
         },
-        version: row.try_get(12)?,
-        created_at: row.try_get(13)?,
-        updated_at: row.try_get(14)?,
+        version: row.try_get(at + 12)?,
+        created_at: row.try_get(at + 13)?,
+        updated_at: row.try_get(at + 14)?,
     })
 }
 

@@ -537,7 +537,10 @@ async fn maintenance_deletes_expired_sessions_and_ended_throttle_windows_only() 
            ('email:new@example.com', 3, timezone('utc', now()))",
     )
     .await;
-    let swept = todo_api::maintenance::run_once(&app.pool).await.unwrap();
+    let swept =
+        todo_api::maintenance::run_once(&app.pool, todo_api::config::DEFAULT_SYNC_RETENTION)
+            .await
+            .unwrap();
     assert_eq!((swept.sessions, swept.throttle_windows), (1, 1));
     let sessions: Vec<String> = sqlx::query_scalar("SELECT token_jti FROM session")
         .fetch_all(&app.pool)

@@ -12,6 +12,7 @@ mod connections;
 mod cors;
 mod counting;
 mod due_dates;
+mod events;
 mod fairness;
 mod fake_pg;
 mod hardening;
@@ -35,6 +36,7 @@ mod stalled;
 mod strict_bodies;
 #[path = "../support/mod.rs"]
 mod support;
+mod sync;
 mod task_rules;
 mod tasks;
 mod tasks_list;

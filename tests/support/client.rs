@@ -320,6 +320,15 @@ impl Call {
         Reply::read(request.send().await?).await
     }
 
+    /// Sends the request and returns the answer as it arrives, its body unread (a stream).
+    pub async fn open(self) -> reqwest::Response {
+        let mut request = self.client.request(self.method, &self.url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        request.send().await.expect("the server answers")
+    }
+
     /// Sends the request; the server must answer.
     pub async fn send(self) -> Reply {
         self.try_send().await.expect("the server answers")

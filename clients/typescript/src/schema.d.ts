@@ -132,6 +132,60 @@ export interface paths {
         patch: operations["complete_task"];
         trace?: never;
     };
+    "/api/{user_id}/tasks/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed in the user's tasks since a token: without `since`, every task (in
+         *     pages); with it, the tasks created or changed since (as they are now) and the ids
+         *     deleted since. Keep the last page's `next` for the next call. A token older than
+         *     the changes the server keeps (`SYNC_RETENTION`, default 30 days) is answered 410:
+         *     start again without `since`.
+         */
+        get: operations["task_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/tasks/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live changes as Server-Sent Events (`text/event-stream`). The stream starts at the
+         *     `Last-Event-ID` header (or `since`, the same token), else at "now":
+         * @description - `event: ready`, `id: TOKEN` (where the stream starts), `data: {}` comes first;
+         *     - `event: changed`, `data:` the task as it is now; `event: deleted`, `data: {"id": N}`.
+         *     Changes read together form a batch, and only the last event of a batch carries
+         *     `id: TOKEN`: a client that reconnects with its last id gets any batch it saw only
+         *     part of again, never less;
+         *     - `: keep-alive` comments every `SSE_HEARTBEAT` (default 15 s) on a quiet stream;
+         *     - `event: end`, `data: {"reason": "session_revoked" | "session_expired" | "resync"}`
+         *     before the server ends the stream: reconnect with the last id (log in again on 401).
+         *
+         *     At most `SSE_MAX_PER_USER` streams per user (429) and `SSE_MAX_STREAMS` per instance
+         *     (503), both with `Retry-After`. A token older than the changes kept is answered 410.
+         */
+        get: operations["task_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -340,6 +394,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Changes
+         * @description What changed: apply in order, upserting each `changed` task by id and removing each
+         *     `deleted` id, and the copy is the server's list.
+         */
+        Changes: {
+            /** @description Tasks created or changed since the token (all of them without one), as they are now. */
+            changed: components["schemas"]["Task"][];
+            /** @description Ids of tasks deleted since the token (or no longer the user's). */
+            deleted: number[];
+            /**
+             * @description The token for the next call: only on the last page (when no `Link: rel="next"`
+             *     follows).
+             */
+            next?: string;
+        };
         /**
          * CompleteTask
          * @description Sets completion explicitly; without a body the operation toggles it.
@@ -989,7 +1059,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1099,7 +1169,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -1978,6 +2048,228 @@ export interface operations {
             };
         };
     };
+    task_changes: {
+        parameters: {
+            query?: {
+                /** @description The `next` of an earlier answer. */
+                since?: string;
+                /**
+                 * @description Page size, 1–500, default 500. A page also ends early at the byte budget
+                 *     (default 1 MiB); `Link: rel="next"` leads on.
+                 */
+                limit?: number;
+                /** @description Where to continue: from the previous page's `Link: rel="next"`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What changed. Apply `changed` and `deleted` in order; keep `next` from the last page. */
+            200: {
+                headers: {
+                    /** @description `<…>; rel="next"` when another page follows: follow it until there is none. */
+                    LINK?: string;
+                    /** @description `private, no-cache`. */
+                    "CACHE-CONTROL": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Changes"];
+                };
+            };
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description The bearer challenge. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but belongs to another user than the one in the URL. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The sync token is older than the changes the server keeps: read everything again without it. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description One or more fields break their rules; `errors` names each. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    task_events: {
+        parameters: {
+            query?: {
+                /** @description The same as `Last-Event-ID`, for clients that cannot set headers. */
+                since?: string;
+            };
+            header?: {
+                /** @description The id of the last event received, to resume after it. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (see the operation's description). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description The bearer challenge. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but belongs to another user than the one in the URL. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The sync token is older than the changes the server keeps: read everything again without it. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    /** @description The limit reached, e.g. `"login-client";q=20;w=900`: `q` attempts per `w` seconds. */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"login-client";r=0;t=120`: `r` remaining, reset in `t` seconds. */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable, or the server is too busy; retry after `Retry-After` seconds. `detail` says which. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     health_live: {
         parameters: {
             query?: never;
@@ -2123,7 +2415,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2235,7 +2527,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2349,7 +2641,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2465,7 +2757,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -2579,7 +2871,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts; retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
+            /** @description Too many attempts (or open streams); retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10) name the limit reached. */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

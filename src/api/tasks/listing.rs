@@ -246,7 +246,7 @@ fn decode_cursor(raw: &str) -> Option<Cursor> {
 
 /// A timestamp as PostgreSQL prints one, so it casts back: a real date and time in years 1
 /// to 9999, or, as rows written around the API may hold, a later year or one BC.
-fn is_timestamp(text: &str) -> bool {
+pub(crate) fn is_timestamp(text: &str) -> bool {
     let (text, bc) = match text.strip_suffix(" BC") {
         Some(rest) => (rest, true),
         None => (text, false),

@@ -1,10 +1,13 @@
 //! `/api/{user_id}/tasks`: the six task operations. Each authorises (the token's user must
 //! be the URL's), parses, calls [`ops`] or `db::tasks`, and maps the outcome to a response.
 
+pub mod changes;
+pub mod hub;
 pub mod list_cache;
 pub mod listing;
 pub mod ops;
 pub mod seen;
+pub mod sync;
 pub mod types;
 
 use std::sync::Arc;

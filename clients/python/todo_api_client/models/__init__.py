@@ -1,5 +1,6 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .changes import Changes
 from .complete_task import CompleteTask
 from .create_task import CreateTask
 from .create_task_priority import CreateTaskPriority
@@ -30,6 +31,7 @@ from .update_task_priority import UpdateTaskPriority
 from .user import User
 
 __all__ = (
+    "Changes",
     "CompleteTask",
     "CreateTask",
     "CreateTaskPriority",

@@ -1,0 +1,339 @@
+//! The open event streams of this instance, and the connection that tells them when to
+//! read: it LISTENs on `task_changed` (a user's tasks changed, on any instance or in psql)
+//! and `session_changed` (a session was revoked or deleted).
+//!
+//! The listener runs only while a stream is open: an instance without streams holds no
+//! connection for it and sends nothing. A stream opens only once the listener is
+//! subscribed, and reads its first answer after that, so any change its first read did not
+//! see commits after the subscription and is announced. When the connection is lost, the
+//! listener subscribes again (after a pause that grows while it fails), then wakes every
+//! stream: each reads what changed since its own position and checks its session, so a
+//! change made while nobody listened is sent late, never skipped.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions},
+};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    db::{changes, sessions},
+    domain::ids::UserId,
+};
+
+/// The first pause before subscribing again after the connection was lost; it doubles
+/// while subscribing fails, up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(250);
+const MAX_PAUSE: Duration = Duration::from_secs(30);
+
+/// Why a stream may not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The user has as many streams open as allowed (this many).
+    UserFull(usize),
+    /// The instance has as many streams open as allowed.
+    InstanceFull,
+    /// Changes cannot be heard (no listener connection).
+    Deaf,
+}
+
+/// Counters a stream watches: each `changed` is a reason to read again.
+pub struct Wakers {
+    /// This user's tasks changed.
+    pub tasks: watch::Receiver<u64>,
+    /// This stream's session changed.
+    pub session: watch::Receiver<u64>,
+    /// Anything may have changed (the listener subscribed again, or the table was emptied).
+    pub all: watch::Receiver<u64>,
+}
+
+/// A stream's place among the open ones; dropping it frees the place.
+pub struct Slot {
+    hub: Hub,
+    user: UserId,
+    jti: Arc<str>,
+}
+
+impl Slot {
+    /// The session the stream was opened with.
+    pub fn jti(&self) -> &str {
+        &self.jti
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.hub.close(self.user, &self.jti);
+    }
+}
+
+struct Counted {
+    open: usize,
+    changed: watch::Sender<u64>,
+}
+
+impl Counted {
+    fn new() -> Self {
+        Self {
+            open: 0,
+            changed: watch::Sender::new(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listening {
+    Off,
+    Subscribing,
+    On,
+}
+
+struct State {
+    streams: usize,
+    users: HashMap<UserId, Counted>,
+    sessions: HashMap<Arc<str>, Counted>,
+    task: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    listening: watch::Sender<Listening>,
+    all: watch::Sender<u64>,
+    /// The direct connection to listen on; `None` when only a transaction-mode pooler is
+    /// known (it does not deliver notifications): then no stream opens.
+    listen_on: Option<PgConnectOptions>,
+    /// Where the probe announcement is sent from.
+    pool: PgPool,
+    connect_timeout: Duration,
+    max_streams: usize,
+    max_per_user: usize,
+}
+
+#[derive(Clone)]
+pub struct Hub(Arc<Shared>);
+
+impl Hub {
+    pub fn new(
+        listen_on: Option<PgConnectOptions>,
+        pool: PgPool,
+        connect_timeout: Duration,
+        max_streams: usize,
+        max_per_user: usize,
+    ) -> Self {
+        Self(Arc::new(Shared {
+            state: Mutex::new(State {
+                streams: 0,
+                users: HashMap::new(),
+                sessions: HashMap::new(),
+                task: None,
+            }),
+            listening: watch::Sender::new(Listening::Off),
+            all: watch::Sender::new(0),
+            listen_on,
+            pool,
+            connect_timeout,
+            max_streams,
+            max_per_user,
+        }))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many streams are open on this instance.
+    pub fn open_streams(&self) -> usize {
+        self.state().streams
+    }
+
+    /// Takes a place for a stream of `user` under session `jti`, waiting (at most the
+    /// connect timeout) until the listener is subscribed. The wakers are armed before this
+    /// returns: whatever is announced from now on wakes the stream.
+    pub async fn open(&self, user: UserId, jti: &str) -> Result<(Slot, Wakers), Refused> {
+        if self.0.listen_on.is_none() {
+            return Err(Refused::Deaf);
+        }
+        let jti: Arc<str> = jti.into();
+        {
+            let mut state = self.state();
+            if state.streams >= self.0.max_streams {
+                return Err(Refused::InstanceFull);
+            }
+            let user_open = state.users.get(&user).map_or(0, |c| c.open);
+            if user_open >= self.0.max_per_user {
+                return Err(Refused::UserFull(self.0.max_per_user));
+            }
+            state.streams += 1;
+            state.users.entry(user).or_insert_with(Counted::new).open += 1;
+            state
+                .sessions
+                .entry(jti.clone())
+                .or_insert_with(Counted::new)
+                .open += 1;
+            if state.task.is_none() {
+                self.0.listening.send_replace(Listening::Subscribing);
+                state.task = Some(tokio::spawn(self.clone().listen()));
+            }
+        }
+        let slot = Slot {
+            hub: self.clone(),
+            user,
+            jti: jti.clone(),
+        };
+        let mut listening = self.0.listening.subscribe();
+        let on = tokio::time::timeout(
+            self.0.connect_timeout,
+            listening.wait_for(|l| *l == Listening::On),
+        )
+        .await;
+        if !matches!(on, Ok(Ok(_))) {
+            return Err(Refused::Deaf);
+        }
+        let state = self.state();
+        let wakers = Wakers {
+            tasks: state.users[&user].changed.subscribe(),
+            session: state.sessions[&jti].changed.subscribe(),
+            all: self.0.all.subscribe(),
+        };
+        drop(state);
+        Ok((slot, wakers))
+    }
+
+    fn close(&self, user: UserId, jti: &Arc<str>) {
+        let mut state = self.state();
+        state.streams = state.streams.saturating_sub(1);
+        for_key(&mut state.users, &user);
+        for_key(&mut state.sessions, jti);
+        if state.streams == 0
+            && let Some(task) = state.task.take()
+        {
+            // Nobody to tell: the connection goes, and nothing is sent until a stream opens.
+            task.abort();
+            self.0.listening.send_replace(Listening::Off);
+        }
+    }
+
+    /// PostgreSQL announced a change to `user`'s tasks (`None`: anyone's).
+    fn tasks_changed(&self, user: Option<UserId>) {
+        match user {
+            Some(user) => {
+                if let Some(c) = self.state().users.get(&user) {
+                    c.changed.send_modify(|n| *n += 1);
+                }
+            }
+            None => self.0.all.send_modify(|n| *n += 1),
+        }
+    }
+
+    fn session_changed(&self, jti: &str) {
+        if let Some(c) = self.state().sessions.get(jti) {
+            c.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    async fn listen(self) {
+        let mut pause = FIRST_PAUSE;
+        loop {
+            match self.subscribe().await {
+                Ok(mut listener) => {
+                    pause = FIRST_PAUSE;
+                    self.0.listening.send_replace(Listening::On);
+                    // Whatever was announced while nobody listened: every stream reads again.
+                    self.0.all.send_modify(|n| *n += 1);
+                    tracing::debug!("listening for task changes for event streams");
+                    let why = loop {
+                        match listener.try_recv().await {
+                            Ok(Some(note)) if note.channel() == sessions::CHANGES_CHANNEL => {
+                                self.session_changed(note.payload());
+                            }
+                            Ok(Some(note)) => {
+                                self.tasks_changed(note.payload().parse().ok().map(UserId))
+                            }
+                            Ok(None) => break "connection lost".to_owned(),
+                            Err(e) => break e.to_string(),
+                        }
+                    };
+                    tracing::info!(reason = %why, "stopped listening for task changes; listening again");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for task changes; trying again");
+                }
+            }
+            self.0.listening.send_replace(Listening::Subscribing);
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_PAUSE);
+        }
+    }
+
+    /// Subscribes to both channels on a connection of its own, then proves that
+    /// announcements arrive: one sent from the application's pool must be heard within the
+    /// connect timeout.
+    async fn subscribe(&self) -> Result<PgListener, String> {
+        let Some(options) = &self.0.listen_on else {
+            return Err("no direct connection to listen on".to_owned());
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(self.0.connect_timeout)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(
+                options
+                    .clone()
+                    .application_name("todo-api event streams listener"),
+            );
+        let mut listener = PgListener::connect_with(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        listener.ignore_pool_close_event(true);
+        listener.eager_reconnect(false);
+        listener
+            .listen_all([changes::CHANNEL, sessions::CHANGES_CHANNEL])
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(changes::CHANNEL)
+            .execute(&self.0.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let heard = tokio::time::timeout(self.0.connect_timeout, async {
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(note))
+                        if note.channel() == changes::CHANNEL && note.payload().is_empty() =>
+                    {
+                        return Ok(());
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Err("connection lost".to_owned()),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        })
+        .await;
+        match heard {
+            Ok(Ok(())) => Ok(listener),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(
+                "announcements do not arrive (a transaction-mode pooler in between?)".to_owned(),
+            ),
+        }
+    }
+}
+
+/// One stream fewer under `key`; the entry goes with its last stream.
+fn for_key<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Counted>, key: &K) {
+    if let Some(c) = map.get_mut(key) {
+        c.open = c.open.saturating_sub(1);
+        if c.open == 0 {
+            map.remove(key);
+        }
+    }
+}

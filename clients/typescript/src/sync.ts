@@ -73,7 +73,12 @@ async function pull(
     next = data.next ?? next;
     const link = nextLink(response);
     if (link === undefined) break;
-    query = Object.fromEntries(link.searchParams);
+    // The next page: the query of the `Link` URL, as it is.
+    const following: Record<string, string> = {};
+    link.searchParams.forEach((value, key) => {
+      following[key] = value;
+    });
+    query = following;
   }
   const full = since === undefined;
   if (full) {

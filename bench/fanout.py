@@ -8,7 +8,9 @@ only). Standard library only: raw HTTP/1.1 over asyncio.
    database; default BASE_A) and opens PER_USER streams for each (default 5, below the
    per-user cap of 8): USERS × PER_USER streams (1 000), alternately on A and B.
 2. Each instance's resident memory (VmRSS, once it holds still) before the streams and with
-   them all open and idle: (after − before) / streams on that instance.
+   them all open and idle: (after − before) / streams on that instance; and the second half
+   of the streams alone, (after − with half of them) / the streams added, which leaves out
+   what the first streams cost once (the pool's connections, the listener's).
 3. WRITES creates (default 400), one every INTERVAL_MS (default 20), alternately through A and
    B, each for the next account in turn: the latency of each `changed` event on each of that
    account's streams, measured from the moment the create's 201 had been read (the answer
@@ -215,6 +217,9 @@ async def fanout():
             streams.append(stream)
         if i % 20 == 19:
             await asyncio.gather(*(s.ready for s in streams))
+        if i == USERS // 2 - 1:
+            rss_half = await settled_rss()
+            half = {name: sum(1 for s in streams if s.instance == name) for name in PIDS}
     await asyncio.gather(*(s.ready for s in streams))
     rss_after = await settled_rss()  # idle: every stream open, nothing sent
     per_instance = {name: sum(1 for s in streams if s.instance == name) for name in PIDS}
@@ -259,6 +264,11 @@ async def fanout():
         "rss_after_kb": rss_after,
         "bytes_per_stream": {
             name: round((rss_after[name] - rss_before[name]) * 1024 / per_instance[name]) for name in PIDS
+        },
+        "rss_half_kb": rss_half,
+        "marginal_bytes_per_stream": {
+            name: round((rss_after[name] - rss_half[name]) * 1024 / (per_instance[name] - half[name]))
+            for name in PIDS
         },
         "writes": WRITES,
         "deliveries": len(after_commit),
@@ -338,7 +348,8 @@ def report(f, d):
     for name in PIDS:
         before, after = f["rss_before_kb"][name] / 1024, f["rss_after_kb"][name] / 1024
         print(f"  instance {name}: RSS {before:.1f} MiB before, {after:.1f} MiB with its streams: "
-              f"{f['bytes_per_stream'][name] / 1024:.1f} KiB per open idle stream")
+              f"{f['bytes_per_stream'][name] / 1024:.1f} KiB per open idle stream; the second half "
+              f"alone: {f['marginal_bytes_per_stream'][name] / 1024:.1f} KiB each")
     print(f"  delivery: {f['deliveries']} events, {f['missing']} missing; after the 201: p50 {a['p50']:.1f} ms, "
           f"p99 {a['p99']:.1f} ms, max {a['max']:.1f} ms; after the request was sent: p50 {s['p50']:.1f} ms, "
           f"p99 {s['p99']:.1f} ms")

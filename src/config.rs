@@ -597,6 +597,36 @@ mod tests {
         assert_eq!(s.list_cache_bytes, 8 * 1024 * 1024);
         assert_eq!(s.list_page_bytes, 1024 * 1024);
         assert_eq!(s.list_cache_max_age, Duration::from_secs(60));
+        assert_eq!(s.sync.retention, DEFAULT_SYNC_RETENTION);
+        assert_eq!(s.sync.heartbeat, Duration::from_secs(15));
+        assert_eq!(s.sync.max_per_user, 8);
+        // 2048 by default, but an HTTP/1.1 stream holds a connection: half of 512 at most.
+        assert_eq!(s.sync.max_streams, 256);
+    }
+
+    #[test]
+    fn the_stream_cap_follows_the_connection_cap_and_retention_has_a_floor() {
+        let base = [
+            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("JWT_SECRET", SECRET),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            Settings::from_env(&env(&vars))
+        };
+        let s = with(&[("HTTP_MAX_CONNECTIONS", "10000")]).unwrap();
+        assert_eq!(s.sync.max_streams, 2048);
+        let s = with(&[
+            ("HTTP_MAX_CONNECTIONS", "10000"),
+            ("SSE_MAX_STREAMS", "4000"),
+        ])
+        .unwrap();
+        assert_eq!(s.sync.max_streams, 4000);
+        let err = with(&[("SYNC_RETENTION", "10m")]).unwrap_err();
+        assert_eq!(err.variable, "SYNC_RETENTION");
+        let err = with(&[("SSE_MAX_PER_USER", "many")]).unwrap_err();
+        assert_eq!(err.variable, "SSE_MAX_PER_USER");
     }
 
     #[test]

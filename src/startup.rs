@@ -400,6 +400,13 @@ impl Application {
         let db = self.state.db.clone();
         let search_db = self.state.search_db.clone();
         let sessions = self.state.sessions.clone();
+        let hub = self.state.hub.clone();
+        // Event streams never end by themselves: at shutdown they are ended, so that the
+        // server can drain.
+        let shutdown = async move {
+            shutdown.await;
+            hub.close_all();
+        };
         let metrics = self.metrics.map(|m| {
             tokio::spawn(m.run(db.clone(), self.state.max_connections, self.server_version))
         });

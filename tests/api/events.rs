@@ -366,3 +366,15 @@ async fn after_the_listener_is_lost_streams_catch_up_and_without_streams_it_goes
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_server_shutting_down_ends_its_streams_so_clients_reconnect_elsewhere() {
+    let mut app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let mut events = Events::open(&alice, None).await;
+    events.expect("ready").await;
+    app.begin_stop();
+    let end = events.expect("end").await;
+    assert_eq!(end.data, json!({"reason": "resync"}));
+    assert_eq!(events.next().await, None);
+}

@@ -51,6 +51,8 @@ pub struct Wakers {
     pub session: watch::Receiver<u64>,
     /// Anything may have changed (the listener subscribed again, or the table was emptied).
     pub all: watch::Receiver<u64>,
+    /// The server is shutting down: streams end (clients reconnect elsewhere).
+    pub closing: watch::Receiver<bool>,
 }
 
 /// A stream's place among the open ones; dropping it frees the place.
@@ -105,6 +107,7 @@ struct Shared {
     state: Mutex<State>,
     listening: watch::Sender<Listening>,
     all: watch::Sender<u64>,
+    closing: watch::Sender<bool>,
     /// The direct connection to listen on; `None` when only a transaction-mode pooler is
     /// known (it does not deliver notifications): then no stream opens.
     listen_on: Option<PgConnectOptions>,
@@ -135,6 +138,7 @@ impl Hub {
             }),
             listening: watch::Sender::new(Listening::Off),
             all: watch::Sender::new(0),
+            closing: watch::Sender::new(false),
             listen_on,
             pool,
             connect_timeout,
@@ -162,7 +166,7 @@ impl Hub {
         let jti: Arc<str> = jti.into();
         {
             let mut state = self.state();
-            if state.streams >= self.0.max_streams {
+            if state.streams >= self.0.max_streams || *self.0.closing.borrow() {
                 return Err(Refused::InstanceFull);
             }
             let user_open = state.users.get(&user).map_or(0, |c| c.open);
@@ -200,9 +204,16 @@ impl Hub {
             tasks: state.users[&user].changed.subscribe(),
             session: state.sessions[&jti].changed.subscribe(),
             all: self.0.all.subscribe(),
+            closing: self.0.closing.subscribe(),
         };
         drop(state);
         Ok((slot, wakers))
+    }
+
+    /// Ends every stream (at shutdown, so that the server is not kept waiting for them)
+    /// and refuses new ones.
+    pub fn close_all(&self) {
+        self.0.closing.send_replace(true);
     }
 
     fn close(&self, user: UserId, jti: &Arc<str>) {

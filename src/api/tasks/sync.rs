@@ -466,6 +466,9 @@ impl Stream {
             tokio::select! {
                 _ = self.heartbeat.tick() => return Some(Bytes::from_static(KEEP_ALIVE)),
                 () = &mut self.expires => return Some(self.end(End::Expired)),
+                () = closed(&mut self.wakers.closing) => {
+                    return Some(self.end(End::Resync));
+                }
                 woke = self.wakers.tasks.changed() => {
                     if woke.is_err() { return Some(self.end(End::Resync)); }
                     self.dirty = true;
@@ -510,6 +513,11 @@ impl Stream {
         });
         poem::Body::from_bytes_stream(futures_util::StreamExt::chain(first, rest))
     }
+}
+
+/// Until the server shuts down.
+async fn closed(closing: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = closing.wait_for(|closing| *closing).await;
 }
 
 /// A `text/event-stream` body.

@@ -196,12 +196,14 @@ def task_events(
 
     When the replica has no token yet it is filled by `sync` first (a "sync" event), so it
     starts complete. Each connection sends the replica's token as `Last-Event-ID`, so nothing
-    between two connections is lost. The server ending a stream, a dropped connection or
+    between two connections is lost. The server ending a stream (whatever its reason: even
+    "resync" resumes from the last id), a dropped connection or
     `idle_timeout` seconds without a byte (heartbeats included), a 429 or 503 (after their
     `Retry-After`) and a 5xx all lead to a new connection, after `retry` seconds doubling up to
     `max_retry` for failures in a row. A 401 goes through the client's `on_unauthorized` (see
-    `authenticated`); one it cannot mend raises `Unauthorized`. A 410 Gone or the server's
-    "resync" replaces the replica by a full `sync`. Other errors raise `ProblemError`.
+    `authenticated`); one it cannot mend raises `Unauthorized`. A 410 Gone (the token is older
+    than the changes the server keeps) replaces the replica by a full `sync`. Other errors
+    raise `ProblemError`.
     """
     http = client.get_httpx_client()
     timeout = httpx.Timeout(10.0, read=idle_timeout)
@@ -255,8 +257,6 @@ def task_events(
                         delay = retry
                         if event.type == "end":
                             ended = True
-                            if event.reason == "resync":
-                                replica.token = None
                         yield TaskEvent(event.type, event.task, event.id, event.reason, token=replica.token)
                         if ended:
                             break

@@ -146,9 +146,10 @@ export interface Subscription {
  * Applies the server's stream of changes to `replica` until stopped. When the replica has no
  * token yet it is filled by `sync` first, so it starts complete. Each connection sends the
  * replica's token as `Last-Event-ID`, so nothing between two connections is lost; the server
- * ending a stream, a dropped connection, a 429 or 503 (after their `Retry-After`) and a 5xx
- * all lead to a new connection. A 401 goes through the client's `onUnauthorized` hook (a new
- * login); a 410 Gone or the server's `resync` replaces the replica by a full `sync`.
+ * ending a stream (whatever its reason: even `resync` resumes from the last id), a dropped
+ * connection, a 429 or 503 (after their `Retry-After`) and a 5xx all lead to a new connection.
+ * A 401 goes through the client's `onUnauthorized` hook (a new login); a 410 Gone (the token
+ * is older than the changes the server keeps) replaces the replica by a full `sync`.
  */
 export function subscribe(
   client: TodoClient,
@@ -242,10 +243,7 @@ async function follow(
         if (sse.hasId) replica.token = sse.lastEventId;
         if (event === undefined) continue;
         retry = firstRetry;
-        if (event.type === "end") {
-          ended = true;
-          if (event.reason === "resync") replica.token = undefined;
-        }
+        if (event.type === "end") ended = true;
         options.onEvent?.(event, replica);
         if (ended) break;
       }

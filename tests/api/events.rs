@@ -95,6 +95,25 @@ impl Events {
         }
     }
 
+    /// Reads until `n` more heartbeats came; an event meanwhile fails the test.
+    async fn heartbeats(&mut self, n: usize) {
+        let target = self.comments + n;
+        while self.comments < target {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                assert!(block.starts_with(": keep-alive"), "{block}");
+                self.comments += 1;
+                continue;
+            }
+            let chunk = tokio::time::timeout(DEADLINE, self.response.chunk())
+                .await
+                .expect("the stream sends within the deadline")
+                .expect("the stream reads")
+                .expect("the stream is open");
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
     async fn expect(&mut self, kind: &str) -> Event {
         let event = self.next().await.expect("another event");
         assert_eq!(event.kind, kind, "{event:?}");
@@ -377,4 +396,58 @@ async fn a_server_shutting_down_ends_its_streams_so_clients_reconnect_elsewhere(
     let end = events.expect("end").await;
     assert_eq!(end.data, json!({"reason": "resync"}));
     assert_eq!(events.next().await, None);
+}
+
+#[tokio::test]
+async fn streams_of_one_user_at_one_position_share_one_read_per_change() {
+    let gated = crate::refusals::gated(&[]).await;
+    let alice = &gated.alice;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let mut events = Events::open(alice, None).await;
+        events.expect("ready").await;
+        streams.push(events);
+    }
+    let statements = || {
+        gated
+            .gate
+            .statements
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = statements();
+    // Written around the server, so that the only statements counted are the streams'.
+    gated
+        .app
+        .sql(&format!(
+            "INSERT INTO task (user_id, title) VALUES ({}, 'for every stream')",
+            alice.id
+        ))
+        .await;
+    for events in &mut streams {
+        assert_eq!(events.batch().await[0].data["title"], "for every stream");
+    }
+    assert_eq!(statements() - before, 1, "one read for the three streams");
+}
+
+#[tokio::test]
+async fn an_open_idle_stream_sends_the_database_nothing() {
+    let (app, gate) = crate::refusals::behind_gate(&[("SSE_HEARTBEAT", "200ms")]).await;
+    let alice = app.sign_up("alice").await;
+    let mut events = Events::open(&alice, None).await;
+    events.expect("ready").await;
+    // Two heartbeats: whatever opening the stream sent (and sqlx's pings of the connections
+    // it gave back) is long done.
+    let task = alice.add_task("before the quiet").await;
+    events.batch().await;
+    events.heartbeats(2).await;
+    let sent = || gate.sent.load(std::sync::atomic::Ordering::Relaxed);
+    let before = sent();
+    crate::helpers::holds_for(
+        "an open idle stream sends the database nothing",
+        Duration::from_secs(1),
+        async || sent() == before,
+    )
+    .await;
+    events.heartbeats(1).await;
+    alice.get_task(task.id).expect(200).await;
 }

@@ -8,7 +8,7 @@
 //! does the same with the snapshot of its first page.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use poem_openapi::Object;
+use poem_openapi::{Object, types::Example};
 use serde::{Deserialize, Serialize};
 
 use super::{listing::CURSOR_PATTERN, types::Task};
@@ -118,6 +118,7 @@ impl FieldRule for ChangesCursor {
 /// What changed: apply in order, upserting each `changed` task by id and removing each
 /// `deleted` id, and the copy is the server's list.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct Changes {
     /// Tasks created or changed since the token (all of them without one), as they are now.
     pub changed: Vec<Task>,
@@ -126,6 +127,16 @@ pub struct Changes {
     /// The token for the next call: only on the last page (when no `Link: rel="next"`
     /// follows).
     pub next: Option<String>,
+}
+
+impl Example for Changes {
+    fn example() -> Self {
+        Self {
+            changed: vec![Task::example()],
+            deleted: vec![TaskId(3)],
+            next: Some("NzY1Ojc2NTo".into()),
+        }
+    }
 }
 
 /// One page of an answer, as sent.

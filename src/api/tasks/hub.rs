@@ -23,8 +23,11 @@ use sqlx::{
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    db::{changes, sessions},
-    domain::ids::UserId,
+    db::{
+        changes::{self, Snapshot, Touched},
+        sessions,
+    },
+    domain::ids::{TaskId, UserId},
 };
 
 /// The first pause before subscribing again after the connection was lost; it doubles
@@ -43,6 +46,29 @@ pub enum Refused {
     Deaf,
 }
 
+/// What one read of a user's changes found: the touched tasks, the position after them
+/// (the snapshot of the read's first page), and where the read continues when they did not
+/// fit one page. `None`: the changes since are no longer all kept.
+pub type Found = Option<Batch>;
+
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub touched: Vec<Touched>,
+    pub first: Snapshot,
+    pub more: Option<TaskId>,
+}
+
+/// A user's latest read, shared by their streams at the same position (`key`). It began
+/// when the user's counter was at `tasks` and the global one at `all`: a stream woken at
+/// counters no further than those may take its answer, since every change announced by
+/// then had committed before the read began.
+pub struct LastRead {
+    pub key: String,
+    pub tasks: u64,
+    pub all: u64,
+    pub found: Found,
+}
+
 /// Counters a stream watches: each `changed` is a reason to read again.
 pub struct Wakers {
     /// This user's tasks changed.
@@ -53,6 +79,8 @@ pub struct Wakers {
     pub all: watch::Receiver<u64>,
     /// The server is shutting down: streams end (clients reconnect elsewhere).
     pub closing: watch::Receiver<bool>,
+    /// The user's latest read; its lock makes streams at one position read once.
+    pub last_read: Arc<tokio::sync::Mutex<Option<LastRead>>>,
 }
 
 /// A stream's place among the open ones; dropping it frees the place.
@@ -78,6 +106,7 @@ impl Drop for Slot {
 struct Counted {
     open: usize,
     changed: watch::Sender<u64>,
+    last_read: Arc<tokio::sync::Mutex<Option<LastRead>>>,
 }
 
 impl Counted {
@@ -85,6 +114,7 @@ impl Counted {
         Self {
             open: 0,
             changed: watch::Sender::new(0),
+            last_read: Arc::default(),
         }
     }
 }
@@ -205,6 +235,7 @@ impl Hub {
             session: state.sessions[&jti].changed.subscribe(),
             all: self.0.all.subscribe(),
             closing: self.0.closing.subscribe(),
+            last_read: state.users[&user].last_read.clone(),
         };
         drop(state);
         Ok((slot, wakers))

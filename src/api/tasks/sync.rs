@@ -15,7 +15,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
 use super::{
     changes::{self, Changes, ChangesCursor, SyncToken},
-    hub::{Refused, Slot, Wakers},
+    hub::{Batch, Found, LastRead, Refused, Slot, Wakers},
     listing::PageSize,
     types::Task,
 };
@@ -275,14 +275,6 @@ struct Reader {
     user: UserId,
 }
 
-/// What one read found: the touched tasks, where the read continues if they are not all,
-/// and the position after them.
-struct Batch {
-    touched: Vec<Touched>,
-    first: Snapshot,
-    more: Option<TaskId>,
-}
-
 impl Reader {
     /// One page of the changes since `since` (after a task, continuing one), or `None`
     /// when they are no longer all kept.
@@ -290,7 +282,7 @@ impl Reader {
         &self,
         since: &SyncToken,
         paging: Option<(&Snapshot, TaskId)>,
-    ) -> Result<Option<Batch>, sqlx::Error> {
+    ) -> Result<Found, sqlx::Error> {
         let after = paging.map(|p| p.1);
         let found = self
             .liveness
@@ -447,8 +439,7 @@ impl Stream {
             }
             if self.dirty || self.paging.is_some() {
                 self.dirty = false;
-                let paging = self.paging.as_ref().map(|(s, id)| (s, *id));
-                match self.reader.batch(&self.position, paging).await {
+                match self.read().await {
                     Ok(Some(batch)) => {
                         let out = self.take(batch);
                         if !out.is_empty() {
@@ -484,6 +475,35 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// What changed since the stream's position: the answer of a read another stream of
+    /// the user at the same position began after this one was woken, or a read of its own.
+    async fn read(&self) -> Result<Found, sqlx::Error> {
+        let paging = self.paging.as_ref().map(|(s, id)| (s, *id));
+        let key = match paging {
+            None => self.position.0.to_string(),
+            Some((first, after)) => format!("{}/{first}/{after}", self.position.0),
+        };
+        let woken = (*self.wakers.tasks.borrow(), *self.wakers.all.borrow());
+        let shared = self.wakers.last_read.clone();
+        let mut last = shared.lock().await;
+        if let Some(read) = &*last
+            && read.key == key
+            && read.tasks >= woken.0
+            && read.all >= woken.1
+        {
+            return Ok(read.found.clone());
+        }
+        let (tasks, all) = (*self.wakers.tasks.borrow(), *self.wakers.all.borrow());
+        let found = self.reader.batch(&self.position, paging).await?;
+        *last = Some(LastRead {
+            key,
+            tasks,
+            all,
+            found: found.clone(),
+        });
+        Ok(found)
     }
 
     fn end(&mut self, why: End) -> Bytes {

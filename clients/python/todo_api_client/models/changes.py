@@ -20,6 +20,12 @@ class Changes:
     """What changed: apply in order, upserting each `changed` task by id and removing each
     `deleted` id, and the copy is the server's list.
 
+        Example:
+            {'changed': [{'completed': False, 'completed_at': None, 'created_at': '2026-11-23T00:00:00Z', 'description':
+                'The ones on the balcony', 'due_date': '2026-12-01', 'id': 7, 'priority': 'High', 'recursion_pattern': 'weekly',
+                'tags': 'home,garden', 'title': 'Water the plants', 'updated_at': '2026-11-23T00:00:00Z', 'user_id': 1}],
+                'deleted': [3], 'next': 'NzY1Ojc2NTo'}
+
         Attributes:
             changed (list[Task]): Tasks created or changed since the token (all of them without one), as they are now.
             deleted (list[int]): Ids of tasks deleted since the token (or no longer the user's).

@@ -402,9 +402,12 @@ async fn a_server_shutting_down_ends_its_streams_so_clients_reconnect_elsewhere(
 async fn streams_of_one_user_at_one_position_share_one_read_per_change() {
     let gated = crate::refusals::gated(&[]).await;
     let alice = &gated.alice;
+    // Three devices that last synced at the same point.
+    let copy = Copy::read_all(alice).await;
+    let token = copy.next.unwrap();
     let mut streams = Vec::new();
     for _ in 0..3 {
-        let mut events = Events::open(alice, None).await;
+        let mut events = Events::open(alice, Some(&token)).await;
         events.expect("ready").await;
         streams.push(events);
     }

@@ -417,6 +417,9 @@ impl Stream {
         }
         match batch.more {
             Some(last) => self.paging = Some((batch.first, last)),
+            // Nothing new: the position stays, so that streams at one position stay together
+            // and go on sharing their reads.
+            None if count == 0 => self.paging = None,
             None => {
                 self.paging = None;
                 self.position = after;

@@ -9,6 +9,10 @@
 #               database local and behind bench/delay_proxy.py (BENCH_RTT_MS, default 4)
 #   growth      the list's latency as the table grows to 1 M tasks, and a user with 100 000
 #   idle        statements an idle server sends (BENCH_IDLE_SECONDS, default 60)
+#   fanout      (not run by default) bench/fanout.py: 1 000 event streams open across two
+#               instances on one database of their own, the server memory each open stream
+#               costs, the latency from a write to each stream, and a delta of one change
+#               among 10 000 tasks (its latency and its statements, from pg_stat_statements)
 #   fairness    (not run by default) bench/fairness.py's attacks on the per-user share
 #               (BENCH_ATTACKS, default "slow-search encoded-path revoked-token
 #               many-accounts", BENCH_FAIRNESS_SECONDS each, default 20), on a server with
@@ -74,10 +78,11 @@ work=$(mktemp -d /tmp/todo-bench.XXXXXX)
 if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work"; fi
 pgport=$((41000 + RANDOM % 9000))
 port=$((31000 + RANDOM % 9000))
-start_cluster "$work/pgdata" "$pgport"
+# The fanout part counts statements with pg_stat_statements, which has to be loaded at start.
+start_cluster "$work/pgdata" "$pgport" $(has_part fanout && echo shared_preload_libraries=pg_stat_statements)
 cleanup() {
     local var
-    for var in server base_server unshared_server far_server proxy db_proxy fair_current fair_base; do
+    for var in server base_server unshared_server far_server proxy db_proxy fair_current fair_base fan_a fan_b fan_s; do
         # (wait answers the killed server's status: not a failure, the cluster still stops)
         if [ -n "${!var:-}" ] && kill "${!var}" 2>/dev/null; then wait "${!var}" 2>/dev/null || true; fi
     done
@@ -620,6 +625,29 @@ print("%-14s %-10s %6d %8.1f %8.1f %8.1f %5d  %-24s %.1f/%.1f" % (sys.argv[1], s
                 "$attack" "$label" "$work/fairness/$side-$attack.json")"
         done
     done
+    say ""
+fi
+
+if has_part fanout; then
+    # Two instances on a database of their own, as behind a load balancer. Each takes about
+    # 500 streams, near the default HTTP_MAX_CONNECTIONS (512): it is raised to 1100 so that the
+    # writes' connections fit too. SSE_MAX_STREAMS (2048) and SSE_MAX_PER_USER (8) stay at
+    # their defaults (fanout.py opens 5 per account). A third instance signs the accounts up
+    # (from this one address, past the default registration limits), so that the two measured
+    # never hash a password.
+    as_pg_owner "$(pg_bin_dir)/createdb" -h 127.0.0.1 -p "$pgport" -U postgres fanout
+    server_env=(HTTP_MAX_CONNECTIONS=1100 REGISTRATION_LIMIT_GLOBAL=10000 RUST_LOG=warn)
+    start_server target/release/todo-api fanout "$((port + 8))" fan_a
+    start_server target/release/todo-api fanout "$((port + 9))" fan_b
+    start_server target/release/todo-api fanout "$((port + 10))" fan_s
+    server_env=()
+    BASE_A="http://127.0.0.1:$((port + 8))" BASE_B="http://127.0.0.1:$((port + 9))" PID_A=$fan_a PID_B=$fan_b \
+        SIGNUP="http://127.0.0.1:$((port + 10))" DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/fanout" \
+        python3 bench/fanout.py >"$work/fanout.txt"
+    stop_server fan_a
+    stop_server fan_b
+    stop_server fan_s
+    while IFS= read -r line; do say "$line"; done <"$work/fanout.txt"
     say ""
 fi
 

@@ -11,4 +11,5 @@ mod run;
 #[path = "../support/mod.rs"]
 mod support;
 mod swagger_ui;
+mod sync;
 mod typescript;

@@ -114,6 +114,9 @@ fn the_python_package_builds_a_typed_wheel_without_its_test_script() {
         "todo_api_client/api/tasks/list_tasks.py",
         "todo_api_client/models/task.py",
         "todo_api_helpers/__init__.py",
+        "todo_api_helpers/errors.py",
+        "todo_api_helpers/sse.py",
+        "todo_api_helpers/sync.py",
         "todo_api_helpers/py.typed",
     ] {
         assert!(

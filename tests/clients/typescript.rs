@@ -57,6 +57,8 @@ fn the_typescript_package_builds_and_ships_the_client_without_its_test_scripts()
         "dist/index.d.ts",
         "dist/client.js",
         "dist/client.d.ts",
+        "dist/sync.js",
+        "dist/sse.js",
         "dist/schema.d.ts",
     ] {
         assert!(
@@ -88,6 +90,10 @@ fn the_typescript_package_builds_and_ships_the_client_without_its_test_scripts()
         "nextCursor",
         "taskPages",
         "UnauthorizedError",
+        "createReplica",
+        "sync",
+        "subscribe",
+        "SseParser",
     ] {
         assert!(
             import.output.contains(export),

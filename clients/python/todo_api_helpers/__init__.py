@@ -1,15 +1,15 @@
 """Conveniences over the generated `todo_api_client`: problem+json errors as exceptions, pages
-followed through the `Link` cursor, and a way to log in again when a token expires or is
-revoked. Everything here uses only the generated package and httpx.
+followed through the `Link` cursor, a way to log in again when a token expires or is revoked,
+and a local copy of the tasks kept in sync (`sync`, `task_events`). Everything here uses only
+the generated package and httpx.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,80 +17,50 @@ import httpx
 from todo_api_client import AuthenticatedClient, Client
 from todo_api_client.api.accounts import login
 from todo_api_client.api.tasks import list_tasks
-from todo_api_client.models import LoginRequest, LoginResponse, Problem, Task
+from todo_api_client.models import LoginRequest, LoginResponse, Task
 from todo_api_client.types import Response
+from todo_api_helpers.errors import ProblemError, Unauthorized, expect
+from todo_api_helpers.sse import SseEvent, SseParser, sse_events
+from todo_api_helpers.sync import (
+    Replica,
+    SyncResult,
+    TaskEvent,
+    next_link,
+    retry_after,
+    sync,
+    task_events,
+)
 
 __all__ = [
     "BearerAuth",
     "Page",
     "ProblemError",
+    "Replica",
+    "SseEvent",
+    "SseParser",
+    "SyncResult",
+    "TaskEvent",
     "Unauthorized",
     "authenticated",
     "expect",
     "log_in",
     "next_cursor",
+    "next_link",
+    "retry_after",
+    "sse_events",
+    "sync",
+    "task_events",
     "task_pages",
 ]
-
-T = TypeVar("T")
-
-
-class ProblemError(Exception):
-    """The server answered with an error: `problem` is its problem+json body (RFC 9457)."""
-
-    def __init__(self, status: int, problem: Problem | None, response: Response[Any]) -> None:
-        self.status = status
-        self.problem = problem
-        self.response = response
-        detail = problem.detail if problem is not None else response.content[:200].decode(errors="replace")
-        super().__init__(f"{status}: {detail}")
-
-    @property
-    def detail(self) -> str:
-        """The sentence meant for people (what a user interface shows)."""
-        return self.problem.detail if self.problem is not None else str(self)
-
-    @property
-    def field_errors(self) -> dict[str, str]:
-        """For a 422: each field at fault and what is wrong with it."""
-        if self.problem is None or not self.problem.errors:
-            return {}
-        return {error.field: error.message for error in self.problem.errors}
-
-
-class Unauthorized(ProblemError):
-    """401: no token, or one that is malformed, expired or revoked (logged out). Log in again."""
-
-
-def expect(response: Response[Problem | T], status: int | None = None) -> T:
-    """The parsed body of a successful response (of `status`, when given).
-
-    Raises `Unauthorized` for a 401 and `ProblemError` for any other error.
-    """
-    code = int(response.status_code)
-    if code >= 400:
-        problem = response.parsed if isinstance(response.parsed, Problem) else None
-        error = Unauthorized if code == 401 else ProblemError
-        raise error(code, problem, response)
-    if status is not None and code != status:
-        raise ProblemError(code, None, response)
-    return response.parsed  # type: ignore[return-value]
-
-
-_LINK_PART = re.compile(r'^\s*<([^>]*)>\s*;(?:.*;)?\s*rel="?next"?\s*(?:;.*)?$')
 
 
 def next_cursor(response: Response[Any] | httpx.Response) -> str | None:
     """The `cursor` of a list response's `Link: <…>; rel="next"`, or None on the last page."""
-    link = response.headers.get("link")
-    if not link:
+    link = next_link(response)
+    if link is None:
         return None
-    for part in link.split(","):
-        match = _LINK_PART.match(part)
-        if match:
-            cursors = parse_qs(urlsplit(match.group(1)).query).get("cursor")
-            return cursors[0] if cursors else None
-    return None
+    cursors = parse_qs(urlsplit(link).query).get("cursor")
+    return cursors[0] if cursors else None
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,7 @@ class Stream:
                             data.append(line[5:].removeprefix(" "))
                     if event == "ready" and not self.ready.done():
                         self.ready.set_result(None)
-                    elif event == "changed":
+                    elif event == "task.changed":
                         self.arrivals.setdefault(json.loads("\n".join(data))["title"], now)
         except Exception as error:
             if not self.ready.done():

@@ -61,11 +61,26 @@ def before_call(context, case, kwargs):
     path = case.path_parameters or {}
     if user_id and isinstance(path.get("user_id"), int) and -(2**31) <= path["user_id"] < 2**31:
         path["user_id"] = int(user_id)
-    cursor = os.environ.get("FUZZ_CURSOR")
     query = case.query or {}
-    given = query.get("cursor")
-    if cursor and isinstance(given, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,500}", given):
-        query["cursor"] = cursor
+    well_formed = lambda value: isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,500}", value)
+    if case.path.endswith("/tasks/changes"):
+        # A sync token and a changes cursor are opaque too, and a cursor belongs with the
+        # token it continues from: a well-formed token becomes a real one, and a well-formed
+        # cursor the real one for the same kind of read (the first page of everything, or of
+        # the changes since that token).
+        since = os.environ.get("FUZZ_SINCE")
+        if since and well_formed(query.get("since")):
+            query["since"] = since
+        if well_formed(query.get("cursor")):
+            real = os.environ.get("FUZZ_SINCE_CURSOR" if "since" in query else "FUZZ_CHANGES_CURSOR")
+            if real:
+                query["cursor"] = real
+            else:
+                del query["cursor"]
+    else:
+        cursor = os.environ.get("FUZZ_CURSOR")
+        if cursor and well_formed(query.get("cursor")):
+            query["cursor"] = cursor
     headers = case.headers or {}
     key = headers.get("Idempotency-Key")
     if isinstance(key, str) and re.fullmatch(r"[!-~]{1,255}", key):

@@ -196,6 +196,7 @@ pub enum LogoutResponse {
 problems!(RegisterError: 400, 409, 413, 415, 422, 429, 503);
 problems!(LoginError: 400, 401, 413, 415, 422, 429, 503);
 problems!(SessionError: 401, 503);
+problems!(AccountError: 400, 401, 422, 503);
 
 /// Responses that carry a credential must not be stored by any cache.
 pub const NO_STORE: &str = "no-store";
@@ -249,7 +250,7 @@ impl AuthApi {
         /// An ETag from an earlier answer.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<Param<EntityTags>>>,
-    ) -> Result<Revalidated<Json<User>>, SessionError> {
+    ) -> Result<Revalidated<Json<User>>, AccountError> {
         let (user, etag) = account_with_etag(&state, &auth.0).await?;
         Ok(Revalidated::unless_current(
             header("If-None-Match", if_none_match)?.as_ref(),

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::{
     ApiTags,
     auth::{
-        self, LoginError, LoginRequest, NO_STORE, RegisterError, RegisterRequest, SessionError,
-        TokenType, User,
+        self, AccountError, LoginError, LoginRequest, NO_STORE, RegisterError, RegisterRequest,
+        SessionError, TokenType, User,
     },
     body::JsonBody,
     client::ClientAddr,
@@ -333,7 +333,7 @@ legacy_operations! {
         /// An ETag from an earlier answer.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<Param<EntityTags>>>,
-    ) -> Result<LegacyMeResponse, SessionError> {
+    ) -> Result<LegacyMeResponse, AccountError> {
         let (user, etag) = auth::account_with_etag(&state, &auth.0).await?;
         let if_none_match = header("If-None-Match", if_none_match)?;
         Ok(

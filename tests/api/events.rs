@@ -146,7 +146,7 @@ async fn a_stream_starts_ready_then_sends_each_change_and_deletion() {
     let task = alice.add_task("new").await;
     let created = events.batch().await;
     assert_eq!(created.len(), 1);
-    assert_eq!(created[0].kind, "changed");
+    assert_eq!(created[0].kind, "task.changed");
     assert_eq!(created[0].data["id"], task.id);
     assert_eq!(created[0].data["title"], "new");
     assert_eq!(
@@ -156,7 +156,7 @@ async fn a_stream_starts_ready_then_sends_each_change_and_deletion() {
 
     alice.delete_task(task.id).expect(204).await;
     let deleted = events.batch().await;
-    assert_eq!(deleted[0].kind, "deleted");
+    assert_eq!(deleted[0].kind, "task.deleted");
     assert_eq!(deleted[0].data, json!({"id": task.id}));
 }
 
@@ -222,8 +222,8 @@ async fn resuming_with_the_last_event_id_loses_nothing_and_repeats_nothing() {
 fn apply(copy: &mut Copy, batch: &[Event]) {
     for event in batch {
         match event.kind.as_str() {
-            "changed" => copy.apply(&json!({"changed": [event.data], "deleted": []})),
-            "deleted" => copy.apply(&json!({"changed": [], "deleted": [event.data["id"]]})),
+            "task.changed" => copy.apply(&json!({"changed": [event.data], "deleted": []})),
+            "task.deleted" => copy.apply(&json!({"changed": [], "deleted": [event.data["id"]]})),
             other => panic!("{other}"),
         }
     }

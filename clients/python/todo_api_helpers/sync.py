@@ -168,11 +168,11 @@ def retry_after(response: Response[Any] | httpx.Response) -> float | None:
 def _apply(replica: Replica, event: str, data: str) -> TaskEvent | None:
     if event == "ready":
         return TaskEvent("ready")
-    if event == "changed":
+    if event == "task.changed":
         task = Task.from_dict(json.loads(data))
         replica.tasks[task.id] = task
         return TaskEvent("changed", task=task)
-    if event == "deleted":
+    if event == "task.deleted":
         task_id = int(json.loads(data)["id"])
         replica.tasks.pop(task_id, None)
         return TaskEvent("deleted", id=task_id)

@@ -166,7 +166,8 @@ export interface paths {
          * Live changes as Server-Sent Events (`text/event-stream`). The stream starts at the
          *     `Last-Event-ID` header (or `since`, the same token), else at "now":
          * @description - `event: ready`, `id: TOKEN` (where the stream starts), `data: {}` comes first;
-         *     - `event: changed`, `data:` the task as it is now; `event: deleted`, `data: {"id": N}`.
+         *     - `event: task.changed`, `data:` the task as it is now; `event: task.deleted`,
+         *     `data: {"id": N}`.
          *     Changes read together form a batch, and only the last event of a batch carries
          *     `id: TOKEN`: a client that reconnects with its last id gets any batch it saw only
          *     part of again, never less;
@@ -1326,11 +1327,29 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
                 headers: {
                     /** @description The bearer challenge. */
                     "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description One or more fields break their rules; `errors` names each. */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3001,11 +3020,29 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
                 headers: {
                     /** @description The bearer challenge. */
                     "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description One or more fields break their rules; `errors` names each. */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3076,11 +3113,29 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed JSON (or an object giving a key twice: `errors` names it), wrong content type, or an unreadable request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid, expired or revoked credentials. */
             401: {
                 headers: {
                     /** @description The bearer challenge. */
                     "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description One or more fields break their rules; `errors` names each. */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -264,12 +264,12 @@ function apply(replica: TaskReplica, type: string, data: string): TaskEvent | un
   switch (type) {
     case "ready":
       return { type: "ready" };
-    case "changed": {
+    case "task.changed": {
       const task = JSON.parse(data) as Task;
       replica.tasks.set(task.id, task);
       return { type: "changed", task };
     }
-    case "deleted": {
+    case "task.deleted": {
       const { id } = JSON.parse(data) as { id: number };
       replica.tasks.delete(id);
       return { type: "deleted", id };

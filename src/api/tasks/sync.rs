@@ -157,7 +157,8 @@ impl SyncApi {
     /// `Last-Event-ID` header (or `since`, the same token), else at "now":
     ///
     /// - `event: ready`, `id: TOKEN` (where the stream starts), `data: {}` comes first;
-    /// - `event: changed`, `data:` the task as it is now; `event: deleted`, `data: {"id": N}`.
+    /// - `event: task.changed`, `data:` the task as it is now; `event: task.deleted`,
+    ///   `data: {"id": N}`.
     ///   Changes read together form a batch, and only the last event of a batch carries
     ///   `id: TOKEN`: a client that reconnects with its last id gets any batch it saw only
     ///   part of again, never less;
@@ -399,11 +400,10 @@ impl Stream {
         for (i, touched) in batch.touched.into_iter().enumerate() {
             let id = (batch.more.is_none() && i + 1 == count).then_some(&after);
             let written = match touched {
-                Touched::Changed(task) => {
-                    serde_json::to_string(&Task::from(task)).map(|data| event("changed", &data, id))
-                }
+                Touched::Changed(task) => serde_json::to_string(&Task::from(task))
+                    .map(|data| event("task.changed", &data, id)),
                 Touched::Deleted(id_) => serde_json::to_string(&DeletedTask { id: id_ })
-                    .map(|data| event("deleted", &data, id)),
+                    .map(|data| event("task.deleted", &data, id)),
             };
             match written {
                 Ok(bytes) => out.extend_from_slice(&bytes),

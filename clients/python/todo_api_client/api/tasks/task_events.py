@@ -113,7 +113,8 @@ def sync_detailed(
     `Last-Event-ID` header (or `since`, the same token), else at "now":
 
      - `event: ready`, `id: TOKEN` (where the stream starts), `data: {}` comes first;
-    - `event: changed`, `data:` the task as it is now; `event: deleted`, `data: {"id": N}`.
+    - `event: task.changed`, `data:` the task as it is now; `event: task.deleted`,
+    `data: {"id": N}`.
     Changes read together form a batch, and only the last event of a batch carries
     `id: TOKEN`: a client that reconnects with its last id gets any batch it saw only
     part of again, never less;
@@ -161,7 +162,8 @@ def sync(
     `Last-Event-ID` header (or `since`, the same token), else at "now":
 
      - `event: ready`, `id: TOKEN` (where the stream starts), `data: {}` comes first;
-    - `event: changed`, `data:` the task as it is now; `event: deleted`, `data: {"id": N}`.
+    - `event: task.changed`, `data:` the task as it is now; `event: task.deleted`,
+    `data: {"id": N}`.
     Changes read together form a batch, and only the last event of a batch carries
     `id: TOKEN`: a client that reconnects with its last id gets any batch it saw only
     part of again, never less;
@@ -204,7 +206,8 @@ async def asyncio_detailed(
     `Last-Event-ID` header (or `since`, the same token), else at "now":
 
      - `event: ready`, `id: TOKEN` (where the stream starts), `data: {}` comes first;
-    - `event: changed`, `data:` the task as it is now; `event: deleted`, `data: {"id": N}`.
+    - `event: task.changed`, `data:` the task as it is now; `event: task.deleted`,
+    `data: {"id": N}`.
     Changes read together form a batch, and only the last event of a batch carries
     `id: TOKEN`: a client that reconnects with its last id gets any batch it saw only
     part of again, never less;
@@ -250,7 +253,8 @@ async def asyncio(
     `Last-Event-ID` header (or `since`, the same token), else at "now":
 
      - `event: ready`, `id: TOKEN` (where the stream starts), `data: {}` comes first;
-    - `event: changed`, `data:` the task as it is now; `event: deleted`, `data: {"id": N}`.
+    - `event: task.changed`, `data:` the task as it is now; `event: task.deleted`,
+    `data: {"id": N}`.
     Changes read together form a batch, and only the last event of a batch carries
     `id: TOKEN`: a client that reconnects with its last id gets any batch it saw only
     part of again, never less;

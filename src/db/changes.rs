@@ -21,9 +21,9 @@ use crate::domain::{
 /// when every user's tasks may have changed).
 pub const CHANNEL: &str = "task_changed";
 
-/// The most transactions a snapshot may list as in progress (PostgreSQL lists at most one
-/// per connection, and a few per connection with subtransactions).
-const MAX_IN_PROGRESS: usize = 4096;
+/// The most transactions a snapshot read here lists as in progress: with more running at
+/// once, it is narrowed (see [`Snapshot::narrowed`]), so a token always fits in a URL.
+pub const MAX_LISTED: usize = 90;
 
 /// A snapshot as PostgreSQL writes one (`xmin:xmax:xip,xip,…`): transactions before `xmin`
 /// had ended, from `xmax` on had not begun, and those listed were in progress.
@@ -37,9 +37,17 @@ pub struct Snapshot {
 impl FromStr for Snapshot {
     type Err = ();
 
-    /// Only snapshots PostgreSQL could have written: `xmin <= xmax`, the listed
-    /// transactions ascending, distinct and within `[xmin, xmax)`.
+    /// Only snapshots PostgreSQL could have written (`xmin <= xmax`, the listed
+    /// transactions ascending, distinct and within `[xmin, xmax)`), listing at most
+    /// [`MAX_LISTED`] as this server writes them.
     fn from_str(text: &str) -> Result<Self, ()> {
+        Self::parse(text, MAX_LISTED)
+    }
+}
+
+impl Snapshot {
+    /// A snapshot as PostgreSQL writes one, listing at most `most` transactions.
+    fn parse(text: &str, most: usize) -> Result<Self, ()> {
         let mut parts = text.split(':');
         let (Some(xmin), Some(xmax), Some(xip), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -61,7 +69,7 @@ impl FromStr for Snapshot {
         let ordered = in_progress.windows(2).all(|w| w[0] < w[1]);
         let within = in_progress.iter().all(|x| (xmin..xmax).contains(x));
         // PostgreSQL refuses xmin 0 (an invalid transaction id).
-        if xmin == 0 || xmin > xmax || !ordered || !within || in_progress.len() > MAX_IN_PROGRESS {
+        if xmin == 0 || xmin > xmax || !ordered || !within || in_progress.len() > most {
             return Err(());
         }
         Ok(Self {
@@ -69,6 +77,23 @@ impl FromStr for Snapshot {
             xmax,
             in_progress: in_progress.into(),
         })
+    }
+}
+
+impl Snapshot {
+    /// This snapshot, or one that sees less when it lists more than `n` transactions in
+    /// progress: the first `n` stay listed, and from the next one on every transaction is
+    /// taken as not yet begun. A token made from it may bring a change again; it never
+    /// misses one.
+    pub fn narrowed(self, n: usize) -> Self {
+        match self.in_progress.get(n) {
+            None => self,
+            Some(&first_dropped) => Self {
+                xmin: self.xmin,
+                xmax: first_dropped,
+                in_progress: self.in_progress[..n].into(),
+            },
+        }
     }
 }
 
@@ -86,11 +111,18 @@ impl fmt::Display for Snapshot {
 }
 
 fn snapshot_at(row: &PgRow, index: usize) -> Result<Snapshot, sqlx::Error> {
-    let text: String = row.try_get(index)?;
-    text.parse().map_err(|()| sqlx::Error::ColumnDecode {
-        index: index.to_string(),
-        source: format!("not a snapshot: {text}").into(),
-    })
+    read_back(row.try_get(index)?, index)
+}
+
+/// A snapshot PostgreSQL gave, narrowed to [`MAX_LISTED`] transactions in progress.
+fn read_back(text: String, index: usize) -> Result<Snapshot, sqlx::Error> {
+    match Snapshot::parse(&text, usize::MAX) {
+        Ok(s) => Ok(s.narrowed(MAX_LISTED)),
+        Err(()) => Err(sqlx::Error::ColumnDecode {
+            index: index.to_string(),
+            source: format!("not a snapshot: {text}").into(),
+        }),
+    }
 }
 
 /// A task in a full read, and its `created_at` as text (where a page after it starts).
@@ -230,10 +262,7 @@ pub async fn now(db: impl PgExecutor<'_>) -> Result<Snapshot, sqlx::Error> {
     let text: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
         .fetch_one(db)
         .await?;
-    text.parse().map_err(|()| sqlx::Error::ColumnDecode {
-        index: "0".into(),
-        source: format!("not a snapshot: {text}").into(),
-    })
+    read_back(text, 0)
 }
 
 /// Deletes log rows older than `retention` and moves the horizon past them, in one
@@ -260,6 +289,28 @@ pub async fn prune(db: impl PgExecutor<'_>, retention: Duration) -> Result<u64, 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::Snapshot;
+
+    #[test]
+    fn a_snapshot_listing_too_many_is_narrowed_to_one_that_sees_less() {
+        let many: Vec<String> = (10..10 + super::MAX_LISTED as u64 + 5)
+            .map(|x| x.to_string())
+            .collect();
+        let text = format!("10:500:{}", many.join(","));
+        assert!(
+            text.parse::<Snapshot>().is_err(),
+            "more than a token may list"
+        );
+        let wide = Snapshot::parse(&text, usize::MAX).unwrap();
+        let narrow = wide.clone().narrowed(super::MAX_LISTED);
+        assert_eq!(narrow.in_progress.len(), super::MAX_LISTED);
+        assert_eq!(narrow.xmax, wide.in_progress[super::MAX_LISTED]);
+        // Everything the narrow one counts as seen, the wide one had seen too.
+        let seen = |s: &Snapshot, x: u64| x < s.xmin || (x < s.xmax && !s.in_progress.contains(&x));
+        assert!((0..600).all(|x| !seen(&narrow, x) || seen(&wide, x)));
+        assert_eq!(narrow.to_string().parse::<Snapshot>().unwrap(), narrow);
+        let small: Snapshot = "5:9:5,7".parse().unwrap();
+        assert_eq!(small.clone().narrowed(super::MAX_LISTED), small);
+    }
 
     #[test]
     fn snapshots_read_back_as_postgresql_writes_them() {

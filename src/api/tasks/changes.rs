@@ -21,9 +21,11 @@ use crate::{
     error::ApiError,
 };
 
-/// The longest token or cursor accepted: a snapshot lists at most one transaction per
-/// database connection.
-const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// The longest token or cursor accepted. A snapshot read here lists at most
+/// [`MAX_LISTED`](crate::db::changes::MAX_LISTED) transactions of at most 20 digits, so
+/// every token and cursor the server gives fits, and a URL with both stays within the
+/// server's limit (8 KiB).
+const MAX_TOKEN_LEN: usize = 3 * 1024;
 
 /// A position in a user's changes: where a client's copy stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -62,7 +62,7 @@ def before_call(context, case, kwargs):
     if user_id and isinstance(path.get("user_id"), int) and -(2**31) <= path["user_id"] < 2**31:
         path["user_id"] = int(user_id)
     query = case.query or {}
-    well_formed = lambda value: isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,500}", value)
+    well_formed = lambda value: isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,3072}", value)
     if case.path.endswith("/tasks/changes"):
         # A sync token and a changes cursor are opaque too, and a cursor belongs with the
         # token it continues from: a well-formed token becomes a real one, and a well-formed

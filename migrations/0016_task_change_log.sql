@@ -43,28 +43,75 @@ CREATE TABLE IF NOT EXISTS task_change_horizon (
 );
 INSERT INTO task_change_horizon (pruned_through) VALUES ('0'::xid8) ON CONFLICT DO NOTHING;
 
+-- One row: until when some instance has an event stream open and listens on
+-- `task_changed`. Writers announce changes only before then: a transaction that has sent a
+-- notification takes a lock that serialises commits database-wide, so announcing changes
+-- that nobody hears would make every write pay for streams nobody has open. An instance
+-- sets it when it starts listening (`task_change_listen()`) and renews it while it keeps
+-- streams open.
+CREATE TABLE IF NOT EXISTS task_change_listening (
+    only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
+    until TIMESTAMPTZ NOT NULL
+);
+INSERT INTO task_change_listening (until) VALUES ('-infinity') ON CONFLICT DO NOTHING;
+
+-- Sets the lease to an hour from now, unless more than 50 minutes are left, and answers
+-- with it. When no lease is in force, writers that found none may not have committed yet:
+-- the table lock waits for them (each holds its read's lock until it commits) and holds
+-- new ones until the lease commits, so every change committed after this returns is
+-- either announced or visible to a read that starts after it. The caller has to be
+-- listening already.
+CREATE OR REPLACE FUNCTION task_change_listen() RETURNS TIMESTAMPTZ
+LANGUAGE plpgsql AS $$
+DECLARE
+    lease TIMESTAMPTZ;
+BEGIN
+    SELECT until INTO lease FROM task_change_listening;
+    IF lease > now() + interval '50 minutes' THEN
+        RETURN lease;
+    END IF;
+    IF lease IS NULL OR lease <= now() + interval '1 minute' THEN
+        PERFORM set_config('lock_timeout', '1s', true);
+        LOCK TABLE task_change_listening IN ACCESS EXCLUSIVE MODE;
+    END IF;
+    INSERT INTO task_change_listening (until) VALUES (now() + interval '1 hour')
+    ON CONFLICT (only_row)
+    DO UPDATE SET until = greatest(task_change_listening.until, excluded.until)
+    RETURNING until INTO lease;
+    RETURN lease;
+END
+$$;
+
 -- Once per statement, with the rows it changed. A task moved to another user is gone for
--- the old owner and new for the new one: both are touched. Each owner is announced on
--- `task_changed` (delivered at commit, never for a rollback) so instances with open event
--- streams read what changed.
+-- the old owner and new for the new one: both are touched. While an instance listens (the
+-- lease above), each owner is announced on `task_changed` (delivered at commit, never for
+-- a rollback) so instances with open event streams read what changed.
 CREATE OR REPLACE FUNCTION task_change_log() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
+DECLARE
+    heard BOOLEAN := EXISTS (SELECT 1 FROM task_change_listening WHERE until > now());
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO task_change (user_id, task_id) SELECT user_id, id FROM new_rows;
-        PERFORM pg_notify('task_changed', user_id::text)
-        FROM (SELECT DISTINCT user_id FROM new_rows ORDER BY user_id) AS owners;
+        IF heard THEN
+            PERFORM pg_notify('task_changed', user_id::text)
+            FROM (SELECT DISTINCT user_id FROM new_rows ORDER BY user_id) AS owners;
+        END IF;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO task_change (user_id, task_id)
         SELECT user_id, id FROM new_rows
         UNION SELECT user_id, id FROM old_rows;
-        PERFORM pg_notify('task_changed', user_id::text)
-        FROM (SELECT user_id FROM new_rows UNION SELECT user_id FROM old_rows
-              ORDER BY user_id) AS owners;
+        IF heard THEN
+            PERFORM pg_notify('task_changed', user_id::text)
+            FROM (SELECT user_id FROM new_rows UNION SELECT user_id FROM old_rows
+                  ORDER BY user_id) AS owners;
+        END IF;
     ELSE
         INSERT INTO task_change (user_id, task_id) SELECT user_id, id FROM old_rows;
-        PERFORM pg_notify('task_changed', user_id::text)
-        FROM (SELECT DISTINCT user_id FROM old_rows ORDER BY user_id) AS owners;
+        IF heard THEN
+            PERFORM pg_notify('task_changed', user_id::text)
+            FROM (SELECT DISTINCT user_id FROM old_rows ORDER BY user_id) AS owners;
+        END IF;
     END IF;
     RETURN NULL;
 END

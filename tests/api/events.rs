@@ -454,3 +454,76 @@ async fn an_open_idle_stream_sends_the_database_nothing() {
     events.heartbeats(1).await;
     alice.get_task(task.id).expect(200).await;
 }
+
+#[tokio::test]
+async fn writes_announce_changes_only_while_some_instance_has_a_stream_open() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let mut heard = sqlx::postgres::PgListener::connect(&app.db.url)
+        .await
+        .unwrap();
+    heard.listen("task_changed").await.unwrap();
+    let mut next_note = async || {
+        tokio::time::timeout(Duration::from_millis(50), heard.try_recv())
+            .await
+            .ok()
+            .map(|note| note.unwrap().unwrap().payload().to_owned())
+    };
+
+    // No stream open anywhere: a write announces nothing (its commit queues for nothing).
+    alice.add_task("unheard").await;
+    app.sql(&format!(
+        "UPDATE task SET title = 'unheard in SQL' WHERE user_id = {}",
+        alice.id
+    ))
+    .await;
+    crate::helpers::holds_for(
+        "no announcement without an open stream",
+        Duration::from_millis(500),
+        async || next_note().await.is_none(),
+    )
+    .await;
+
+    // A stream opens: from then on every write is announced, and the stream has it.
+    let mut events = Events::open(&alice, None).await;
+    events.expect("ready").await;
+    // The listener's own probe.
+    while next_note().await.is_some() {}
+    let task = alice.add_task("heard").await;
+    let note =
+        crate::helpers::wait_for("an announcement", DEADLINE, async || next_note().await).await;
+    assert_eq!(note, alice.id.to_string());
+    assert_eq!(events.batch().await.last().unwrap().data["id"], task.id);
+}
+
+#[tokio::test]
+async fn a_write_that_found_no_lease_and_commits_as_a_stream_opens_reaches_the_stream() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    // A write in flight that found no lease (so it will not announce itself)...
+    let mut writer = app.db.connect().await;
+    sqlx::raw_sql("BEGIN").execute(&mut writer).await.unwrap();
+    sqlx::query("INSERT INTO task (user_id, title) VALUES ($1, 'in flight')")
+        .bind(alice.id)
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    // ... commits while the first stream opens: setting the lease waits for it.
+    let commit = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut writer).await.unwrap();
+    });
+    let mut events = Events::open(&alice, None).await;
+    let ready = events.expect("ready").await;
+    commit.await.unwrap();
+    // Whatever its position has not seen, the stream sends.
+    let mut copy = Copy {
+        tasks: Default::default(),
+        next: ready.id,
+    };
+    let unseen = copy.catch_up(&alice).await;
+    if !unseen["changed"].as_array().unwrap().is_empty() {
+        let batch = events.batch().await;
+        assert_eq!(batch.last().unwrap().data["title"], "in flight");
+    }
+}

@@ -9,6 +9,14 @@
 //! listener subscribes again (after a pause that grows while it fails), then wakes every
 //! stream: each reads what changed since its own position and checks its session, so a
 //! change made while nobody listened is sent late, never skipped.
+//!
+//! Writers announce changes only while the lease in `task_change_listening` is in force
+//! (announcing makes every commit queue for a database-wide lock). The listener, once it
+//! has LISTENed and before it says it listens, sets the lease (`task_change_listen()`), so
+//! every stream's first read comes after the lease: a change that read does not see is
+//! announced. While streams stay open it renews the lease when less than
+//! [`RENEW_WHEN_LEFT`] remains: one statement per half hour, none while no stream is open.
+//! When a renewal fails every stream ends (`resync`) before the lease could lapse under it.
 
 use std::{
     collections::HashMap,
@@ -31,6 +39,10 @@ use crate::{
 /// while subscribing fails, up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// The lease is renewed when less than this is left of it (it is set for an hour).
+const RENEW_WHEN_LEFT: Duration = Duration::from_secs(30 * 60);
+/// The shortest wait before a renewal, whatever the lease said.
+const MIN_RENEW_IN: Duration = Duration::from_secs(60);
 
 /// Why a stream may not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +88,8 @@ pub struct Wakers {
     pub all: watch::Receiver<u64>,
     /// The server is shutting down: streams end (clients reconnect elsewhere).
     pub closing: watch::Receiver<bool>,
+    /// The lease could not be renewed: streams end (clients reconnect and catch up).
+    pub lapsed: watch::Receiver<u64>,
     /// The user's latest read; its lock makes streams at one position read once.
     pub last_read: Arc<tokio::sync::Mutex<Option<LastRead>>>,
 }
@@ -135,6 +149,7 @@ struct Shared {
     listening: watch::Sender<Listening>,
     all: watch::Sender<u64>,
     closing: watch::Sender<bool>,
+    lapsed: watch::Sender<u64>,
     /// The direct connection to listen on; `None` when only a transaction-mode pooler is
     /// known (it does not deliver notifications): then no stream opens.
     listen_on: Option<PgConnectOptions>,
@@ -166,6 +181,7 @@ impl Hub {
             listening: watch::Sender::new(Listening::Off),
             all: watch::Sender::new(0),
             closing: watch::Sender::new(false),
+            lapsed: watch::Sender::new(0),
             listen_on,
             pool,
             connect_timeout,
@@ -232,6 +248,7 @@ impl Hub {
             session: state.sessions[&jti].changed.subscribe(),
             all: self.0.all.subscribe(),
             closing: self.0.closing.subscribe(),
+            lapsed: self.0.lapsed.subscribe(),
             last_read: state.users[&user].last_read.clone(),
         };
         drop(state);
@@ -280,22 +297,32 @@ impl Hub {
         let mut pause = FIRST_PAUSE;
         loop {
             match self.subscribe().await {
-                Ok(mut listener) => {
+                Ok((mut listener, left)) => {
                     pause = FIRST_PAUSE;
                     self.0.listening.send_replace(Listening::On);
                     // Whatever was announced while nobody listened: every stream reads again.
                     self.0.all.send_modify(|n| *n += 1);
                     tracing::debug!("listening for task changes for event streams");
-                    let why = loop {
-                        match listener.try_recv().await {
-                            Ok(Some(note)) if note.channel() == sessions::CHANGES_CHANNEL => {
-                                self.session_changed(note.payload());
+                    let hear = async {
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(note)) if note.channel() == sessions::CHANGES_CHANNEL => {
+                                    self.session_changed(note.payload());
+                                }
+                                Ok(Some(note)) => {
+                                    self.tasks_changed(note.payload().parse().ok().map(UserId))
+                                }
+                                Ok(None) => break "connection lost".to_owned(),
+                                Err(e) => break e.to_string(),
                             }
-                            Ok(Some(note)) => {
-                                self.tasks_changed(note.payload().parse().ok().map(UserId))
-                            }
-                            Ok(None) => break "connection lost".to_owned(),
-                            Err(e) => break e.to_string(),
+                        }
+                    };
+                    let why = tokio::select! {
+                        why = hear => why,
+                        why = self.keep_lease(left) => {
+                            // The lease may lapse: changes would no longer be announced.
+                            self.0.lapsed.send_modify(|n| *n += 1);
+                            why
                         }
                     };
                     tracing::info!(reason = %why, "stopped listening for task changes; listening again");
@@ -310,10 +337,30 @@ impl Hub {
         }
     }
 
-    /// Subscribes to both channels on a connection of its own, then proves that
-    /// announcements arrive: one sent from the application's pool must be heard within the
-    /// connect timeout.
-    async fn subscribe(&self) -> Result<PgListener, String> {
+    /// Renews the lease while the listener runs (that is, while streams are open), each
+    /// time less than [`RENEW_WHEN_LEFT`] of it is left; returns why a renewal failed.
+    async fn keep_lease(&self, mut left: Duration) -> String {
+        loop {
+            let renew_in = left.saturating_sub(RENEW_WHEN_LEFT).max(MIN_RENEW_IN);
+            tokio::time::sleep(renew_in).await;
+            let renewed = tokio::time::timeout(
+                self.0.connect_timeout,
+                sqlx::query_scalar::<_, f64>(LEASE).fetch_one(&self.0.pool),
+            )
+            .await;
+            match renewed {
+                Ok(Ok(secs)) => left = lease_left(secs),
+                Ok(Err(e)) => return format!("cannot renew the listening lease: {e}"),
+                Err(_) => return "cannot renew the listening lease: timed out".to_owned(),
+            }
+        }
+    }
+
+    /// Subscribes to both channels on a connection of its own, sets the lease, then proves
+    /// that announcements arrive: one sent from the application's pool (with the lease)
+    /// must be heard within the connect timeout. Answers with the listener and how long the
+    /// lease has left.
+    async fn subscribe(&self) -> Result<(PgListener, Duration), String> {
         let Some(options) = &self.0.listen_on else {
             return Err("no direct connection to listen on".to_owned());
         };
@@ -337,9 +384,9 @@ impl Hub {
             .listen_all([changes::CHANNEL, sessions::CHANGES_CHANNEL])
             .await
             .map_err(|e| e.to_string())?;
-        sqlx::query("SELECT pg_notify($1, '')")
+        let secs: f64 = sqlx::query_scalar(LEASE_AND_PROBE)
             .bind(changes::CHANNEL)
-            .execute(&self.0.pool)
+            .fetch_one(&self.0.pool)
             .await
             .map_err(|e| e.to_string())?;
         let heard = tokio::time::timeout(self.0.connect_timeout, async {
@@ -358,13 +405,23 @@ impl Hub {
         })
         .await;
         match heard {
-            Ok(Ok(())) => Ok(listener),
+            Ok(Ok(())) => Ok((listener, lease_left(secs))),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(
                 "announcements do not arrive (a transaction-mode pooler in between?)".to_owned(),
             ),
         }
     }
+}
+
+/// Sets or renews the lease; answers with the seconds it has left.
+const LEASE: &str = "SELECT extract(epoch FROM task_change_listen() - now())::float8";
+/// [`LEASE`], and the probe announcement (sent at its commit, after the lease).
+const LEASE_AND_PROBE: &str = "SELECT extract(epoch FROM task_change_listen() - now())::float8 \
+                               FROM pg_notify($1, '')";
+
+fn lease_left(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
 }
 
 /// One stream fewer under `key`; the entry goes with its last stream.

@@ -463,6 +463,7 @@ impl Stream {
                 () = closed(&mut self.wakers.closing) => {
                     return Some(self.end(End::Resync));
                 }
+                _ = self.wakers.lapsed.changed() => return Some(self.end(End::Resync)),
                 woke = self.wakers.tasks.changed() => {
                     if woke.is_err() { return Some(self.end(End::Resync)); }
                     self.dirty = true;

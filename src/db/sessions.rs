@@ -107,6 +107,31 @@ pub async fn listen_for_changes(
     Ok(listener)
 }
 
+/// Waits up to `within` for an empty announcement on `channel` (see [`announce_probe`]):
+/// the proof that notifications reach `listener`. Other notifications are passed over.
+pub async fn hear_probe(
+    listener: &mut PgListener,
+    channel: &str,
+    within: Duration,
+) -> Result<(), String> {
+    let heard = tokio::time::timeout(within, async {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(note)) if note.channel() == channel && note.payload().is_empty() => {
+                    return Ok(());
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Err("connection lost".to_owned()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+    heard.unwrap_or_else(|_| {
+        Err("announcements do not arrive (a transaction-mode pooler in between?)".to_owned())
+    })
+}
+
 /// Announces an empty change: a listener that hears it knows notifications reach it (a
 /// transaction-mode pooler between them would lose them).
 pub async fn announce_probe(db: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {

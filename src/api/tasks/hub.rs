@@ -389,28 +389,8 @@ impl Hub {
             .fetch_one(&self.0.pool)
             .await
             .map_err(|e| e.to_string())?;
-        let heard = tokio::time::timeout(self.0.connect_timeout, async {
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(note))
-                        if note.channel() == changes::CHANNEL && note.payload().is_empty() =>
-                    {
-                        return Ok(());
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) => return Err("connection lost".to_owned()),
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-        })
-        .await;
-        match heard {
-            Ok(Ok(())) => Ok((listener, lease_left(secs))),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(
-                "announcements do not arrive (a transaction-mode pooler in between?)".to_owned(),
-            ),
-        }
+        sessions::hear_probe(&mut listener, changes::CHANNEL, self.0.connect_timeout).await?;
+        Ok((listener, lease_left(secs)))
     }
 }
 
